@@ -1,0 +1,23 @@
+"""mipnet_ros: MIPNet multi-instance pose estimation, a ROS-free core plus a ROS 2 node.
+
+`from mipnet_ros import PoseEstimator` works without ROS; the names are resolved lazily so that
+importing the package (e.g. for the CLI's --help) does not load torch.
+"""
+__version__ = '0.1.0'
+
+_LAZY = {
+    'PoseEstimator': 'mipnet_ros.core.estimator',
+    'Person': 'mipnet_ros.core.estimator',
+    'ModelSpec': 'mipnet_ros.core.model.registry',
+    'build_model': 'mipnet_ros.core.model.registry',
+    'load_checkpoint': 'mipnet_ros.core.model.checkpoint',
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
