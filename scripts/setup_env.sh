@@ -159,7 +159,8 @@ fi
 
 # --- 4. this repository --------------------------------------------------------------------------
 cd "$ROOT"
-sum="$( (find msg package.xml setup.py setup.cfg resource launch config models rviz -type f 2>/dev/null | sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)"
+inputs=(msg package.xml setup.py setup.cfg resource launch config models rviz)
+sum="$( (for p in "${inputs[@]}"; do if [[ -e "$p" ]]; then find "$p" -type f; fi; done | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1)"
 if ! stamp_ok "$ROOT/install/.stamp-build" "$sum"; then
   say "colcon build (mipnet_msgs, mipnet_ros)"
   colcon build --base-paths . msg --symlink-install \
