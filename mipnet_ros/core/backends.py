@@ -1,0 +1,328 @@
+"""Inference backends: one interface over eager PyTorch and onnxruntime.
+
+    backend.spec                              ModelSpec of the network
+    backend.run(crops (B,3,H,W) f32, instances (B,) i64)  -> heatmaps (B,K,h,w) float32 numpy
+    backend.run_shared(crops (B,3,H,W) f32, L)            -> heatmaps (B,L,K,h,w), lambda 0..L-1 per box
+
+The estimator never needs to know which one it talks to. Both split work into chunks of at most
+`max_batch` network rows (one row = one (box, lambda) head evaluation); when a GPU runs out of
+memory the chunk is halved and retried, so a frame with an unusual number of boxes degrades to
+slower instead of failing.
+"""
+import json
+import logging
+import re
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LAYOUT_PER_INSTANCE = 'per_instance'
+LAYOUT_SHARED = 'shared_trunk'
+
+PROVIDER_ALIASES = {
+    'cpu': 'CPUExecutionProvider',
+    'cuda': 'CUDAExecutionProvider',
+    'tensorrt': 'TensorrtExecutionProvider',
+    'trt': 'TensorrtExecutionProvider',
+}
+
+ProviderEntry = Union[str, Tuple[str, Dict[str, Any]]]
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot run as asked (missing provider, bad model file)."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return type(exc).__name__ == 'OutOfMemoryError' or 'out of memory' in text or 'failed to allocate' in text
+
+
+def run_chunked(fn: Callable[[int, int], np.ndarray], n: int, chunk: int,
+                on_oom: Optional[Callable[[], None]] = None) -> np.ndarray:
+    """Concatenate fn(start, stop) over [0, n) in chunks; halve the chunk on out-of-memory errors."""
+    outs: List[np.ndarray] = []
+    start, size = 0, max(1, int(chunk))
+    while start < n:
+        stop = min(n, start + size)
+        try:
+            outs.append(fn(start, stop))
+        except Exception as exc:  # noqa: BLE001 - only OOM is handled, everything else re-raised
+            if not _is_oom(exc) or size == 1:
+                raise
+            size = max(1, size // 2)
+            log.warning('out of memory with a chunk of %d; retrying with %d', stop - start, size)
+            if on_oom is not None:
+                on_oom()
+            continue
+        start = stop
+    return np.concatenate(outs, axis=0)
+
+
+def _parse_device(device: str) -> Tuple[str, int]:
+    """'cpu' | 'cuda' | 'cuda:1' | 'tensorrt:0' -> (kind, index)."""
+    m = re.fullmatch(r'\s*([a-zA-Z]+)\s*(?::\s*(\d+))?\s*', str(device))
+    if not m:
+        raise ValueError(f'device must look like cpu, cuda or cuda:0, got {device!r}')
+    return m.group(1).lower(), int(m.group(2) or 0)
+
+
+# ---------------------------------------------------------------------- torch
+class TorchBackend:
+    """Eager PyTorch. fp16 only on CUDA (CPU half convolutions are slower than float32, or missing)."""
+
+    name = 'torch'
+
+    def __init__(self, model, device: str = 'cpu', fp16: bool = False, channels_last: bool = False,
+                 max_batch: int = 64, allow_fallback: bool = True):
+        import torch
+        kind, index = _parse_device(device)
+        if kind != 'cpu' and not torch.cuda.is_available():
+            msg = f'device {device!r} requested but torch sees no CUDA device (torch {torch.__version__})'
+            if not allow_fallback:
+                raise BackendError(msg + '; pass device="cpu" or allow_fallback=True')
+            warnings.warn(msg + '; falling back to the CPU', RuntimeWarning, stacklevel=2)
+            kind = 'cpu'
+        self.device = torch.device('cpu' if kind == 'cpu' else f'cuda:{index}')
+        if fp16 and self.device.type != 'cuda':
+            warnings.warn('fp16 is only used on CUDA; running float32 on the CPU', RuntimeWarning, stacklevel=2)
+            fp16 = False
+        self.fp16 = bool(fp16)
+        self.channels_last = bool(channels_last)
+        self.max_batch = max(1, int(max_batch))
+        model = model.to(self.device).eval()
+        if self.fp16:
+            model = model.half()
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.spec = model.spec
+        self._dtype = torch.float16 if self.fp16 else torch.float32
+
+    def _tensor(self, crops: np.ndarray):
+        import torch
+        t = torch.from_numpy(np.ascontiguousarray(crops, np.float32))
+        if self.device.type == 'cuda':
+            t = t.pin_memory().to(self.device, non_blocking=True)
+        t = t.to(self._dtype)
+        if self.channels_last:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    def _empty_cache(self) -> None:
+        import torch
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+    def run(self, crops: np.ndarray, instances: np.ndarray) -> np.ndarray:
+        import torch
+        instances = np.asarray(instances, np.int64).reshape(-1)
+        if len(crops) == 0:
+            return np.zeros((0, self.spec.num_joints) + tuple(self.spec.heatmap_size), np.float32)
+
+        def chunk(a: int, b: int) -> np.ndarray:
+            with torch.inference_mode():
+                inst = torch.from_numpy(instances[a:b]).to(self.device)
+                out = self.model(self._tensor(crops[a:b]), inst)
+                return out.float().cpu().numpy()
+
+        return run_chunked(chunk, len(crops), self.max_batch, self._empty_cache)
+
+    def run_shared(self, crops: np.ndarray, num_instances: int) -> np.ndarray:
+        import torch
+        num_instances = int(num_instances)
+        if len(crops) == 0:
+            return np.zeros((0, num_instances, self.spec.num_joints) + tuple(self.spec.heatmap_size), np.float32)
+
+        def chunk(a: int, b: int) -> np.ndarray:
+            with torch.inference_mode():
+                out = self.model.forward_shared(self._tensor(crops[a:b]), num_instances)
+                return out.float().cpu().numpy()
+
+        boxes_per_chunk = max(1, self.max_batch // max(1, num_instances))
+        return run_chunked(chunk, len(crops), boxes_per_chunk, self._empty_cache)
+
+
+# ---------------------------------------------------------------------- onnxruntime
+def resolve_providers(providers: Optional[Sequence[ProviderEntry]], device: str = 'cpu', fp16: bool = False,
+                      trt_cache_dir: Optional[str] = None, allow_fallback: bool = True,
+                      available: Optional[Sequence[str]] = None) -> List[ProviderEntry]:
+    """The provider list handed to onnxruntime, after defaults, aliases and availability checks.
+
+    providers=None picks from `device`: cpu -> CPU; cuda:i -> CUDA(i), CPU; tensorrt:i ->
+    TensorRT(i), CUDA(i), CPU. TensorRT gets the engine cache (engines take minutes to build;
+    the cache makes the second start fast) and fp16 when asked. Providers missing from this
+    onnxruntime build are dropped with a warning, or raise when `allow_fallback` is False.
+    """
+    if available is None:
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+    kind, index = _parse_device(device)
+    if providers is None or len(providers) == 0:
+        providers = {'cpu': ['cpu'], 'cuda': ['cuda', 'cpu'], 'gpu': ['cuda', 'cpu'],
+                     'tensorrt': ['tensorrt', 'cuda', 'cpu'], 'trt': ['tensorrt', 'cuda', 'cpu']}.get(kind)
+        if providers is None:
+            raise ValueError(f'unknown device {device!r} for onnxruntime (cpu, cuda:N, tensorrt:N)')
+    resolved: List[ProviderEntry] = []
+    missing: List[str] = []
+    for entry in providers:
+        name, opts = (entry, {}) if isinstance(entry, str) else (entry[0], dict(entry[1] or {}))
+        name = PROVIDER_ALIASES.get(name.lower(), name)
+        if name in ('CUDAExecutionProvider', 'TensorrtExecutionProvider'):
+            opts.setdefault('device_id', index)
+        if name == 'TensorrtExecutionProvider':
+            if fp16:
+                opts.setdefault('trt_fp16_enable', True)
+            if trt_cache_dir:
+                opts.setdefault('trt_engine_cache_enable', True)
+                opts.setdefault('trt_engine_cache_path', str(trt_cache_dir))
+        if name not in available:
+            missing.append(name)
+            continue
+        opts = {k: str(v) for k, v in opts.items()}   # the Python API passes provider options as strings
+        resolved.append((name, opts) if opts else name)
+    names = [p if isinstance(p, str) else p[0] for p in resolved]
+    if missing:
+        msg = (f'onnxruntime execution provider(s) {missing} not available in this onnxruntime build '
+               f'(available: {list(available)})')
+        if not allow_fallback:
+            raise BackendError(msg + '; install the matching onnxruntime package (onnxruntime-gpu for CUDA/'
+                                     'TensorRT) or pass allow_fallback=True to run on what is there')
+        warnings.warn(msg + f'; using {names or ["CPUExecutionProvider"]}', RuntimeWarning, stacklevel=3)
+    if 'CPUExecutionProvider' not in names and (allow_fallback or not resolved):
+        resolved.append('CPUExecutionProvider')
+    return resolved
+
+
+def _spec_from_session(session, meta: Dict[str, str]):
+    from mipnet_ros.core.model.registry import ModelSpec
+    if 'mipnet.spec' in meta:
+        return ModelSpec.from_dict(json.loads(meta['mipnet.spec']))
+    # A file exported by someone else: read what the shapes say, the architecture stays unknown.
+    image = session.get_inputs()[0].shape
+    out = session.get_outputs()[0].shape
+    if not all(isinstance(v, int) for v in (image[2], image[3], out[-3])):
+        raise BackendError('ONNX file has no mipnet.spec metadata and no fixed input/output sizes; '
+                           'export it with `python -m mipnet_ros export`')
+    warnings.warn('ONNX file without mipnet.spec metadata; assuming a single-instance model', RuntimeWarning)
+    return ModelSpec(instances=1, num_joints=int(out[-3]), input_size=(int(image[2]), int(image[3])))
+
+
+class OnnxBackend:
+    """onnxruntime session over an exported file (`python -m mipnet_ros export`).
+
+    Uses the shared-trunk graph when the file has one (metadata `mipnet.layout`), otherwise runs
+    every (box, lambda) pair as a row of the per-instance graph.
+    """
+
+    name = 'onnxruntime'
+
+    def __init__(self, path, providers: Optional[Sequence[ProviderEntry]] = None, device: str = 'cpu',
+                 fp16: bool = False, trt_cache_dir: Optional[str] = None, allow_fallback: bool = True,
+                 max_batch: int = 64, session_options=None):
+        import onnxruntime as ort
+        self.path = str(path)
+        requested = resolve_providers(providers, device, fp16, trt_cache_dir, allow_fallback)
+        try:
+            self.session = ort.InferenceSession(self.path, sess_options=session_options, providers=requested)
+        except Exception as exc:   # noqa: BLE001 - onnxruntime raises its own exception types
+            raise BackendError(f'onnxruntime cannot load {self.path}: {exc}') from exc
+        self.providers = list(self.session.get_providers())
+        wanted = requested[0] if isinstance(requested[0], str) else requested[0][0]
+        if wanted not in self.providers:
+            msg = f'onnxruntime did not enable {wanted} (session runs on {self.providers})'
+            if not allow_fallback:
+                raise BackendError(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        if fp16 and 'TensorrtExecutionProvider' not in self.providers:
+            warnings.warn('fp16 with onnxruntime needs the TensorRT provider; running the float32 graph',
+                          RuntimeWarning, stacklevel=2)
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.layout = meta.get('mipnet.layout', LAYOUT_PER_INSTANCE)
+        self.spec = _spec_from_session(self.session, meta)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if 'image' not in inputs:
+            raise BackendError(f'{self.path}: expected an input named "image", found {sorted(inputs)}')
+        self._has_instance = 'instance' in inputs
+        self._input_dtype = np.float16 if inputs['image'].type == 'tensor(float16)' else np.float32
+        batch_dim = inputs['image'].shape[0]
+        self.fixed_batch = int(batch_dim) if isinstance(batch_dim, int) and batch_dim > 0 else None
+        self.max_batch = max(1, int(max_batch))
+        self._output = self.session.get_outputs()[0].name
+        self._cuda_id = None
+        if 'CUDAExecutionProvider' in self.providers:
+            self._cuda_id = int(dict(self.session.get_provider_options().get('CUDAExecutionProvider', {}))
+                                .get('device_id', 0))
+
+    # -- one graph call ---------------------------------------------------------
+    def _call(self, image: np.ndarray, instance: np.ndarray) -> np.ndarray:
+        """One session run; pads to a fixed export batch; IO binding keeps the output on the GPU until copied."""
+        n = image.shape[0]
+        if self.fixed_batch is not None and n != self.fixed_batch:
+            if n > self.fixed_batch:
+                raise ValueError(f'chunk {n} larger than the fixed ONNX batch {self.fixed_batch}')
+            pad = self.fixed_batch - n
+            image = np.concatenate([image, np.repeat(image[-1:], pad, 0)])
+            if self.layout == LAYOUT_PER_INSTANCE:
+                instance = np.concatenate([instance, np.repeat(instance[-1:], pad)])
+        feeds = {'image': np.ascontiguousarray(image, self._input_dtype)}
+        if self._has_instance:
+            feeds['instance'] = np.ascontiguousarray(instance, np.int64)
+        out = None
+        if self._cuda_id is not None:
+            try:
+                binding = self.session.io_binding()
+                for name, value in feeds.items():
+                    binding.bind_cpu_input(name, value)
+                binding.bind_output(self._output, 'cuda', self._cuda_id)
+                self.session.run_with_iobinding(binding)
+                out = binding.copy_outputs_to_cpu()[0]
+            except Exception as exc:  # noqa: BLE001 - fall back to the plain path, once
+                if _is_oom(exc):
+                    raise
+                log.warning('IO binding failed (%s); using plain session.run', exc)
+                self._cuda_id = None
+        if out is None:
+            out = self.session.run([self._output], feeds)[0]
+        return np.asarray(out[:n], np.float32)
+
+    def _chunk_rows(self, rows_per_item: int) -> int:
+        limit = self.fixed_batch if self.fixed_batch is not None else max(1, self.max_batch // max(1, rows_per_item))
+        return max(1, limit)
+
+    # -- interface -----------------------------------------------------------------
+    def run(self, crops: np.ndarray, instances: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops, np.float32)
+        instances = np.asarray(instances, np.int64).reshape(-1)
+        if len(crops) == 0:
+            return np.zeros((0, self.spec.num_joints) + tuple(self.spec.heatmap_size), np.float32)
+        if self.layout == LAYOUT_SHARED:
+            # The shared graph evaluates a list of lambdas for every box: group rows by lambda.
+            out = None
+            for lam in np.unique(instances):
+                rows = np.nonzero(instances == lam)[0]
+                lam_arr = np.array([lam], np.int64)
+                hm = run_chunked(lambda a, b: self._call(crops[rows[a:b]], lam_arr)[:, 0], len(rows),
+                                 self._chunk_rows(1))
+                if out is None:
+                    out = np.empty((len(crops),) + hm.shape[1:], np.float32)
+                out[rows] = hm
+            return out
+        return run_chunked(lambda a, b: self._call(crops[a:b], instances[a:b]), len(crops), self._chunk_rows(1))
+
+    def run_shared(self, crops: np.ndarray, num_instances: int) -> np.ndarray:
+        crops = np.asarray(crops, np.float32)
+        num = int(num_instances)
+        if len(crops) == 0:
+            return np.zeros((0, num, self.spec.num_joints) + tuple(self.spec.heatmap_size), np.float32)
+        if self.layout == LAYOUT_SHARED:
+            lams = np.arange(num, dtype=np.int64)
+            return run_chunked(lambda a, b: self._call(crops[a:b], lams), len(crops), self._chunk_rows(num))
+        # per-instance graph: box-major rows (box b, lambda l) -> row b * num + l
+        rep = np.repeat(crops, num, axis=0)
+        inst = np.tile(np.arange(num, dtype=np.int64), len(crops))
+        out = self.run(rep, inst)
+        return out.reshape((len(crops), num) + out.shape[1:])

@@ -1,0 +1,215 @@
+"""ONNX export of a pose network, verified against eager PyTorch before it is declared a success.
+
+Two graph layouts (recorded in the metadata as `mipnet.layout`):
+  per_instance  inputs image (B,3,H,W) float32 + instance (B,) int64 -> heatmaps (B,K,H/4,W/4).
+                One row per (box, lambda) pair; `instance` is declared even for N=1 models (which
+                ignore it) so that every backend can feed the same two inputs.
+  shared_trunk  inputs image (B,3,H,W) + instance (L,) int64 -> heatmaps (B,L,K,H/4,W/4).
+                The lambda-free trunk runs once per box and only the head runs B*L times.
+`mipnet.spec` holds the ModelSpec as JSON so the .onnx file alone says what it contains.
+
+The TorchScript exporter (dynamo=False) is used because the dynamo exporter needs onnxscript.
+The file is written next to the target and only renamed into place once onnxruntime agrees with
+eager within the tolerance: a file at the output path is always a checked one.
+"""
+import argparse
+import copy
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+LAYOUT_PER_INSTANCE = 'per_instance'
+LAYOUT_SHARED = 'shared_trunk'
+DEFAULT_OPSET = 17
+DEFAULT_TOLERANCE = 1e-4
+
+
+class ExportCheckError(RuntimeError):
+    """onnxruntime disagrees with eager PyTorch by more than the tolerance."""
+
+
+class _PerInstance(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image, instance):
+        return self.model(image, instance)
+
+
+class _SharedTrunk(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image, instance):
+        return self.model.forward_shared(image, instance)
+
+
+def _sample_inputs(model, batch: int, shared: bool, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    h, w = model.spec.input_size
+    gen = torch.Generator().manual_seed(seed)
+    image = torch.randn(batch, 3, h, w, generator=gen)
+    n = model.spec.instances
+    instance = torch.arange(n) if shared else torch.arange(batch) % n
+    return image, instance.long()
+
+
+def _declare_instance_input(onnx_model, shared: bool) -> None:
+    """The exporter drops inputs the graph never reads (N=1 ignores `instance`); put it back."""
+    import onnx
+    if any(i.name == 'instance' for i in onnx_model.graph.input):
+        return
+    dim = 'instances' if shared else 'batch'
+    onnx_model.graph.input.append(
+        onnx.helper.make_tensor_value_info('instance', onnx.TensorProto.INT64, [dim]))
+
+
+def _fix_output_dims(onnx_model, spec, shared: bool) -> None:
+    """Writes K, h, w into the output type (the shared reshape leaves them symbolic); only the
+    batch and instance axes are dynamic, since the image input has a fixed H x W."""
+    h, w = spec.heatmap_size
+    static = [spec.num_joints, h, w]
+    for out in onnx_model.graph.output:
+        if out.name != 'heatmaps':
+            continue
+        dims = out.type.tensor_type.shape.dim
+        first = 2 if shared else 1
+        for d, value in zip(dims[first:], static):
+            d.ClearField('dim_param')
+            d.dim_value = value
+
+
+def _set_metadata(onnx_model, spec, layout: str) -> None:
+    props = {'mipnet.spec': json.dumps(spec.to_dict(), sort_keys=True), 'mipnet.layout': layout}
+    for entry in list(onnx_model.metadata_props):
+        if entry.key in props:
+            onnx_model.metadata_props.remove(entry)
+    for key, value in props.items():
+        entry = onnx_model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def read_metadata(path) -> dict:
+    """`mipnet.*` metadata of an exported file, spec decoded: {'spec': {...}, 'layout': ...}."""
+    import onnx
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return {'spec': json.loads(props['mipnet.spec']) if 'mipnet.spec' in props else None,
+            'layout': props.get('mipnet.layout')}
+
+
+def check_onnx(model, path, shared_trunk: bool = False, batch: int = 2, seed: int = 0) -> float:
+    """Max |onnxruntime - eager| on a random batch (batch differs from the export batch on purpose)."""
+    import onnxruntime as ort
+    image, instance = _sample_inputs(model, batch, shared_trunk, seed)
+    with torch.no_grad():
+        expected = (model.forward_shared(image, instance) if shared_trunk else model(image, instance)).numpy()
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    (got,) = session.run(['heatmaps'], {'image': image.numpy(), 'instance': instance.numpy()})
+    if got.shape != expected.shape:
+        raise ExportCheckError(f'onnxruntime output shape {got.shape} != eager {expected.shape}')
+    return float(np.abs(got - expected).max())
+
+
+def export_onnx(model, path, shared_trunk: bool = False, opset: int = DEFAULT_OPSET,
+                tolerance: Optional[float] = DEFAULT_TOLERANCE, check_batch: int = 3) -> float:
+    """Exports `model` (a PoseNet) to `path`, checks it with onnxruntime, returns the max abs diff.
+
+    Raises ExportCheckError (and leaves no file at `path`) when the diff exceeds `tolerance`
+    (tolerance=None: never raise, the caller judges the returned diff).
+    """
+    import onnx
+    path = Path(path)
+    if next(model.parameters()).device.type != 'cpu' or next(model.parameters()).dtype != torch.float32:
+        model = copy.deepcopy(model).cpu().float()
+    was_training = model.training
+    model.eval()
+    try:
+        # the wrapper must be in eval mode too: the exporter restores the wrapper's mode afterwards,
+        # and a wrapper left in training mode would switch the model's BatchNorms to batch statistics
+        wrapper = (_SharedTrunk(model) if shared_trunk else _PerInstance(model)).eval()
+        args = _sample_inputs(model, 2, shared_trunk)
+        axes = ({'image': {0: 'batch'}, 'instance': {0: 'instances'}, 'heatmaps': {0: 'batch', 1: 'instances'}}
+                if shared_trunk else
+                {'image': {0: 'batch'}, 'instance': {0: 'batch'}, 'heatmaps': {0: 'batch'}})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.onnx', dir=str(path.parent))
+        os.close(fd)
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter('ignore')     # the TorchScript exporter is chatty about deprecation
+                torch.onnx.export(wrapper, args, tmp, dynamo=False, opset_version=opset,
+                                  input_names=['image', 'instance'], output_names=['heatmaps'],
+                                  dynamic_axes=axes, do_constant_folding=True)
+            onnx_model = onnx.load(tmp)
+            _declare_instance_input(onnx_model, shared_trunk)
+            _fix_output_dims(onnx_model, model.spec, shared_trunk)
+            _set_metadata(onnx_model, model.spec, LAYOUT_SHARED if shared_trunk else LAYOUT_PER_INSTANCE)
+            onnx.checker.check_model(onnx_model)
+            onnx.save(onnx_model, tmp)
+            diff = check_onnx(model, tmp, shared_trunk, batch=check_batch)
+            if tolerance is not None and not diff <= tolerance:
+                raise ExportCheckError(f'onnxruntime differs from eager by {diff:.3g} > {tolerance:g}; '
+                                       f'{path} was not written')
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    finally:
+        model.train(was_training)
+    return diff
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--checkpoint', required=True, metavar='FILE',
+                        help='our checkpoint, or an official HRNet/MIPNet file (then --arch is needed)')
+    parser.add_argument('--arch', default=None,
+                        help='architecture of an official checkpoint (hrnet_w32, hrnet_w48, hrnet_w16s, '
+                             'resnet50, resnet101, resnet152); ours store it')
+    parser.add_argument('--instances', type=int, default=None, metavar='N',
+                        help='number of instances N (official files: 2 if the file has gates, else 1)')
+    parser.add_argument('--num-joints', type=int, default=None, metavar='K',
+                        help='keypoints per person (default: read from the weights)')
+    parser.add_argument('--input-size', default=None, metavar='HxW',
+                        help='crop size, e.g. 256x192 (default: stored in the file / the arch default)')
+    parser.add_argument('--onnx', required=True, metavar='OUT.onnx', help='where to write the ONNX file')
+    parser.add_argument('--shared-trunk', action='store_true',
+                        help='export the (B,L,K,h,w) graph that runs the trunk once for L instances')
+    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (default: %(default)s)')
+    parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
+                        help='max |onnxruntime - torch| accepted (default: %(default)g)')
+
+
+def main(args: argparse.Namespace) -> int:
+    from mipnet_ros.core.model.checkpoint import CheckpointError, load_checkpoint
+    try:
+        model = load_checkpoint(args.checkpoint, arch=args.arch, instances=args.instances,
+                                num_joints=getattr(args, 'num_joints', None), input_size=args.input_size)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f'export: {exc}')
+        return 2
+    layout = LAYOUT_SHARED if args.shared_trunk else LAYOUT_PER_INSTANCE
+    try:
+        diff = export_onnx(model, args.onnx, shared_trunk=args.shared_trunk, opset=args.opset,
+                           tolerance=getattr(args, 'tolerance', DEFAULT_TOLERANCE))
+    except ExportCheckError as exc:
+        print(f'export: FAILED: {exc}')
+        return 1
+    spec = model.spec
+    print(f'export: wrote {args.onnx} ({spec.arch}, N={spec.instances}, K={spec.num_joints}, '
+          f'{spec.input_size[0]}x{spec.input_size[1]}, layout={layout}, opset {args.opset}); '
+          f'onnxruntime vs torch max abs diff {diff:.3g}')
+    return 0
+
+
+if __name__ == '__main__':
+    _parser = argparse.ArgumentParser(prog='python -m mipnet_ros.core.export', description=__doc__.splitlines()[0])
+    add_arguments(_parser)
+    raise SystemExit(main(_parser.parse_args()))

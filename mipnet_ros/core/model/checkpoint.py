@@ -1,0 +1,261 @@
+"""Loading and saving model weights, ours and the official HRNet/MIPNet files alike.
+
+Our files are a dict {'format', 'spec', 'state_dict', ...extra}: the spec makes them
+self-describing. Official files carry no architecture, only weights in one of several wrappers (a
+raw state_dict, {'state_dict': ...}, {'latest_state_dict': ...}, keys prefixed 'module.' by
+DataParallel), so the caller must name the architecture. Every failure names the file and says what
+is wrong (which keys, which shapes) because "Error(s) in loading state_dict" or a pickle traceback
+is not something a user can act on.
+"""
+import hashlib
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from mipnet_ros.core.model.registry import ARCHS, ModelSpec, PoseNet, build_model, parse_input_size
+
+FORMAT = 'mipnet_ros'
+FORMAT_VERSION = 1
+# wrappers the official training code (and HRNet's) writes, in the order we look for them
+STATE_DICT_KEYS = ('state_dict', 'latest_state_dict', 'best_state_dict', 'model_state_dict', 'model')
+GATE_PREFIXES = ('stage3_se.', 'stage4_se.', 'layer3_se.', 'layer4_se.')
+_SHOW = 5   # keys listed in an error message before "... and N more"
+
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointError(ValueError):
+    """The file cannot be turned into a model; the message names the file and the reason."""
+
+
+def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read(path: Path, map_location, allow_pickle: bool) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    try:
+        return torch.load(str(path), map_location=map_location, weights_only=not allow_pickle)
+    except pickle.UnpicklingError as exc:
+        if not allow_pickle and 'weights_only' in str(exc):
+            raise CheckpointError(
+                f'{path}: the file holds Python objects other than tensors and plain containers; '
+                f'if you trust it, load it with allow_pickle=True. ({str(exc).splitlines()[0]})') from exc
+        raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file?): {exc}') from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
+            UnicodeDecodeError, ImportError, IndexError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
+        raise CheckpointError(
+            f'{path}: cannot read checkpoint (truncated or corrupt file?): {type(exc).__name__}: {first}') from exc
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _strip_prefix(state: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Removes DataParallel/DDP 'module.' prefixes (also repeated ones)."""
+    out = dict(state)
+    while out and all(k.startswith('module.') for k in out):
+        out = {k[len('module.'):]: v for k, v in out.items()}
+    return out
+
+
+def extract_state_dict(obj: Any, path: PathLike = '<memory>') -> Tuple[Dict[str, torch.Tensor], str]:
+    """The weights inside any accepted wrapper, plus a word for the wrapper found (for messages)."""
+    if _is_state_dict(obj):
+        return _strip_prefix(obj), 'raw state_dict'
+    if isinstance(obj, Mapping):
+        for key in STATE_DICT_KEYS:
+            if key in obj and _is_state_dict(obj[key]):
+                return _strip_prefix(obj[key]), f"{{'{key}': ...}}"
+        keys = ', '.join(repr(k) for k in list(obj)[:10])
+        raise CheckpointError(f'{path}: no weights found; expected a state_dict or one of the keys '
+                              f'{", ".join(STATE_DICT_KEYS)}; the file has keys {keys}')
+    raise CheckpointError(f'{path}: no weights found; the file holds a {type(obj).__name__}, '
+                          'not a dict of tensors')
+
+
+def has_gates(state: Mapping[str, torch.Tensor]) -> bool:
+    return any(k.startswith(GATE_PREFIXES) for k in state)
+
+
+def guess_arch(state: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """Best guess of the architecture from key names and shapes; only used to make errors helpful."""
+    final = state.get('final_layer.weight')
+    if 'stage4.0.branches.0.0.conv1.weight' in state and final is not None:
+        width = int(final.shape[1])
+        modules = {int(k.split('.')[1]) for k in state if k.startswith('stage3.')}
+        from mipnet_ros.core.model.hrnet import HRNET_CONFIGS
+        for name, cfg in HRNET_CONFIGS.items():
+            if cfg.width == width and cfg.modules[1] == len(modules):
+                return name
+        return None
+    if 'layer4.0.conv1.weight' in state:
+        from mipnet_ros.core.model.resnet import RESNET_DEPTHS
+        counts = tuple(len({int(k.split('.')[1]) for k in state if k.startswith(f'layer{i}.')})
+                       for i in range(1, 5))
+        for name, depth in RESNET_DEPTHS.items():
+            if tuple(depth) == counts:
+                return name
+    return None
+
+
+def _listing(keys: Sequence[str]) -> str:
+    shown = ', '.join(keys[:_SHOW])
+    return shown + (f' ... and {len(keys) - _SHOW} more' if len(keys) > _SHOW else '')
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> List[str]:
+    """Problems that would make a strict load fail, as human-readable lines (empty list = fine).
+
+    Missing BN `num_batches_tracked` counters are not a problem: they do not affect inference and
+    some older files lack them.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f'{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}'
+              for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = []
+    if missing:
+        problems.append(f'{len(missing)} missing keys: {_listing(missing)}')
+    if unexpected:
+        problems.append(f'{len(unexpected)} unexpected keys: {_listing(unexpected)}')
+    if shapes:
+        problems.append(f'{len(shapes)} shape mismatches: {_listing(shapes)}')
+    return problems
+
+
+def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = '<memory>'):
+    problems = check_state_dict(model, state)
+    if problems:
+        spec = getattr(model, 'spec', None)
+        what = f'{spec.arch} with instances={spec.instances}' if spec is not None else type(model).__name__
+        hint = ''
+        guess = guess_arch(state)
+        if guess and spec is not None and guess != spec.arch:
+            hint = f' (the weights look like {guess!r})'
+        elif spec is not None and has_gates(state) != (spec.instances > 1):
+            hint = (' (the file has lambda gates: use instances >= 2)' if has_gates(state)
+                    else ' (the file has no lambda gates: use instances=1)')
+        raise CheckpointError(f'{source}: weights do not fit {what}{hint}: ' + '; '.join(problems))
+    full = dict(state)
+    for k, v in model.state_dict().items():
+        full.setdefault(k, v)        # only num_batches_tracked can be absent here
+    model.load_state_dict(full, strict=True)
+    return model
+
+
+def _spec_for_official(path: Path, state: Mapping[str, torch.Tensor], arch, instances, num_joints,
+                       input_size) -> ModelSpec:
+    if arch is None:
+        guess = guess_arch(state)
+        hint = f' (the weights look like {guess!r})' if guess else ''
+        raise CheckpointError(
+            f'{path}: official-format checkpoint without a model spec; its architecture must be given '
+            f'(--arch on the command line, arch= in Python; one of {", ".join(ARCHS)}){hint}')
+    if arch not in ARCHS:
+        raise CheckpointError(f'unknown arch {arch!r}; choose one of {", ".join(ARCHS)}')
+    if instances is None:
+        # N=3/4 files have exactly the same keys as N=2 (lambda is always a 2-vector): only the
+        # presence of gates can be read from the file.
+        instances = 2 if has_gates(state) else 1
+    if num_joints is None:
+        final = state.get('final_layer.weight')
+        num_joints = int(final.shape[0]) if final is not None else 17
+    if input_size is None:
+        input_size = ARCHS[arch].default_input_size
+    return ModelSpec(arch=arch, instances=int(instances), num_joints=int(num_joints),
+                     input_size=parse_input_size(input_size))
+
+
+def _spec_for_ours(path: Path, stored: Mapping[str, Any], arch, instances, num_joints, input_size) -> ModelSpec:
+    spec = ModelSpec.from_dict(stored)
+    for name, value in (('arch', arch), ('instances', instances), ('num_joints', num_joints)):
+        if value is not None and value != getattr(spec, name):
+            raise CheckpointError(f'{path}: the file is a {name}={getattr(spec, name)!r} model, '
+                                  f'but {name}={value!r} was requested')
+    if input_size is not None:   # fully convolutional: running at another resolution is legitimate
+        spec = spec.replace(input_size=parse_input_size(input_size))
+    return spec
+
+
+def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optional[int] = None,
+                    num_joints: Optional[int] = None, input_size=None, map_location='cpu',
+                    allow_pickle: bool = False) -> PoseNet:
+    """A ready model in eval mode from our file or an official one (see the module docstring).
+
+    `model.checkpoint_info` records the path and the wrapper that was found.
+    """
+    path = Path(path)
+    obj = _read(path, map_location, allow_pickle)
+    if isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj:
+        try:
+            spec = _spec_for_ours(path, obj['spec'], arch, instances, num_joints, input_size)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f'{path}: invalid model spec {obj["spec"]!r}: {exc}') from exc
+        state, wrapper = _strip_prefix(obj['state_dict']), FORMAT
+    else:
+        state, wrapper = extract_state_dict(obj, path)
+        spec = _spec_for_official(path, state, arch, instances, num_joints, input_size)
+    model = build_model(spec)
+    load_state_dict_checked(model, state, str(path))
+    model.checkpoint_info = {'path': str(path), 'format': wrapper}
+    return model.eval()
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    while hasattr(model, 'module') and isinstance(model.module, nn.Module) and not hasattr(model, 'spec'):
+        model = model.module      # DataParallel / DistributedDataParallel
+    return model
+
+
+def save_checkpoint(path: PathLike, model: nn.Module, **extra) -> Path:
+    """Writes {'format', 'format_version', 'spec', 'state_dict', **extra} atomically.
+
+    The temp file lives in the destination directory so that os.replace is a rename on the same
+    file system: a crash leaves either the old file or the new one, never half a file. `extra`
+    should hold tensors and plain containers only (epoch, optimizer state, metrics) so that the
+    file stays loadable with torch.load(weights_only=True).
+    """
+    path = Path(path)
+    model = _unwrap(model)
+    spec = getattr(model, 'spec', None)
+    if spec is None:
+        raise TypeError('save_checkpoint needs a PoseNet (a model with a .spec)')
+    payload = {'format': FORMAT, 'format_version': FORMAT_VERSION, 'spec': spec.to_dict(),
+               'state_dict': model.state_dict()}
+    clash = set(extra) & set(payload)
+    if clash:
+        raise ValueError(f'extra keys {sorted(clash)} are reserved')
+    payload.update(extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=str(path.parent))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path

@@ -1,0 +1,125 @@
+"""Typed training configuration, loaded from YAML (config/*.yaml) with command-line overrides.
+
+The YAML mirrors these dataclasses section by section (model / data / optim / run). Unknown keys
+are an error, so a typo cannot silently fall back to a default. Paths are plain values: edit the
+YAML or override them, e.g. `--set data.train_images=/data/coco/train2017`.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+from mipnet_ros.core.data.augment import AugmentConfig
+
+
+@dataclass
+class ModelConfig:
+    arch: str = 'hrnet_w32'
+    instances: int = 2                  # N lambdas (1 = plain HRNet / SimpleBaseline)
+    num_joints: int = 17
+    input_size: Tuple[int, int] = (256, 192)    # (H, W)
+    init_checkpoint: str = ''           # e.g. the COCO HRNet weights; missing gate weights stay random
+    init_arch_check: bool = True        # refuse an init file whose trunk does not match (shapes)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = 'coco'               # coco | crowdpose | ochuman (selects the skeleton and evaluation)
+    train_ann: str = ''
+    train_images: str = ''
+    val_ann: str = ''
+    val_images: str = ''
+    val_boxes: str = 'gt'               # gt | detections JSON (COCO results format)
+    heatmap_sigma: Optional[float] = None
+    max_instances: int = 0              # target slots; 0 -> max(2, model.instances)
+    num_workers: int = 4
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = 'adam'             # adam | sgd
+    lr: float = 1e-3
+    lr_steps: List[int] = field(default_factory=lambda: [70, 100])   # epochs (MultiStepLR)
+    lr_factor: float = 0.1
+    weight_decay: float = 0.0           # the official Adam recipe uses none
+    momentum: float = 0.9               # sgd only
+    epochs: int = 110
+    batch_size: int = 32                # per process (per GPU)
+
+
+@dataclass
+class RunConfig:
+    name: str = 'run'
+    out_dir: str = 'runs'               # checkpoints go to out_dir/name/
+    seed: int = 0
+    amp: bool = True                    # mixed precision, only used on CUDA
+    threads: int = 0                    # torch CPU threads; 0 = leave torch's default
+    max_steps: int = 0                  # stop after this many optimiser steps (0 = run all epochs)
+    checkpoint_every: int = 200         # steps between mid-epoch checkpoints (0 = end of epoch only)
+    log_every: int = 20
+    device: str = 'auto'                # auto | cpu | cuda
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d['model']['input_size'] = list(self.model.input_size)
+        return d
+
+
+def _build(cls, data: Dict[str, Any], where: str):
+    """Dataclass `cls` from a dict, recursing into dataclass-typed fields; unknown keys are errors."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f'{where}: unknown keys {sorted(unknown)}; known: {sorted(fields)}')
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f'{where}.{name}')
+        elif isinstance(default, tuple) and value is not None:
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _set_path(cfg: TrainConfig, dotted: str, raw: str) -> None:
+    """`--set optim.lr=5e-4`: the value is parsed as YAML (numbers, lists, booleans)."""
+    parts = dotted.split('.')
+    obj = cfg
+    for p in parts[:-1]:
+        if not hasattr(obj, p):
+            raise ValueError(f'--set {dotted}: no section {p!r}')
+        obj = getattr(obj, p)
+    if not hasattr(obj, parts[-1]):
+        raise ValueError(f'--set {dotted}: unknown key {parts[-1]!r}')
+    value = yaml.safe_load(raw)
+    if isinstance(getattr(obj, parts[-1]), tuple):
+        value = tuple(value)
+    setattr(obj, parts[-1], value)
+
+
+def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    data: Dict[str, Any] = {}
+    if path:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    cfg = _build(TrainConfig, data, path or '<defaults>')
+    for item in overrides:
+        if '=' not in item:
+            raise ValueError(f'--set expects KEY=VALUE, got {item!r}')
+        key, value = item.split('=', 1)
+        _set_path(cfg, key.strip(), value)
+    cfg.model.input_size = tuple(int(v) for v in cfg.model.input_size)
+    return cfg

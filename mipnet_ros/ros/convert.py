@@ -1,0 +1,271 @@
+"""Conversions between ROS messages and what the ROS-free core works with.
+
+The pixel functions (`raw_to_bgr`, `compressed_to_bgr`, `bgr_to_raw`) take plain fields, so they
+are unit-testable without ROS and document exactly which `sensor_msgs/Image` layouts we accept.
+Message builders import their message types lazily: importing this module never needs rclpy.
+
+Why our own conversion: cv_bridge is not available everywhere (it is not on PyPI). When it is
+importable it is used for the raw-image pixel copy, but the policy (which encodings are accepted,
+which are rejected) is ours in both cases, so behaviour does not depend on what is installed.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+# encoding -> (channels, cv2 conversion code name to BGR or None when already BGR)
+RAW_ENCODINGS: Dict[str, Tuple[int, Optional[str]]] = {
+    'bgr8': (3, None),
+    'rgb8': (3, 'COLOR_RGB2BGR'),
+    'mono8': (1, 'COLOR_GRAY2BGR'),
+    'bgra8': (4, 'COLOR_BGRA2BGR'),
+    'rgba8': (4, 'COLOR_RGBA2BGR'),
+}
+# sensor_msgs/CompressedImage.format strings look like "jpeg", "png", "bgr8; jpeg compressed bgr8"
+COMPRESSED_FORMATS = ('jpeg', 'jpg', 'png')
+
+
+class ImageConversionError(ValueError):
+    """An image the node will not process. `reason` is a short counter key for diagnostics."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _cv2():
+    import cv2  # local: keeps `import mipnet_ros.ros.convert` light for the message-only users
+    return cv2
+
+
+try:  # pragma: no cover - depends on the installation
+    from cv_bridge import CvBridge as _CvBridge  # type: ignore
+    _BRIDGE = _CvBridge()
+except Exception:  # noqa: BLE001 - any failure means "not usable", we have our own path
+    _BRIDGE = None
+
+
+def raw_to_bgr(encoding: str, height: int, width: int, step: int, is_bigendian: int,
+               data: Any) -> np.ndarray:
+    """Return a contiguous (H, W, 3) uint8 BGR copy of a sensor_msgs/Image payload.
+
+    All accepted encodings have 1-byte channels, so `is_bigendian` cannot change their meaning:
+    it is accepted either way (only 0/1 are sane values). Rows may be padded (`step` larger than
+    width * channels) but the payload must be exactly `step * height` bytes, as sensor_msgs says.
+    """
+    enc = (encoding or '').strip().lower()
+    if enc not in RAW_ENCODINGS:
+        raise ImageConversionError(
+            'encoding', f'unsupported image encoding {encoding!r} (supported: '
+            f'{", ".join(sorted(RAW_ENCODINGS))}, or CompressedImage jpeg/png)')
+    channels, code = RAW_ENCODINGS[enc]
+    if is_bigendian not in (0, 1, False, True):
+        raise ImageConversionError('layout', f'is_bigendian must be 0 or 1, got {is_bigendian!r}')
+    if height <= 0 or width <= 0:
+        raise ImageConversionError('layout', f'empty image {width}x{height}')
+    row = width * channels
+    if step < row:
+        raise ImageConversionError('layout', f'step {step} < width*channels {row} for {enc}')
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if buf.size != step * height:
+        raise ImageConversionError(
+            'layout', f'data has {buf.size} bytes, expected step*height = {step}*{height} = {step * height}')
+    pixels = buf.reshape(height, step)[:, :row].reshape(height, width, channels)
+    if code is None:
+        return np.ascontiguousarray(pixels)
+    cv2 = _cv2()
+    if channels == 1:
+        pixels = pixels[:, :, 0]
+    return cv2.cvtColor(np.ascontiguousarray(pixels), getattr(cv2, code))
+
+
+def compressed_to_bgr(fmt: str, data: Any) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (jpeg or png) to (H, W, 3) uint8 BGR."""
+    f = (fmt or '').lower()
+    if f and not any(name in f for name in COMPRESSED_FORMATS):
+        raise ImageConversionError('encoding', f'unsupported compressed format {fmt!r} (jpeg or png only)')
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if buf.size == 0:
+        raise ImageConversionError('decode', 'empty compressed image')
+    cv2 = _cv2()
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ImageConversionError('decode', f'could not decode compressed image (format {fmt!r})')
+    return img
+
+
+def bgr_to_raw(bgr: np.ndarray, encoding: str = 'bgr8') -> Tuple[int, int, int, bytes]:
+    """(height, width, step, data) of `bgr` re-encoded as `encoding` (no row padding)."""
+    enc = encoding.lower()
+    if enc not in RAW_ENCODINGS:
+        raise ImageConversionError('encoding', f'cannot encode {encoding!r}')
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+        raise ValueError(f'expected (H, W, 3) uint8 BGR, got {bgr.shape} {bgr.dtype}')
+    cv2 = _cv2()
+    inverse = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'mono8': cv2.COLOR_BGR2GRAY,
+               'bgra8': cv2.COLOR_BGR2BGRA, 'rgba8': cv2.COLOR_BGR2RGBA}[enc]
+    out = bgr if inverse is None else cv2.cvtColor(bgr, inverse)
+    out = np.ascontiguousarray(out)
+    h, w = out.shape[:2]
+    return h, w, out.strides[0], out.tobytes()
+
+
+def compress_bgr(bgr: np.ndarray, fmt: str = 'jpeg', quality: int = 90) -> bytes:
+    cv2 = _cv2()
+    ext = '.png' if fmt == 'png' else '.jpg'
+    params = [] if ext == '.png' else [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    ok, buf = cv2.imencode(ext, bgr, params)
+    if not ok:
+        raise ImageConversionError('decode', f'could not encode {fmt}')
+    return buf.tobytes()
+
+
+# ---------------------------------------------------------------- ROS message helpers (duck-typed)
+def image_msg_to_bgr(msg: Any) -> np.ndarray:
+    """sensor_msgs/Image or sensor_msgs/CompressedImage -> BGR uint8 (raises ImageConversionError)."""
+    if hasattr(msg, 'encoding'):
+        enc = (msg.encoding or '').strip().lower()
+        if _BRIDGE is not None and enc in RAW_ENCODINGS:  # pragma: no cover - no cv_bridge in CI
+            try:
+                return np.ascontiguousarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding='bgr8'))
+            except Exception as exc:  # noqa: BLE001 - report as a layout problem
+                raise ImageConversionError('layout', f'cv_bridge: {exc}') from exc
+        return raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
+    return compressed_to_bgr(msg.format, msg.data)
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def bgr_to_image_msg(bgr: np.ndarray, header: Any, encoding: str = 'bgr8'):
+    from sensor_msgs.msg import Image
+    h, w, step, data = bgr_to_raw(bgr, encoding)
+    msg = Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step)
+    msg.data = data
+    return msg
+
+
+def bbox2d_to_xyxy(bbox: Any) -> np.ndarray:
+    """vision_msgs/BoundingBox2D (center + size, theta ignored) -> [x1, y1, x2, y2]."""
+    cx, cy = float(bbox.center.position.x), float(bbox.center.position.y)
+    hw, hh = float(bbox.size_x) / 2.0, float(bbox.size_y) / 2.0
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], dtype=np.float32)
+
+
+def xyxy_to_bbox2d(xyxy: Sequence[float]):
+    from vision_msgs.msg import BoundingBox2D
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    box = BoundingBox2D()
+    box.center.position.x = (x1 + x2) / 2.0
+    box.center.position.y = (y1 + y2) / 2.0
+    box.size_x = x2 - x1
+    box.size_y = y2 - y1
+    return box
+
+
+def detection_person_score(det: Any, class_ids: Sequence[str], unlabeled_is_person: bool) -> Optional[float]:
+    """Best person-class hypothesis score of a vision_msgs/Detection2D, or None when it is no person.
+
+    Detectors disagree on how they name the person class ("person", COCO's 0-based "0" or 1-based
+    "1"), hence the configurable list. A detection without any hypothesis counts as a person with
+    score 1 only when `unlabeled_is_person` is set (person-only detectors often leave it empty).
+    """
+    if not det.results:
+        return 1.0 if unlabeled_is_person else None
+    wanted = set(class_ids)
+    scores = [float(r.hypothesis.score) for r in det.results if str(r.hypothesis.class_id) in wanted]
+    return max(scores) if scores else None
+
+
+def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_threshold: float,
+                        max_boxes: int, unlabeled_is_person: bool = False) -> List[Tuple[int, str, np.ndarray]]:
+    """(index in the array, id, xyxy) of the person detections to run, best `max_boxes` first kept.
+
+    The result is in the original array order so that `detection_index` stays meaningful.
+    """
+    scored = []
+    for i, det in enumerate(dets):
+        s = detection_person_score(det, class_ids, unlabeled_is_person)
+        if s is None or s < score_threshold:
+            continue
+        xyxy = bbox2d_to_xyxy(det.bbox)
+        if not (np.all(np.isfinite(xyxy)) and xyxy[2] > xyxy[0] and xyxy[3] > xyxy[1]):
+            continue
+        scored.append((s, i, str(det.id), xyxy))
+    if max_boxes > 0 and len(scored) > max_boxes:
+        scored = sorted(scored, key=lambda t: -t[0])[:max_boxes]
+    return [(i, did, xyxy) for _, i, did, xyxy in sorted(scored, key=lambda t: t[1])]
+
+
+def masked_keypoints(keypoints: np.ndarray, scores: np.ndarray, threshold: float
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y (NaN below `threshold`) and scores (NaN where not finite), all float32 (K,)."""
+    kp = np.asarray(keypoints, dtype=np.float32).reshape(-1, 2)
+    sc = np.asarray(scores, dtype=np.float32).reshape(-1)
+    ok = np.isfinite(sc) & (sc >= threshold) & np.all(np.isfinite(kp), axis=1)
+    x = np.where(ok, kp[:, 0], np.nan).astype(np.float32)
+    y = np.where(ok, kp[:, 1], np.nan).astype(np.float32)
+    s = np.where(np.isfinite(sc), sc, np.nan).astype(np.float32)
+    return x, y, s
+
+
+def people_to_msg(header: Any, image_shape: Tuple[int, int], skeleton: str, people: Sequence[Any],
+                  boxes: Sequence[Tuple[int, str, np.ndarray]], keypoint_threshold: float,
+                  instance_threshold: float = 0.0):
+    """mipnet_msgs/PersonKeypointsArray from estimator people.
+
+    `boxes[p.box_index]` is (detection index, detection id, xyxy) of the box each person came from.
+    """
+    from mipnet_msgs.msg import PersonKeypoints, PersonKeypointsArray
+    out = PersonKeypointsArray(header=header, image_height=int(image_shape[0]),
+                               image_width=int(image_shape[1]), skeleton=skeleton)
+    for p in people:
+        score = float(p.score)
+        if not math.isfinite(score) or score < instance_threshold:
+            continue
+        det_index, det_id, xyxy = boxes[p.box_index]
+        x, y, s = masked_keypoints(p.keypoints, p.keypoint_scores, keypoint_threshold)
+        out.persons.append(PersonKeypoints(
+            id=det_id, score=score, bbox=xyxy_to_bbox2d(xyxy), detection_index=int(det_index),
+            instance_index=int(p.instance), x=x.tolist(), y=y.tolist(), keypoint_scores=s.tolist()))
+    return out
+
+
+def msg_to_arrays(msg: Any) -> List[Dict[str, Any]]:
+    """PersonKeypointsArray -> list of plain dicts (keypoints (K,2) with NaN, scores, box xyxy, ...).
+
+    Used by the visualiser and the replay summary, so both read the published message, not
+    internal state: what you see is what was sent.
+    """
+    people = []
+    for p in msg.persons:
+        kp = np.stack([np.asarray(p.x, np.float32), np.asarray(p.y, np.float32)], axis=1) \
+            if len(p.x) else np.zeros((0, 2), np.float32)
+        people.append({'keypoints': kp, 'scores': np.asarray(p.keypoint_scores, np.float32),
+                       'box': bbox2d_to_xyxy(p.bbox), 'score': float(p.score), 'id': p.id,
+                       'instance': int(p.instance_index), 'detection_index': int(p.detection_index)})
+    return people
+
+
+def model_info_msg(header: Any, estimator: Any, backend: str, device: str, keypoint_threshold: float,
+                   instance_threshold: float, oks_nms_threshold: float):
+    """mipnet_msgs/PoseModelInfo describing the loaded estimator (names, edges, hash, sizes)."""
+    import os
+
+    from mipnet_msgs.msg import PoseModelInfo
+    spec = estimator.spec
+    skel = estimator.skeleton
+    edges = [(int(a), int(b)) for a, b in getattr(skel, 'edges', ())]
+    path = str(getattr(estimator, 'model_path', '') or '')
+    h, w = (int(v) for v in spec.input_size)
+    return PoseModelInfo(
+        header=header, model_name=os.path.basename(path) or str(spec.arch),
+        model_hash=str(getattr(estimator, 'model_hash', '') or ''), arch=str(spec.arch), backend=backend,
+        device=device, num_instances=int(spec.instances), input_height=h, input_width=w,
+        skeleton=str(getattr(skel, 'name', '')), keypoint_names=[str(n) for n in skel.keypoint_names],
+        edges_from=[a for a, _ in edges], edges_to=[b for _, b in edges],
+        keypoint_threshold=float(keypoint_threshold), instance_threshold=float(instance_threshold),
+        oks_nms_threshold=float(oks_nms_threshold))

@@ -1,0 +1,415 @@
+"""mipnet_node: a lifecycle node that turns (image, person detections) into everyone's keypoints.
+
+Data flow:  image + detections --(exact-stamp pairing)--> 1-slot mailbox --> worker thread
+            --> PoseEstimator (boxes x lambda batch, OKS-NMS) --> keypoints, markers, annotated image.
+
+Why a worker thread and a 1-slot mailbox: subscription callbacks stay cheap (the executor keeps
+serving lifecycle services, parameters and diagnostics while the network runs), and when the
+network is slower than the camera the node works on the newest frame instead of a growing backlog.
+
+Lifecycle: configure loads the model (FAILURE if it cannot, diagnostics then say ERROR),
+activate warms it, publishes ~/model_info and subscribes, deactivate unsubscribes and stops the
+worker (pending frames are dropped), cleanup frees the model. With `autostart` (default) the node
+configures and activates itself at start-up.
+"""
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+import numpy as np
+import rclpy
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rcl_interfaces.msg import SetParametersResult
+
+from mipnet_ros.ros import convert, params as P
+from mipnet_ros.ros.pairing import LatestSlot, StampPairer
+
+NODE_NAME = 'mipnet_node'
+LOG_THROTTLE_SEC = 5.0
+
+
+@dataclass
+class Frame:
+    stamp_ns: int
+    image: Any          # sensor_msgs/Image or CompressedImage
+    detections: Any     # vision_msgs/Detection2DArray
+
+
+@dataclass
+class NodeStats:
+    """Counters for /diagnostics; written by callbacks and the worker, read by the updater."""
+    images: int = 0
+    detection_arrays: int = 0
+    processed: int = 0
+    people: int = 0                 # people published in the last processed frame
+    people_total: int = 0
+    rejected: int = 0               # images we cannot decode (encoding, layout)
+    errors: int = 0                 # inference / publishing failures
+    last_error: str = ''
+    processing_ms: float = float('nan')
+    processing_ms_mean: float = float('nan')
+    frame_age_ms: float = float('nan')
+    annotated_published: int = 0
+    markers_published: int = 0
+    reported_dropped: int = 0       # dropped count at the previous diagnostics report
+    reported_errors: int = 0
+    rejected_reasons: dict = field(default_factory=dict)
+
+
+class MipnetNode(LifecycleNode):
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        super().__init__(node_name, **kwargs)
+        P.declare_parameters(self)
+        self.params: P.NodeParams = P.read_parameters(self)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.stats = NodeStats()
+        self._stats_lock = threading.Lock()
+        self._state = 'unconfigured'
+        self._estimator = None
+        self._model_error = ''
+        self._configured: Optional[P.NodeParams] = None   # the parameters the model was built with
+        self._pairer: Optional[StampPairer] = None
+        self._slot: LatestSlot[Frame] = LatestSlot()
+        self._dropped_before = 0        # slot drops of earlier activations
+        self._worker: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._subs: List[Any] = []
+        self._pub_kp = self._pub_markers = self._pub_annotated = self._pub_info = None
+        self._edges: List[Any] = []
+
+        import diagnostic_updater
+        self._updater = diagnostic_updater.Updater(self, period=1.0)
+        self._updater.setHardwareID('mipnet')
+        self._updater.add('pose estimation', self._diagnose)
+
+    # ------------------------------------------------------------------ parameters
+    def _on_set_parameters(self, changes) -> SetParametersResult:
+        live = {}
+        for p in changes:
+            why = P.check_value(p.name, p.value)
+            if why:
+                return SetParametersResult(successful=False, reason=why)
+            spec = P.SPEC_BY_NAME.get(p.name)
+            if spec is not None and spec.live:
+                live[p.name] = p.value
+        # Non-live parameters are stored by rclpy and read at the next configure.
+        self.params = P.with_updates(self.params, live)
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.params = p = P.read_parameters(self)
+        for name in ('backend', 'image_transport', 'qos.image.reliability', 'qos.detections.reliability',
+                     'qos.output.reliability'):
+            why = P.check_value(name, self.get_parameter(name).value)
+            if why:
+                self._model_error = why
+                self.get_logger().error(why)
+                return TransitionCallbackReturn.FAILURE
+        try:
+            self._estimator = self._build_estimator(p)
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
+            self._model_error = f'{type(exc).__name__}: {exc}'
+            self.get_logger().error(f'could not load the pose model ({p.model or "bundled"}): {self._model_error}')
+            self._estimator = None
+            return TransitionCallbackReturn.FAILURE
+        self._model_error = ''
+        self._configured = p
+        self._edges = [(int(a), int(b)) for a, b in getattr(self._estimator.skeleton, 'edges', ())]
+        from mipnet_msgs.msg import PersonKeypointsArray, PoseModelInfo
+        from sensor_msgs.msg import Image
+        from visualization_msgs.msg import MarkerArray
+        out_qos = P.qos_profile(p.qos_output_reliability, p.qos_output_depth)
+        self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, 'keypoints', out_qos)
+        self._pub_markers = self.create_lifecycle_publisher(MarkerArray, '~/markers', out_qos)
+        self._pub_annotated = self.create_lifecycle_publisher(Image, '~/annotated_image', out_qos)
+        self._pub_info = self.create_lifecycle_publisher(
+            PoseModelInfo, '~/model_info', P.qos_profile('reliable', 1, transient_local=True))
+        self._pairer = StampPairer(p.cache_size, int(round(p.stamp_slop_sec * 1e9)))
+        self._state = 'inactive'
+        spec = self._estimator.spec
+        self.get_logger().info(
+            f'configured: {spec.arch} N={spec.instances} input {tuple(spec.input_size)} on {p.backend}/{p.device} '
+            f'from {getattr(self._estimator, "model_path", "?")}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self._configured
+        if p.warmup:
+            try:
+                self._warm_up()
+            except Exception as exc:  # noqa: BLE001
+                self._model_error = f'warm-up failed: {type(exc).__name__}: {exc}'
+                self.get_logger().error(self._model_error)
+                return TransitionCallbackReturn.FAILURE
+        ret = super().on_activate(state)   # enables the lifecycle publishers
+        if ret != TransitionCallbackReturn.SUCCESS:
+            return ret
+        self._publish_model_info()
+        self._start_worker()
+        self._subscribe(p)
+        self._state = 'active'
+        self.get_logger().info(f'active: waiting for {self._image_topic()} and '
+                               f'{self.resolve_topic_name("detections")}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_worker()
+        if self._pairer is not None:
+            self._pairer.clear()
+        self._state = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self._state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_worker()
+        self._release()
+        self._state = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._unsubscribe()
+        self._stop_worker()
+        self._release()
+        self._state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    # ------------------------------------------------------------------ model
+    def _build_estimator(self, p: P.NodeParams):
+        from mipnet_ros.core.estimator import PoseEstimator
+        providers: Optional[list] = [x.strip() for x in p.providers.split(',') if x.strip()] or None
+        input_size = (p.input_height, p.input_width) if p.input_height > 0 and p.input_width > 0 else None
+        return PoseEstimator(
+            model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
+            input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
+            keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
+            providers=providers, trt_cache_dir=p.trt_cache_dir or None)
+
+    def _warm_up(self) -> None:
+        h, w = (int(v) for v in self._estimator.spec.input_size)
+        image = np.zeros((2 * h, 2 * w, 3), np.uint8)
+        self._estimator(image, np.array([[w / 2, h / 2, 1.5 * w, 1.5 * h]], np.float32))
+
+    def _release(self) -> None:
+        for pub in (self._pub_kp, self._pub_markers, self._pub_annotated, self._pub_info):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self._pub_kp = self._pub_markers = self._pub_annotated = self._pub_info = None
+        had_model = self._estimator is not None
+        self._estimator = None
+        self._pairer = None
+        if had_model:
+            gc.collect()
+            torch = sys.modules.get('torch')
+            if torch is not None and torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+    def _publish_model_info(self) -> None:
+        from std_msgs.msg import Header
+        p = self._configured
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
+        self._pub_info.publish(convert.model_info_msg(
+            header, self._estimator, p.backend, p.device, p.keypoint_threshold, self.params.instance_threshold,
+            p.oks_nms_threshold))
+
+    # ------------------------------------------------------------------ subscriptions
+    def _image_topic(self) -> str:
+        name = 'image/compressed' if self._configured.image_transport == 'compressed' else 'image'
+        return self.resolve_topic_name(name)
+
+    def _subscribe(self, p: P.NodeParams) -> None:
+        from sensor_msgs.msg import CompressedImage, Image
+        from vision_msgs.msg import Detection2DArray
+        if p.image_transport == 'compressed':
+            img_type, img_topic = CompressedImage, 'image/compressed'
+        else:
+            img_type, img_topic = Image, 'image'
+        self._subs = [
+            self.create_subscription(img_type, img_topic, self._on_image,
+                                     P.qos_profile(p.qos_image_reliability, p.qos_image_depth)),
+            self.create_subscription(Detection2DArray, 'detections', self._on_detections,
+                                     P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth)),
+        ]
+
+    def _unsubscribe(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+
+    def _on_image(self, msg) -> None:
+        with self._stats_lock:
+            self.stats.images += 1
+        pairer = self._pairer
+        if pairer is not None:
+            self._submit(pairer.add_image(convert.stamp_to_ns(msg.header.stamp), msg))
+
+    def _on_detections(self, msg) -> None:
+        with self._stats_lock:
+            self.stats.detection_arrays += 1
+        pairer = self._pairer
+        if pairer is not None:
+            self._submit(pairer.add_detections(convert.stamp_to_ns(msg.header.stamp), msg))
+
+    def _submit(self, pair) -> None:
+        if pair is not None:
+            stamp, image, dets = pair
+            self._slot.put(Frame(stamp, image, dets), key=stamp)
+
+    # ------------------------------------------------------------------ worker
+    def _start_worker(self) -> None:
+        self._stop.clear()
+        self._slot.reopen()
+        self._worker = threading.Thread(target=self._work, name='mipnet_worker', daemon=True)
+        self._worker.start()
+
+    def _stop_worker(self) -> None:
+        self._stop.set()
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+        self._worker = None
+        self._slot.clear()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            frame = self._slot.get(timeout=0.2)
+            if frame is None or self._stop.is_set():
+                continue
+            try:
+                self._process(frame)
+            except Exception as exc:  # noqa: BLE001 - keep serving; diagnostics report the error
+                with self._stats_lock:
+                    self.stats.errors += 1
+                    self.stats.last_error = f'{type(exc).__name__}: {exc}'
+                self.get_logger().error(f'frame failed: {type(exc).__name__}: {exc}',
+                                        throttle_duration_sec=LOG_THROTTLE_SEC)
+
+    def _process(self, frame: Frame) -> None:
+        t0 = time.perf_counter()
+        try:
+            bgr = convert.image_msg_to_bgr(frame.image)
+        except convert.ImageConversionError as exc:
+            with self._stats_lock:
+                self.stats.rejected += 1
+                self.stats.rejected_reasons[exc.reason] = self.stats.rejected_reasons.get(exc.reason, 0) + 1
+            self.get_logger().warning(f'image rejected ({exc.reason}): {exc}', throttle_duration_sec=LOG_THROTTLE_SEC)
+            return
+        live, conf, est = self.params, self._configured, self._estimator
+        pub_kp, pub_markers, pub_annotated = self._pub_kp, self._pub_markers, self._pub_annotated
+        if est is None or pub_kp is None:
+            return
+        boxes = convert.select_person_boxes(frame.detections.detections, live.person_class_ids,
+                                            live.detection_score_threshold, live.max_boxes,
+                                            live.unlabeled_is_person)
+        people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
+        header = frame.image.header
+        msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
+                                    conf.keypoint_threshold, live.instance_threshold)
+        pub_kp.publish(msg)
+        want_markers = live.publish_markers and pub_markers.get_subscription_count() > 0
+        want_image = live.publish_annotated and pub_annotated.get_subscription_count() > 0
+        if want_markers or want_image:
+            from mipnet_ros.ros import visualize
+            drawn = convert.msg_to_arrays(msg)
+            if want_markers:
+                pub_markers.publish(visualize.markers_msg(header, drawn, self._edges, scale=live.marker_scale))
+            if want_image:
+                pub_annotated.publish(convert.bgr_to_image_msg(visualize.draw_people(bgr, drawn, self._edges), header))
+            with self._stats_lock:
+                self.stats.markers_published += int(want_markers)
+                self.stats.annotated_published += int(want_image)
+        dt_ms = (time.perf_counter() - t0) * 1e3
+        age_ms = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6
+        with self._stats_lock:
+            s = self.stats
+            s.processed += 1
+            s.people = len(msg.persons)
+            s.people_total += len(msg.persons)
+            s.processing_ms = dt_ms
+            s.processing_ms_mean = dt_ms if s.processed == 1 else 0.9 * s.processing_ms_mean + 0.1 * dt_ms
+            s.frame_age_ms = age_ms
+
+    # ------------------------------------------------------------------ diagnostics
+    @property
+    def dropped(self) -> int:
+        return self._slot.dropped
+
+    def _diagnose(self, stat):
+        from diagnostic_msgs.msg import DiagnosticStatus
+        with self._stats_lock:
+            s = self.stats
+            dropped = self._slot.dropped
+            pairing = self._pairer.stats if self._pairer is not None else None
+            new_drops = dropped - s.reported_dropped
+            new_errors = s.errors - s.reported_errors
+            s.reported_dropped, s.reported_errors = dropped, s.errors
+            values = dict(s.__dict__)
+        stale_ms = self.params.stale_frame_age_sec * 1e3
+        if self._model_error:
+            stat.summary(DiagnosticStatus.ERROR, f'model failed: {self._model_error}')
+        elif new_errors > 0:
+            stat.summary(DiagnosticStatus.ERROR, f'{new_errors} frame(s) failed: {values["last_error"]}')
+        elif self._state != 'active':
+            stat.summary(DiagnosticStatus.OK, f'{self._state} (not processing)')
+        elif new_drops > 0:
+            stat.summary(DiagnosticStatus.WARN, f'dropped {new_drops} frame(s): processing slower than the input')
+        elif values['frame_age_ms'] > stale_ms:
+            stat.summary(DiagnosticStatus.WARN, f'stale: last frame was {values["frame_age_ms"] / 1e3:.2f} s old')
+        else:
+            stat.summary(DiagnosticStatus.OK, 'ok')
+        stat.add('state', self._state)
+        stat.add('model', str(getattr(self._estimator, 'model_path', '') or ''))
+        stat.add('processing_time_ms', f'{values["processing_ms"]:.1f}')
+        stat.add('processing_time_ms_mean', f'{values["processing_ms_mean"]:.1f}')
+        stat.add('frame_age_ms', f'{values["frame_age_ms"]:.1f}')
+        stat.add('people', str(values['people']))
+        stat.add('people_total', str(values['people_total']))
+        stat.add('images_received', str(values['images']))
+        stat.add('detection_arrays_received', str(values['detection_arrays']))
+        stat.add('frames_processed', str(values['processed']))
+        stat.add('dropped', str(dropped))
+        stat.add('unmatched_images', str(pairing.unmatched_images if pairing else 0))
+        stat.add('unmatched_detections', str(pairing.unmatched_detections if pairing else 0))
+        stat.add('rejected_images', str(values['rejected']))
+        stat.add('errors', str(values['errors']))
+        stat.add('annotated_published', str(values['annotated_published']))
+        stat.add('markers_published', str(values['markers_published']))
+        return stat
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    from rclpy.executors import ExternalShutdownException
+    rclpy.init(args=args)
+    node = MipnetNode()
+    try:
+        if node.params.autostart:
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                node.trigger_activate()
+            else:
+                node.get_logger().error('autostart: configure failed; fix the parameters and call '
+                                        'the lifecycle configure transition again')
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._unsubscribe()
+        node._stop_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

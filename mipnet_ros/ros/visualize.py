@@ -1,0 +1,216 @@
+"""Pictures of the result: skeletons drawn on the image, and RViz markers in the image plane.
+
+Both take the same plain description of a person (the dicts of `convert.msg_to_arrays`:
+'keypoints' (K, 2) with NaN for invalid joints, 'box' xyxy, 'score', 'instance', 'id'), so the
+annotated image, the markers and the demo frames all show what was published.
+
+Markers live in the image plane of the image's own frame: x = u * scale, y = v * scale, z = 0,
+with `scale` metres per pixel (default 0.001: 1 px = 1 mm, a 640 px image is 0.64 m wide). In a
+camera optical frame (x right, y down) this lays the skeleton out like the picture.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+# One colour per person (BGR), cycling; instance > 0 (a hidden person) gets a dashed box.
+PALETTE: Tuple[Tuple[int, int, int], ...] = (
+    (0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 60, 220), (60, 60, 255), (255, 220, 60),
+    (160, 100, 255), (0, 160, 160))
+
+
+def person_color(i: int) -> Tuple[int, int, int]:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _valid(kp: np.ndarray) -> np.ndarray:
+    return np.all(np.isfinite(kp), axis=1)
+
+
+def _dashed_rect(img: np.ndarray, p1, p2, color, thickness: int, dash: int = 8) -> None:
+    import cv2
+    (x1, y1), (x2, y2) = p1, p2
+    sides = ((x1, x2, y1, True), (x1, x2, y2, True), (y1, y2, x1, False), (y1, y2, x2, False))
+    for a, b, fixed, horizontal in sides:
+        for s in range(a, b, 2 * dash):
+            e = min(s + dash, b)
+            if horizontal:
+                cv2.line(img, (s, fixed), (e, fixed), color, thickness, cv2.LINE_AA)
+            else:
+                cv2.line(img, (fixed, s), (fixed, e), color, thickness, cv2.LINE_AA)
+
+
+def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
+                edges: Sequence[Tuple[int, int]], draw_boxes: bool = True,
+                draw_labels: bool = True) -> np.ndarray:
+    """A copy of `image_bgr` with every person's box, skeleton edges and joints drawn."""
+    import cv2
+    out = np.ascontiguousarray(image_bgr.copy())
+    scale = max(1.0, max(out.shape[:2]) / 640.0)
+    thick = max(1, int(round(2 * scale)))
+    radius = max(2, int(round(3 * scale)))
+    for i, p in enumerate(people):
+        color = person_color(i)
+        kp = np.asarray(p['keypoints'], np.float32).reshape(-1, 2)
+        ok = _valid(kp)
+        box = p.get('box')
+        if draw_boxes and box is not None and np.all(np.isfinite(box)):
+            x1, y1, x2, y2 = (int(round(v)) for v in box)
+            if int(p.get('instance', 0)) > 0:
+                _dashed_rect(out, (x1, y1), (x2, y2), color, thick)
+            else:
+                cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
+            if draw_labels:
+                label = f"{p.get('id') or i} l{int(p.get('instance', 0))} {float(p.get('score', 0.0)):.2f}"
+                cv2.putText(out, label, (x1 + 2, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.45 * scale, color, max(1, thick // 2), cv2.LINE_AA)
+        for a, b in edges:
+            if a < len(kp) and b < len(kp) and ok[a] and ok[b]:
+                cv2.line(out, tuple(int(round(v)) for v in kp[a]), tuple(int(round(v)) for v in kp[b]),
+                         color, thick, cv2.LINE_AA)
+        for j in np.flatnonzero(ok):
+            cv2.circle(out, tuple(int(round(v)) for v in kp[j]), radius, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(out, tuple(int(round(v)) for v in kp[j]), radius, color, 1, cv2.LINE_AA)
+    return out
+
+
+def marker_geometry(people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int, int]],
+                    scale: float) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Per person: (edge segment end points (2E, 3), joint points (J, 3)) in metres, z = 0.
+
+    Separate from the message builder so the geometry is tested without ROS.
+    """
+    result = []
+    for p in people:
+        kp = np.asarray(p['keypoints'], np.float64).reshape(-1, 2)
+        ok = _valid(kp)
+        pts = np.zeros((len(kp), 3))
+        pts[:, :2] = kp * scale
+        seg = [pts[k] for a, b in edges if a < len(kp) and b < len(kp) and ok[a] and ok[b] for k in (a, b)]
+        segments = np.array(seg).reshape(-1, 3)
+        result.append((segments, pts[ok]))
+    return result
+
+
+def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int, int]],
+                scale: float = 0.001, ns: str = 'mipnet', line_width_px: float = 3.0,
+                joint_size_px: float = 8.0):
+    """visualization_msgs/MarkerArray: DELETEALL, then per person a LINE_LIST and a SPHERE_LIST.
+
+    DELETEALL first so people who left the picture do not linger in RViz.
+    """
+    from geometry_msgs.msg import Point
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    arr = MarkerArray()
+    arr.markers.append(Marker(header=header, ns=ns, action=Marker.DELETEALL))
+    for i, (segments, joints) in enumerate(marker_geometry(people, edges, scale)):
+        b, g, r = person_color(i)
+        color = ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
+        lines = Marker(header=header, ns=ns, id=2 * i, type=Marker.LINE_LIST, action=Marker.ADD)
+        lines.pose.orientation.w = 1.0
+        lines.scale.x = line_width_px * scale
+        lines.color = color
+        lines.points = [Point(x=float(p[0]), y=float(p[1]), z=0.0) for p in segments]
+        dots = Marker(header=header, ns=ns, id=2 * i + 1, type=Marker.SPHERE_LIST, action=Marker.ADD)
+        dots.pose.orientation.w = 1.0
+        dots.scale.x = dots.scale.y = dots.scale.z = joint_size_px * scale
+        dots.color = color
+        dots.points = [Point(x=float(p[0]), y=float(p[1]), z=0.0) for p in joints]
+        arr.markers.extend([lines, dots])
+    return arr
+
+
+def edges_of(skeleton: Any) -> List[Tuple[int, int]]:
+    """Skeleton edges as 0-based index pairs, whatever container the core uses."""
+    return [(int(a), int(b)) for a, b in getattr(skeleton, 'edges', ())]
+
+
+def default_edges(num_joints: int) -> List[Tuple[int, int]]:
+    """COCO-17 edges when we only know the joint count (e.g. drawing from a recorded bag)."""
+    if num_joints == 17:
+        return [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+                (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
+    return []
+
+
+def edges_from_info(info: Optional[Any]) -> List[Tuple[int, int]]:
+    if info is None:
+        return []
+    return [(int(a), int(b)) for a, b in zip(info.edges_from, info.edges_to)]
+
+
+def render_rviz_like(bag_path: Any, frame_index: int = 0, panel_height: int = 480,
+                     scale: float = 0.001) -> Optional[np.ndarray]:
+    """A headless stand-in for an RViz screenshot (there is no rviz2 here) from a recorded bag.
+
+    Left: the ~/markers of one frame drawn like RViz's 3D view looking down the optical axis
+    (dark background, 0.1 m grid, x red to the right, y green downwards). Right: the
+    ~/annotated_image of the same frame, as in RViz's Image panel; the grey outline is the image
+    plane at `scale` metres per pixel (the node's marker_scale). None when the bag has no pair.
+    """
+    import cv2
+
+    from mipnet_ros.ros import bag_io
+    images, markers = {}, {}
+    for topic, _t, _ts, msg in bag_io.read_messages(str(bag_path)):
+        if topic.endswith('/annotated_image') or topic.endswith('/markers'):
+            if topic.endswith('/markers'):
+                stamps = [m.header.stamp for m in msg.markers]
+                if not stamps:
+                    continue
+                stamp = stamps[0].sec * 10**9 + stamps[0].nanosec
+                markers[stamp] = (topic, msg)
+            else:
+                stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+                images[stamp] = (topic, msg)
+    common = sorted(set(images) & set(markers))
+    if not common:
+        return None
+    stamp = common[min(max(frame_index, 0), len(common) - 1)]
+    img_topic, img = images[stamp]
+    mk_topic, arr = markers[stamp]
+    from mipnet_ros.ros.convert import raw_to_bgr
+    annotated = raw_to_bgr(img.encoding, img.height, img.width, img.step, img.is_bigendian, img.data)
+    h = panel_height
+    right = cv2.resize(annotated, (int(round(annotated.shape[1] * h / annotated.shape[0])), h))
+    # 3D panel: metres -> pixels so that the whole image plane fits with a margin.
+    extent_x = max((float(p.x) for m in arr.markers for p in m.points), default=0.64)
+    extent_y = max((float(p.y) for m in arr.markers for p in m.points), default=0.48)
+    world_w = max(extent_x, img.width * scale) * 1.15
+    world_h = max(extent_y, img.height * scale) * 1.15
+    zoom = min(640 / world_w, h / world_h)
+    left = np.full((h, 640, 3), 48, np.uint8)
+    ox, oy = 20, 20
+
+    def to_px(x: float, y: float) -> Tuple[int, int]:
+        return int(round(ox + x * zoom)), int(round(oy + y * zoom))
+
+    step = 0.1
+    for k in range(0, int(world_w / step) + 2):
+        x = to_px(k * step, 0)[0]
+        cv2.line(left, (x, 0), (x, h), (80, 80, 80), 1)
+    for k in range(0, int(world_h / step) + 2):
+        y = to_px(0, k * step)[1]
+        cv2.line(left, (0, y), (640, y), (80, 80, 80), 1)
+    cv2.rectangle(left, to_px(0, 0), to_px(img.width * scale, img.height * scale), (140, 140, 140), 1)
+    cv2.arrowedLine(left, to_px(0, 0), to_px(0.1, 0), (0, 0, 230), 2, tipLength=0.2)
+    cv2.arrowedLine(left, to_px(0, 0), to_px(0, 0.1), (0, 200, 0), 2, tipLength=0.2)
+    for m in arr.markers:
+        color = (int(m.color.b * 255), int(m.color.g * 255), int(m.color.r * 255))
+        pts = [to_px(float(p.x), float(p.y)) for p in m.points]
+        if m.type == 5:     # LINE_LIST
+            for a, b in zip(pts[0::2], pts[1::2]):
+                cv2.line(left, a, b, color, max(1, int(round(m.scale.x * zoom))), cv2.LINE_AA)
+        elif m.type == 7:   # SPHERE_LIST
+            for p in pts:
+                cv2.circle(left, p, max(2, int(round(m.scale.x * zoom / 2))), color, -1, cv2.LINE_AA)
+    panel = np.hstack([left, right])
+    bar = np.full((26, panel.shape[1], 3), 30, np.uint8)
+    font, grey = cv2.FONT_HERSHEY_SIMPLEX, (230, 230, 230)
+    title = f'MarkerArray {mk_topic} (frame {arr.markers[0].header.frame_id}, grid 0.1 m)'
+    cv2.putText(bar, title, (8, 18), font, 0.45, grey, 1, cv2.LINE_AA)
+    cv2.putText(bar, f'Image {img_topic}', (648, 18), font, 0.45, grey, 1, cv2.LINE_AA)
+    return np.vstack([bar, panel])
