@@ -141,3 +141,53 @@ def test_onnx_backend_rejects_garbage(tmp_path):
     bad.write_bytes(b'not a model')
     with pytest.raises(B.BackendError, match='bad.onnx'):
         B.OnnxBackend(bad)
+
+
+# ---------------------------------------------------------------------- bench helpers
+def test_mac_counter_by_hand():
+    from torch import nn
+
+    from mipnet_ros.core.bench import count_macs, flop_bound
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    grouped = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+    deconv = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)
+    fc = nn.Linear(10, 5)
+    net = nn.ModuleList([conv, grouped, deconv, fc])
+    x = torch.zeros(1, 3, 16, 16)
+
+    def run():
+        y = grouped(conv(x))
+        deconv(y)
+        fc(torch.zeros(2, 10))
+
+    expected = (8 * 16 * 16) * (3 * 9) + (8 * 16 * 16) * (2 * 9) + (8 * 16 * 16) * (4 * 16) + 2 * 5 * 10
+    assert count_macs(net, run) == expected
+    assert count_macs(net, run) == expected            # hooks were removed: no double counting
+    assert flop_bound(0.6, 1) == pytest.approx(1.0) and flop_bound(1.0, 4) == pytest.approx(0.25)
+    assert flop_bound(0.0, 3) == pytest.approx(1.0)
+
+
+def test_bench_tiny_run_writes_report(tmp_path):
+    import argparse
+
+    from mipnet_ros.core import bench
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    bench.register_measurement('node', lambda args: {'overhead_ms': 1.5})
+    try:
+        args = parser.parse_args(['--arch', 'hrnet_w16s', '--input-size', '64x64', '--instances', '1,2',
+                                  '--boxes', '1,2', '--repeats', '1', '--warmup', '0', '--no-onnx',
+                                  '--json', str(tmp_path / 'b.json')])
+        assert bench.main(args) == 0
+    finally:
+        bench._EXTRA.pop('node', None)
+    import json
+    report = json.loads((tmp_path / 'b.json').read_text())
+    assert (tmp_path / 'b.png').stat().st_size > 1000
+    rows = report['instances_vs_shared']
+    assert [(r['boxes'], r['instances']) for r in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    f = report['macs']['gated']['trunk_fraction']
+    assert 0 < f < 1 and rows[1]['flop_bound_ratio'] == pytest.approx((f + 2 * (1 - f)) / 2)
+    assert rows[3]['gmac_naive'] > rows[3]['gmac_shared'] > 0
+    assert report['extra']['node'] == {'overhead_ms': 1.5}
+    assert 'torch_fp32' in report['backends']['results'] and report['pipeline']['boxes'] == 10

@@ -1,6 +1,7 @@
 """load_checkpoint / save_checkpoint: every accepted format, clear errors, atomic writes."""
 import hashlib
 import os
+import random
 from collections import OrderedDict
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from _reference_models import randomise_
 from mipnet_ros.core.model import checkpoint as ckpt
-from mipnet_ros.core.model.checkpoint import (CheckpointError, file_sha256, load_checkpoint,
+from mipnet_ros.core.model.checkpoint import (CheckpointError, file_sha256, load_backbone, load_checkpoint,
                                               save_checkpoint)
 from mipnet_ros.core.model.registry import ModelSpec, build_model
 
@@ -22,13 +23,19 @@ def model():
 
 @pytest.fixture(scope='module')
 def images():
-    return torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
+    # the networks are fully convolutional: a small crop keeps these tests fast
+    return torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+
+
+_EXPECTED = {}
 
 
 def _same_outputs(a, b, images):
     inst = torch.tensor([0, 1])
     with torch.no_grad():
-        return torch.equal(a(images, inst), b(images, inst))
+        if id(a) not in _EXPECTED:
+            _EXPECTED[id(a)] = a(images, inst)
+        return torch.equal(_EXPECTED[id(a)], b(images, inst))
 
 
 def _prefixed(state):
@@ -44,10 +51,12 @@ OFFICIAL_WRAPPERS = {
 }
 
 
+@pytest.mark.parametrize('legacy', [False, True], ids=['zip', 'legacy_pickle'])
 @pytest.mark.parametrize('wrapper', sorted(OFFICIAL_WRAPPERS))
-def test_official_formats_round_trip(tmp_path, model, images, wrapper):
+def test_official_formats_round_trip(tmp_path, model, images, wrapper, legacy):
     path = tmp_path / 'official.pth'
-    torch.save(OFFICIAL_WRAPPERS[wrapper](model.state_dict()), path)
+    # the published HRNet/MIPNet files predate torch 1.6's zip format
+    torch.save(OFFICIAL_WRAPPERS[wrapper](model.state_dict()), path, _use_new_zipfile_serialization=not legacy)
     loaded = load_checkpoint(path, arch=ARCH)
     assert loaded.spec == ModelSpec(ARCH, 2)          # instances inferred from the gate keys
     assert not loaded.training
@@ -125,15 +134,34 @@ def test_missing_bn_counters_are_tolerated(tmp_path, model, images):
     assert _same_outputs(model, load_checkpoint(path, arch=ARCH), images)
 
 
-@pytest.mark.parametrize('damage', ['truncated', 'garbage', 'empty'])
+@pytest.mark.parametrize('damage', ['truncated', 'truncated_legacy', 'garbage', 'empty', 'zeroed_middle'])
 def test_corrupt_files_give_a_clear_error(tmp_path, model, damage):
-    good = save_checkpoint(tmp_path / 'good.pth', model)
-    data = good.read_bytes()
+    data = save_checkpoint(tmp_path / 'good.pth', model).read_bytes()
+    legacy = tmp_path / 'legacy.pth'
+    torch.save(model.state_dict(), legacy, _use_new_zipfile_serialization=False)
+    rng = random.Random(damage)
     bad = tmp_path / f'{damage}.pth'
-    bad.write_bytes({'truncated': data[: len(data) // 2], 'garbage': os.urandom(4096), 'empty': b''}[damage])
+    bad.write_bytes({'truncated': data[: len(data) // 2],
+                     'truncated_legacy': legacy.read_bytes()[: legacy.stat().st_size // 3],
+                     'garbage': bytes(rng.getrandbits(8) for _ in range(4096)),
+                     'empty': b'',
+                     # zip directory intact, tensor bytes damaged: torch.load alone would not notice
+                     'zeroed_middle': data[:len(data) // 2] + bytes(4096) + data[len(data) // 2 + 4096:],
+                     }[damage])
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(bad)
     assert str(bad) in str(err.value) and 'corrupt' in str(err.value)
+
+
+@pytest.mark.skipif(not hasattr(torch.serialization, 'set_crc32_options'), reason='torch without CRC options')
+def test_files_saved_without_checksums_still_load(tmp_path, model, images):
+    path = tmp_path / 'nocrc.pth'
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save(model.state_dict(), path)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    assert _same_outputs(model, load_checkpoint(path, arch=ARCH), images)
 
 
 def test_missing_file_and_non_weight_objects(tmp_path):
@@ -176,3 +204,22 @@ def test_file_sha256(tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 17)
     path.write_bytes(data)
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_plain_weights_start_a_multi_instance_model(tmp_path, images):
+    plain = randomise_(build_model(ModelSpec(ARCH, 1)), seed=2).eval()
+    path = tmp_path / 'coco_hrnet.pth'
+    torch.save({'state_dict': plain.state_dict()}, path)
+    with pytest.raises(CheckpointError, match='load_backbone'):
+        load_checkpoint(path, arch=ARCH, instances=2)
+    mip = build_model(ModelSpec(ARCH, 2)).eval()
+    gate_before = mip.stage3_se.se_layers[0].fc_lambda[0].weight.clone()
+    kept = load_backbone(mip, path)
+    assert kept and all(k.startswith(('stage3_se.', 'stage4_se.')) for k in kept)
+    assert torch.equal(mip.stage3_se.se_layers[0].fc_lambda[0].weight, gate_before)
+    with torch.no_grad():
+        assert torch.equal(mip.forward_trunk(images)[3], plain.forward_trunk(images)[3])
+    other = tmp_path / 'w32.pth'
+    torch.save(build_model(ModelSpec('hrnet_w32', 1)).state_dict(), other)
+    with pytest.raises(CheckpointError, match='shape mismatches'):
+        load_backbone(mip, other)

@@ -58,16 +58,17 @@ def test_official_checkpoint_exports_and_matches_the_official_model(tmp_path, ca
 
 
 def test_shared_trunk_graph_equals_per_lambda_eager(tmp_path):
-    model = ref_models.randomise_(build_model(ModelSpec('hrnet_w16s', 3)), seed=4).eval()
+    model = ref_models.randomise_(build_model(ModelSpec('hrnet_w16s', 3, input_size=(128, 96))), seed=4).eval()
     path = tmp_path / 'shared.onnx'
     diff = export.export_onnx(model, path, shared_trunk=True)
     assert diff <= TOL
     assert export.read_metadata(path)['layout'] == 'shared_trunk'
     session = _session(path)
-    images = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(3))
+    assert session.get_outputs()[0].shape == ['batch', 'instances', 17, 32, 24]
+    images = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(3))
     for lambdas in ([0, 1, 2], [2, 0]):
         (got,) = session.run(['heatmaps'], {'image': images.numpy(), 'instance': np.array(lambdas, np.int64)})
-        assert got.shape == (2, len(lambdas), 17, 64, 48)
+        assert got.shape == (2, len(lambdas), 17, 32, 24)
         with torch.no_grad():
             for col, lam in enumerate(lambdas):
                 expected = model(images, torch.full((2,), lam, dtype=torch.long)).numpy()
@@ -76,13 +77,13 @@ def test_shared_trunk_graph_equals_per_lambda_eager(tmp_path):
 
 
 def test_single_instance_graph_still_declares_instance(tmp_path):
-    model = ref_models.randomise_(build_model(ModelSpec('hrnet_w16s', 1)), seed=6).eval()
+    model = ref_models.randomise_(build_model(ModelSpec('hrnet_w16s', 1, input_size=(128, 96))), seed=6).eval()
     path = tmp_path / 'plain.onnx'
     export.export_onnx(model, path)
     session = _session(path)
     assert [(i.name, i.type) for i in session.get_inputs()] == [('image', 'tensor(float)'),
                                                                 ('instance', 'tensor(int64)')]
-    images = torch.randn(2, 3, 256, 192)
+    images = torch.randn(2, 3, 128, 96)
     (a,) = session.run(None, {'image': images.numpy(), 'instance': np.array([0, 0], np.int64)})
     (b,) = session.run(None, {'image': images.numpy(), 'instance': np.array([3, 1], np.int64)})
     with torch.no_grad():
@@ -99,6 +100,6 @@ def test_failures_return_non_zero_and_write_nothing(tmp_path, capsys):
     assert '--arch' in capsys.readouterr().out
     # an impossible tolerance makes the onnxruntime check fail
     assert _run_export(['--checkpoint', str(ckpt), '--arch', 'hrnet_w16s', '--onnx', str(out),
-                        '--tolerance', '-1']) == 1
+                        '--input-size', '64x64', '--tolerance', '-1']) == 1
     assert 'FAILED' in capsys.readouterr().out
     assert not out.exists() and list(tmp_path.iterdir()) == [ckpt]

@@ -243,6 +243,7 @@ def test_unsupported_encoding_is_rejected_and_counted(env):
     time.sleep(1.5)
     after = diagnostics_values(env.probe, env.diag, time.time())
     assert int(after['rejected_images']) - int(before['rejected_images']) == 2
+    assert 'encoding: 1' in after['rejected_reasons'] and 'layout: 1' in after['rejected_reasons']
     assert not outputs(env, {stamp, stamp + 1})
 
 

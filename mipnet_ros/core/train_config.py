@@ -20,7 +20,6 @@ class ModelConfig:
     num_joints: int = 17
     input_size: Tuple[int, int] = (256, 192)    # (H, W)
     init_checkpoint: str = ''           # e.g. the COCO HRNet weights; missing gate weights stay random
-    init_arch_check: bool = True        # refuse an init file whose trunk does not match (shapes)
 
 
 @dataclass
@@ -75,6 +74,22 @@ class TrainConfig:
         return d
 
 
+def _coerce(default: Any, value: Any, where: str) -> Any:
+    """YAML 1.1 reads '5e-4' as a string and '1' as an int: follow the type of the default instead."""
+    if value is None or isinstance(default, bool) or default is None:
+        return value
+    try:
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, int) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(default, tuple):
+            return tuple(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'{where}: cannot read {value!r} as {type(default).__name__}') from exc
+    return value
+
+
 def _build(cls, data: Dict[str, Any], where: str):
     """Dataclass `cls` from a dict, recursing into dataclass-typed fields; unknown keys are errors."""
     data = dict(data or {})
@@ -87,10 +102,8 @@ def _build(cls, data: Dict[str, Any], where: str):
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value, f'{where}.{name}')
-        elif isinstance(default, tuple) and value is not None:
-            kwargs[name] = tuple(value)
         else:
-            kwargs[name] = value
+            kwargs[name] = _coerce(default, value, f'{where}.{name}')
     return cls(**kwargs)
 
 
@@ -104,10 +117,7 @@ def _set_path(cfg: TrainConfig, dotted: str, raw: str) -> None:
         obj = getattr(obj, p)
     if not hasattr(obj, parts[-1]):
         raise ValueError(f'--set {dotted}: unknown key {parts[-1]!r}')
-    value = yaml.safe_load(raw)
-    if isinstance(getattr(obj, parts[-1]), tuple):
-        value = tuple(value)
-    setattr(obj, parts[-1], value)
+    setattr(obj, parts[-1], _coerce(getattr(obj, parts[-1]), yaml.safe_load(raw), f'--set {dotted}'))
 
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> TrainConfig:

@@ -213,9 +213,9 @@ def add_pair(k: Kind, stamp: int, image: Any, dets: Optional[List[Det]], expecte
 
 
 def _valid_person(d: Det) -> bool:
-    """The node's box policy, written independently: a finite, positive box that overlaps the
-    image, a person class and a finite score at or above the threshold (used for the ordinary
-    frames only; the box-fault kinds list their valid boxes explicitly)."""
+    """The node's box policy, written independently: a person class, a finite score at or above
+    the threshold, a finite box of positive size (used for the ordinary frames, whose boxes lie
+    inside the image; the box-fault kinds list their valid boxes explicitly)."""
     vals = (d.cx, d.cy, d.sx, d.sy, d.score)
     return (d.class_id in ('person', '0', '1') and all(math.isfinite(v) for v in vals)
             and d.sx > 0 and d.sy > 0 and d.score >= SCORE_THRESHOLD)
@@ -239,9 +239,9 @@ def build_corpus(huge: bool = True) -> List[Kind]:
               'every other sensor_msgs encoding (16-bit, float, signed, Bayer, YUV, NV12/21/24): '
               'counted as rejected_images, warned (rate-limited), no output')
     for i, (enc, bpp) in enumerate(UNSUPPORTED_ENCODINGS):
-        step = int(math.ceil(W * bpp)) if bpp >= 1 else W
-        add_pair(k, b.stamp(i), RawImage(W, H, encoding=enc, bpp=bpp, step=step if bpp >= 1 else W,
-                                         data_len=int(W * H * bpp), seed=i), [_person()], 'rejected', note=enc)
+        step = int(math.ceil(W * bpp))
+        add_pair(k, b.stamp(i), RawImage(W, H, encoding=enc, bpp=bpp, step=step, data_len=step * H, seed=i),
+                 [_person()], 'rejected', note=enc)
 
     k = b.new('unknown_encoding', 'rejected', 'an empty or made-up encoding string cannot be interpreted')
     add_pair(k, b.stamp(0), ordinary(encoding=''), [_person()], 'rejected', note="''")

@@ -76,7 +76,6 @@ class MipnetNode(LifecycleNode):
         self._configured: Optional[P.NodeParams] = None   # the parameters the model was built with
         self._pairer: Optional[StampPairer] = None
         self._slot: LatestSlot[Frame] = LatestSlot()
-        self._dropped_before = 0        # slot drops of earlier activations
         self._worker: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._subs: List[Any] = []
@@ -356,6 +355,7 @@ class MipnetNode(LifecycleNode):
             new_errors = s.errors - s.reported_errors
             s.reported_dropped, s.reported_errors = dropped, s.errors
             values = dict(s.__dict__)
+            values['rejected_reasons'] = dict(s.rejected_reasons)
         stale_ms = self.params.stale_frame_age_sec * 1e3
         if self._model_error:
             stat.summary(DiagnosticStatus.ERROR, f'model failed: {self._model_error}')
@@ -383,6 +383,7 @@ class MipnetNode(LifecycleNode):
         stat.add('unmatched_images', str(pairing.unmatched_images if pairing else 0))
         stat.add('unmatched_detections', str(pairing.unmatched_detections if pairing else 0))
         stat.add('rejected_images', str(values['rejected']))
+        stat.add('rejected_reasons', ', '.join(f'{k}: {v}' for k, v in sorted(values['rejected_reasons'].items())))
         stat.add('errors', str(values['errors']))
         stat.add('annotated_published', str(values['annotated_published']))
         stat.add('markers_published', str(values['markers_published']))

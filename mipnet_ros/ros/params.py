@@ -222,7 +222,7 @@ def markdown_table() -> str:
     rows = ['| parameter | default | live | description |', '|---|---|---|---|']
     for s in SPECS:
         d = _default(s.attr)
-        default = repr(d) if not isinstance(d, str) else f"'{d}'"
+        default = ('true' if d else 'false') if isinstance(d, bool) else (f"'{d}'" if isinstance(d, str) else repr(d))
         desc = s.description + (' One of: ' + ', '.join(s.choices) + '.' if s.choices else '')
         rng = s.float_range or s.int_range
         if rng:

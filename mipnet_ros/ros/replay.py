@@ -213,9 +213,12 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
                     and all(s.get_publisher_count() > 0 for s in subs))
         while time.time() < deadline and not ready():
             time.sleep(0.05)
-        if not (pub_img.get_subscription_count() > 0 and pub_det.get_subscription_count() > 0):
-            raise SystemExit(f'no active mipnet_node subscribes {pub_img_topic} and {pub_det_topic} '
-                             f'(waited {opts.wait_node:.0f} s): is it running and active, with the same ROS_DOMAIN_ID?')
+        if not ready():
+            missing = [t for p, t in ((pub_img, pub_img_topic), (pub_det, pub_det_topic))
+                       if p.get_subscription_count() == 0]
+            missing += [s.topic_name for s in subs if s.get_publisher_count() == 0]
+            raise SystemExit(f'after {opts.wait_node:.0f} s nobody is on {missing}: is mipnet_node running and '
+                             'active, in the same ROS_DOMAIN_ID and namespace, with these topic names?')
         time.sleep(0.3)   # let the endpoints finish matching both ways
 
         wall0 = bag0 = None
@@ -254,7 +257,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)
         if writer is not None:
-            writer.__exit__(None, None, None)
+            writer.__exit__(*sys.exc_info())   # on failure no half-written output is left behind
             summary.recorded = dict(writer.counts)
     return summary
 

@@ -42,17 +42,47 @@ def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _unpickler_reason(message: str) -> str:
+    """The one informative line of torch's long weights_only error."""
+    text = message.split('WeightsUnpickler error:', 1)[-1].strip()
+    return text.split('\n')[0].strip() or message.strip().split('\n')[0]
+
+
+def _verify_zip(path: Path) -> None:
+    """Checks the CRC32 of every member of a zip-format (torch >= 1.6) file.
+
+    torch.load does not: a file damaged inside a tensor's bytes loads "fine" with wrong weights.
+    torch.save records CRCs unless told not to (then all are 0 and there is nothing to check).
+    """
+    if not zipfile.is_zipfile(str(path)):
+        return                       # legacy pickle format, or damaged beyond the zip directory
+    try:
+        with zipfile.ZipFile(str(path)) as archive:
+            if not any(info.CRC for info in archive.infolist()):
+                return
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file?): '
+                              f'{type(exc).__name__}: {exc}') from exc
+    if bad is not None:
+        raise CheckpointError(f'{path}: corrupt file: checksum mismatch in {bad!r}')
+
+
 def _read(path: Path, map_location, allow_pickle: bool) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint not found: {path}')
+    _verify_zip(path)
     try:
         return torch.load(str(path), map_location=map_location, weights_only=not allow_pickle)
     except pickle.UnpicklingError as exc:
-        if not allow_pickle and 'weights_only' in str(exc):
+        reason = _unpickler_reason(str(exc))
+        if 'Unsupported global' in reason:
+            # a real checkpoint that also stores Python objects (e.g. a config class)
             raise CheckpointError(
-                f'{path}: the file holds Python objects other than tensors and plain containers; '
-                f'if you trust it, load it with allow_pickle=True. ({str(exc).splitlines()[0]})') from exc
-        raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file?): {exc}') from exc
+                f'{path}: the file holds Python objects other than tensors and plain containers '
+                f'({reason.split(" was not")[0]}); if you trust it, load it with allow_pickle=True') from exc
+        raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file, or not '
+                              f'written by torch.save?): {reason}') from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
             UnicodeDecodeError, ImportError, IndexError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
@@ -150,7 +180,8 @@ def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor],
             hint = f' (the weights look like {guess!r})'
         elif spec is not None and has_gates(state) != (spec.instances > 1):
             hint = (' (the file has lambda gates: use instances >= 2)' if has_gates(state)
-                    else ' (the file has no lambda gates: use instances=1)')
+                    else ' (the file has no lambda gates: use instances=1, or load_backbone() to start '
+                         'MIPNet training from it)')
         raise CheckpointError(f'{source}: weights do not fit {what}{hint}: ' + '; '.join(problems))
     full = dict(state)
     for k, v in model.state_dict().items():
@@ -217,6 +248,27 @@ def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optio
     load_state_dict_checked(model, state, str(path))
     model.checkpoint_info = {'path': str(path), 'format': wrapper}
     return model.eval()
+
+
+def load_backbone(model: PoseNet, path: PathLike, map_location='cpu', allow_pickle: bool = False) -> List[str]:
+    """Loads a plain (N=1) or MIPNet file into an existing model, leaving absent gates at their init.
+
+    This is how MIPNet training starts (the official recipe initialises from the COCO HRNet weights
+    with the gates random). Any other missing, unexpected or mis-shaped key is still an error.
+    Returns the keys that kept their initial values.
+    """
+    path = Path(path)
+    obj = _read(path, map_location, allow_pickle)
+    if isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj:
+        state = _strip_prefix(obj['state_dict'])
+    else:
+        state, _ = extract_state_dict(obj, path)
+    own = _unwrap(model).state_dict()
+    kept = [k for k in own if k not in state and k.startswith(GATE_PREFIXES)]
+    merged = dict(state)
+    merged.update({k: own[k] for k in kept})
+    load_state_dict_checked(_unwrap(model), merged, str(path))
+    return kept
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -1,0 +1,232 @@
+"""`python -m mipnet_ros eval`: OKS AP/AR of a checkpoint on COCO-format keypoint annotations.
+
+    python -m mipnet_ros eval --config config/coco_w32_256x192.yaml --checkpoint runs/x/final.pth \
+        --ann person_keypoints_val2017.json --images val2017 [--boxes gt|detections.json] [--flip] \
+        --json out/eval.json
+
+Pipeline per image: boxes (ground truth or detections) -> PoseEstimator (every lambda of every box,
+lambda>0 scores x 0.5, OKS-NMS at 0.9; CrowdPose keeps every prediction) -> COCO results ->
+pycocotools (COCO, OCHuman) or xtcocotools with the CrowdPose sigmas and crowd index (AP easy /
+medium / hard). Annotations that carry a `hidden` flag (our synthetic occlusion benchmark) also
+get `hidden_recall`: the share of hidden people matched one-to-one by a prediction at OKS >= 0.5.
+"""
+import argparse
+import contextlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mipnet_ros.core.skeleton import get_skeleton
+
+COCO_NAMES = ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']
+CROWD_NAMES = ['AP', 'AP50', 'AP75', 'AR', 'AR50', 'AR75', 'AP_easy', 'AP_medium', 'AP_hard']
+
+
+@dataclass
+class EvalOptions:
+    dataset: str = 'coco'                 # coco | ochuman | crowdpose
+    flip: bool = False
+    instances: Optional[int] = None       # lambdas per box (default: all of the model's)
+    oks_nms_threshold: float = 0.9
+    keypoint_threshold: float = 0.2       # official IN_VIS_THRE (rescoring)
+    instance_score_decay: float = 0.5
+    det_score_threshold: float = 0.0
+
+
+def is_crowdpose(dataset: str) -> bool:
+    return dataset.lower() in ('crowdpose', 'crowdpose14')
+
+
+def load_boxes(gt: dict, boxes: str, det_score_threshold: float = 0.0) -> Dict[int, List[tuple]]:
+    """image_id -> [(x1, y1, x2, y2, score)]: ground-truth people (score 1) or a detections file."""
+    out: Dict[int, List[tuple]] = {im['id']: [] for im in gt['images']}
+    if boxes == 'gt':
+        for a in gt['annotations']:
+            kp = a.get('keypoints')
+            if a.get('iscrowd', 0) or not kp or max(kp[2::3]) <= 0:
+                continue
+            x, y, w, h = a['bbox']
+            out.setdefault(a['image_id'], []).append((x, y, x + w, y + h, 1.0))
+        return out
+    with open(boxes) as f:
+        dets = json.load(f)
+    for d in dets:
+        if d.get('category_id', 1) != 1 or d.get('score', 1.0) < det_score_threshold:
+            continue
+        x, y, w, h = d['bbox']
+        out.setdefault(d['image_id'], []).append((x, y, x + w, y + h, float(d.get('score', 1.0))))
+    return out
+
+
+def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], progress: bool = True
+            ) -> List[dict]:
+    """COCO keypoint results (x, y, score per joint; person score) for every image of `gt`."""
+    import cv2
+    results: List[dict] = []
+    images = gt['images']
+    it = images
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(images, desc='eval', dynamic_ncols=True)
+    for im in it:
+        rows = boxes.get(im['id'], [])
+        if not rows:
+            continue
+        path = str(Path(image_dir) / im['file_name'])
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f'cannot read {path}')
+        arr = np.asarray(rows, np.float64)
+        for p in estimator(image, arr[:, :4], box_scores=arr[:, 4]):
+            kp = np.concatenate([p.keypoints.astype(np.float64), p.keypoint_scores[:, None].astype(np.float64)], 1)
+            results.append({'image_id': im['id'], 'category_id': 1, 'keypoints': [round(float(v), 3) for v in kp.ravel()],
+                            'score': float(p.score), 'box_index': p.box_index, 'instance': p.instance})
+    return results
+
+
+def _quiet(fn, verbose: bool):
+    if verbose:
+        return fn()
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn()
+
+
+def score_results(gt_file: str, results: Sequence[dict], dataset: str = 'coco', verbose: bool = False
+                  ) -> Dict[str, float]:
+    """AP/AR in 0-100 from COCO-format results; plus hidden_recall (0-1) when the GT has `hidden`."""
+    if not results:
+        names = CROWD_NAMES if is_crowdpose(dataset) else COCO_NAMES
+        return {k: 0.0 for k in names}
+    if is_crowdpose(dataset):
+        from xtcocotools.coco import COCO
+        from xtcocotools.cocoeval import COCOeval
+        coco_gt = _quiet(lambda: COCO(gt_file), verbose)
+        coco_dt = _quiet(lambda: coco_gt.loadRes(list(results)), verbose)
+        sigmas = get_skeleton('crowdpose').sigmas_array()
+        ev = COCOeval(coco_gt, coco_dt, 'keypoints_crowd', sigmas, use_area=False)
+        names = CROWD_NAMES
+    else:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+        coco_gt = _quiet(lambda: COCO(gt_file), verbose)
+        coco_dt = _quiet(lambda: coco_gt.loadRes(list(results)), verbose)
+        ev = COCOeval(coco_gt, coco_dt, 'keypoints')
+        names = COCO_NAMES
+    ev.params.useSegm = None
+    _quiet(ev.evaluate, verbose)
+    _quiet(ev.accumulate, verbose)
+    _quiet(ev.summarize, verbose)
+    stats = {k: round(100.0 * float(v), 4) for k, v in zip(names, ev.stats)}
+    hidden = [a['id'] for a in coco_gt.dataset['annotations'] if a.get('hidden')]
+    if hidden:
+        stats['hidden_recall'] = round(hidden_recall(ev, set(hidden)), 6)
+        stats['hidden_people'] = len(hidden)
+    return stats
+
+
+def hidden_recall(ev, hidden_ids: set, iou_threshold: float = 0.5) -> float:
+    """Share of `hidden_ids` matched (one-to-one, COCO greedy matching) at OKS >= threshold."""
+    t = int(np.argmin(np.abs(np.asarray(ev.params.iouThrs) - iou_threshold)))
+    all_range = list(ev.params.areaRng[0])
+    matched = set()
+    for e in ev.evalImgs:
+        if e is None or list(e['aRng']) != all_range:
+            continue
+        for g, gid in enumerate(e['gtIds']):
+            if gid in hidden_ids and e['gtMatches'][t][g] > 0:
+                matched.add(gid)
+    return len(matched) / max(len(hidden_ids), 1)
+
+
+def format_table(stats: Dict[str, float]) -> str:
+    keys = [k for k in stats if k not in ('hidden_people',)]
+    head = ' | '.join(f'{k:>9}' for k in keys)
+    vals = ' | '.join(f'{stats[k]:9.3f}' for k in keys)
+    return f'{head}\n{vals}'
+
+
+def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arch: Optional[str] = None):
+    from mipnet_ros.core.estimator import PoseEstimator
+    return PoseEstimator(checkpoint, arch=arch, device=device, instances=opts.instances, flip=opts.flip,
+                         keypoint_threshold=opts.keypoint_threshold,
+                         instance_score_decay=opts.instance_score_decay,
+                         oks_nms_threshold=None if is_crowdpose(opts.dataset) else opts.oks_nms_threshold)
+
+
+def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 'gt', device: str = 'cpu',
+             arch: Optional[str] = None, progress: bool = True) -> Dict[str, object]:
+    """Everything `eval` prints and writes; `checkpoint` may also be a PoseEstimator already built."""
+    with open(ann) as f:
+        gt = json.load(f)
+    est = checkpoint if hasattr(checkpoint, 'estimate_batch') else build_estimator(checkpoint, opts, device, arch)
+    t0 = time.time()
+    results = predict(est, gt, images, load_boxes(gt, boxes, opts.det_score_threshold), progress)
+    wall = time.time() - t0
+    stats = score_results(ann, results, opts.dataset)
+    return {'stats': stats, 'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
+            'checkpoint': getattr(est, 'model_path', None) or str(checkpoint), 'ann': ann, 'boxes': boxes,
+            'flip': opts.flip, 'dataset': opts.dataset, 'instances': est.num_instances,
+            'arch': est.spec.arch, 'model_instances': est.spec.instances}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--config', default=None, help='training YAML: gives the dataset kind and default --ann/--images')
+    parser.add_argument('--checkpoint', required=True, help='.pth (ours or official with --arch) or .onnx')
+    parser.add_argument('--arch', default=None, help='architecture of an official checkpoint')
+    parser.add_argument('--ann', default=None, help='COCO-format keypoint annotations (default: config data.val_ann)')
+    parser.add_argument('--images', default=None, help='image folder (default: config data.val_images)')
+    parser.add_argument('--dataset', default=None, choices=['coco', 'ochuman', 'crowdpose'],
+                        help='evaluation protocol (default: config data.dataset, else coco)')
+    parser.add_argument('--boxes', default=None, help="'gt' or a COCO detections JSON (default: config data.val_boxes)")
+    parser.add_argument('--flip', action='store_true', help='flip test (average with the mirrored crop)')
+    parser.add_argument('--instances', type=int, default=None, help='lambdas per box (default: all)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--json', default=None, help='write the metrics here')
+    parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
+    parser.add_argument('--no-progress', action='store_true')
+
+
+def main(args: argparse.Namespace) -> int:
+    dataset, ann, images, boxes = 'coco', args.ann, args.images, args.boxes
+    arch, instances = args.arch, args.instances
+    if args.config:
+        from mipnet_ros.core.train_config import load_config
+        cfg = load_config(args.config)
+        dataset = cfg.data.dataset
+        ann = ann or cfg.data.val_ann
+        images = images or cfg.data.val_images
+        boxes = boxes or cfg.data.val_boxes
+        if arch is None and not str(args.checkpoint).endswith('.onnx'):
+            arch = cfg.model.arch          # needed by official checkpoints, checked against ours
+    dataset = args.dataset or dataset
+    if not ann or not images:
+        raise SystemExit('eval: give --ann and --images (or a --config with data.val_ann/val_images)')
+    opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances)
+    est = build_estimator(args.checkpoint, opts, args.device, arch)
+    with open(ann) as f:
+        gt = json.load(f)
+    t0 = time.time()
+    results = predict(est, gt, images, load_boxes(gt, boxes or 'gt', opts.det_score_threshold),
+                      progress=not args.no_progress)
+    wall = time.time() - t0
+    stats = score_results(ann, results, dataset)
+    print(f'{est!r}\n{len(gt["images"])} images, {len(results)} predictions, {wall:.1f}s')
+    print(format_table(stats))
+    report = {'stats': stats, 'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
+              'checkpoint': args.checkpoint, 'ann': ann, 'images': images, 'boxes': boxes or 'gt',
+              'flip': args.flip, 'dataset': dataset, 'instances': est.num_instances,
+              'arch': est.spec.arch, 'model_instances': est.spec.instances}
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+    if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.results, 'w') as f:
+            json.dump(results, f)
+    return 0
