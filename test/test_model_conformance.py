@@ -20,9 +20,9 @@ CASES = [
     ('hrnet_w32', 2, (256, 192), 2),
     ('hrnet_w32', 3, (256, 192), 1),
     ('hrnet_w48', 2, (384, 288), 1),
-    ('hrnet_w32', 1, (256, 192), 2),
-    ('resnet50', 1, (256, 192), 2),
-    ('resnet50', 2, (256, 192), 2),
+    ('hrnet_w32', 1, (256, 192), 1),
+    ('resnet50', 1, (256, 192), 1),
+    ('resnet50', 2, (256, 192), 1),
 ]
 
 
@@ -89,10 +89,11 @@ def test_lambda_codes_follow_the_official_encoding():
 @pytest.mark.parametrize('arch,instances', [('hrnet_w16s', 3), ('resnet50', 2), ('hrnet_w16s', 1)])
 def test_forward_shared_equals_per_lambda_forward(arch, instances):
     model = ref_models.randomise_(build_model(ModelSpec(arch, instances)), seed=3).eval()
-    images = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(1))
+    # fully convolutional: a small crop is enough to compare the two code paths
+    images = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         shared = model.forward_shared(images, instances)
-        assert shared.shape == (2, instances, 17, 64, 48)
+        assert shared.shape == (2, instances, 17, 32, 24)
         for lam in range(instances):
             single = model(images, torch.full((2,), lam, dtype=torch.long))
             assert (shared[:, lam] - single).abs().max().item() <= TOL

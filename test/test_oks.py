@@ -121,7 +121,8 @@ def test_oks_nms_keeps_distinct_people_and_drops_duplicate():
     keep = oks_nms(kps, scores, np.array(person), ar, COCO17.sigmas_array(), threshold=0.9)
     assert keep[0] == p and 0 not in keep and sorted(keep[1:]) == list(range(1, p))
     # threshold 1 disables suppression (CrowdPose keeps everything)
-    assert sorted(oks_nms(kps, scores, np.array(person), ar, COCO17.sigmas_array(), threshold=1.0)) == list(range(p + 1))
+    everything = oks_nms(kps, scores, np.array(person), ar, COCO17.sigmas_array(), threshold=1.0)
+    assert sorted(everything) == list(range(p + 1))
     assert oks_nms(np.zeros((0, 17, 2)), np.zeros((0, 17)), np.zeros(0), np.zeros(0), COCO17.sigmas_array()) == []
 
 

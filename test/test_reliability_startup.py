@@ -226,4 +226,5 @@ def test_startup_fault(startups, name):
                   + '\n'.join(errors)
     if scenario.words:
         assert any(any(w.lower() in line.lower() for w in scenario.words) for line in named), \
-            f'{name}: the ERROR naming the parameter does not say what is wrong ({scenario.words}):\n' + '\n'.join(named)
+            f'{name}: the ERROR naming the parameter does not say what is wrong ({scenario.words}):\n' \
+            + '\n'.join(named)

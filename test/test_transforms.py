@@ -118,3 +118,11 @@ def test_valid_box_mask():
     ])
     assert T.valid_box_mask(boxes, (480, 640)).tolist() == [True, False, False, False, False, False, False, True]
     assert T.valid_box_mask(np.zeros((0, 4)), (10, 10)).shape == (0,)
+
+
+def test_per_box_rotation_array():
+    centers = np.array([[100.0, 200.0], [321.5, 45.25]])
+    scales = np.array([[150.0, 200.0], [72.0, 96.0]])
+    both = T.affine_matrices(centers, scales, (256, 192), rotation=np.array([30.0, -17.0]))
+    np.testing.assert_allclose(both[0], T.affine_matrices(centers[:1], scales[:1], (256, 192), rotation=30.0)[0])
+    np.testing.assert_allclose(both[1], T.affine_matrices(centers[1:], scales[1:], (256, 192), rotation=-17.0)[0])

@@ -72,7 +72,10 @@ def _parse_device(device: str) -> Tuple[str, int]:
 
 # ---------------------------------------------------------------------- torch
 class TorchBackend:
-    """Eager PyTorch. fp16 only on CUDA (CPU half convolutions are slower than float32, or missing)."""
+    """Eager PyTorch. fp16 only on CUDA (CPU half convolutions are slower than float32, or missing).
+
+    The module is moved (and cast for fp16) in place, like nn.Module.to: pass a copy to keep the original.
+    """
 
     name = 'torch'
 

@@ -229,7 +229,7 @@ def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: b
     tmp = None
     if onnx:
         try:
-            import onnxruntime  # noqa: F401
+            import onnxruntime
 
             from mipnet_ros.core.export import export_onnx
             tmp = tempfile.TemporaryDirectory(prefix='mipnet-bench-')
@@ -237,9 +237,12 @@ def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: b
             for layout, shared in (('shared', True), ('per_instance', False)):
                 path = Path(tmp.name) / f'{layout}.onnx'
                 export_onnx(cpu_model, path, shared_trunk=shared)
+                opts = onnxruntime.SessionOptions()
+                opts.intra_op_num_threads = torch.get_num_threads()     # same CPU budget as torch
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
-                    backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024)
+                    backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024,
+                                                                session_options=opts)
                     if on_gpu:
                         gpu = OnnxBackend(path, device=device, max_batch=1024)
                         if 'CUDAExecutionProvider' in gpu.providers:
@@ -308,7 +311,7 @@ def plot_report(report: Mapping[str, Any], path: Path) -> Path:
     ax1.set_xlabel('instances N evaluated per box')
     ax1.set_ylabel('time shared trunk / naive')
     ax1.set_xticks(ns)
-    ax1.set_ylim(0, 1.15)
+    ax1.set_ylim(0, max([1.15] + [1.05 * r['shared_over_naive'] for r in rows]))
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
     for n in ns:
@@ -322,7 +325,8 @@ def plot_report(report: Mapping[str, Any], path: Path) -> Path:
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7, ncol=2)
     cfg, env = report['config'], report['environment']
-    fig.suptitle(f'{cfg["arch"]} {cfg["input_size"][0]}x{cfg["input_size"][1]} on {env.get("gpu") or env.get("cpu", "")} '
+    where = env.get('gpu') or env.get('cpu', '')
+    fig.suptitle(f'{cfg["arch"]} {cfg["input_size"][0]}x{cfg["input_size"][1]} on {where} '
                  f'({env["device"]}, {env["torch_threads"]} threads)', fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,6 +347,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--warmup', type=int, default=1, help='untimed calls per variant first (default: %(default)s)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda:N (fp16 variants are added on a GPU)')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
+    parser.add_argument('--backend-boxes', type=int, default=10,
+                        help='boxes in the backend and pipeline comparisons (default: %(default)s)')
     parser.add_argument('--no-onnx', action='store_true', help='skip the onnxruntime comparison')
     parser.add_argument('--json', default=str(DEFAULT_JSON), metavar='OUT', help='report path (default: %(default)s)')
     parser.add_argument('--plot', default=None, metavar='PNG', help='plot path (default: the JSON path with .png)')
@@ -356,8 +362,16 @@ def _ints(text: str) -> List[int]:
 
 def main(args: argparse.Namespace) -> int:
     import torch
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    try:
+        return _main(args)
+    finally:
+        torch.set_num_threads(threads)     # callers in the same process (tests) keep their setting
+
+
+def _main(args: argparse.Namespace) -> int:
     quick = bool(args.quick)
     arch = args.arch or ('hrnet_w16s' if quick else 'hrnet_w32')
     boxes = _ints(args.boxes) if args.boxes else ([1, 4, 8] if quick else [1, 5, 10, 20])
@@ -369,7 +383,8 @@ def main(args: argparse.Namespace) -> int:
     extra = {name: (lambda fn=fn: fn(args)) for name, fn in _EXTRA.items()}
     t0 = time.perf_counter()
     report = run_benchmark(arch=arch, input_size=input_size, instances=_ints(args.instances), boxes=boxes,
-                           repeats=repeats, warmup=args.warmup, device=args.device, onnx=not args.no_onnx, extra=extra)
+                           repeats=repeats, warmup=args.warmup, device=args.device, onnx=not args.no_onnx,
+                           backend_boxes=args.backend_boxes, extra=extra)
     for path in args.extra_json:
         with open(path) as f:
             add_measurements(report, Path(path).stem, json.load(f))

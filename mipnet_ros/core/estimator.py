@@ -280,7 +280,13 @@ class PoseEstimator:
         if rows.size == 0:
             return []
         keypoints, scores, scales = self._infer(image, boxes[rows])
-        det = np.ones(rows.size) if box_scores is None else np.asarray(box_scores, np.float64).reshape(-1)[rows]
+        if box_scores is None:
+            det = np.ones(rows.size)
+        else:
+            det = np.asarray(box_scores, np.float64).reshape(-1)
+            if det.shape[0] != boxes.shape[0]:
+                raise ValueError(f'box_scores has {det.shape[0]} entries for {boxes.shape[0]} boxes')
+            det = det[rows]
         return self.postprocess(keypoints, scores, rows, scales[:, 0] * scales[:, 1], det)
 
     def postprocess(self, keypoints: np.ndarray, scores: np.ndarray, box_rows: np.ndarray, areas: np.ndarray,

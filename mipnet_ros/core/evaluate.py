@@ -186,6 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--flip', action='store_true', help='flip test (average with the mirrored crop)')
     parser.add_argument('--instances', type=int, default=None, help='lambdas per box (default: all)')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
     parser.add_argument('--json', default=None, help='write the metrics here')
     parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
     parser.add_argument('--no-progress', action='store_true')
@@ -207,6 +208,9 @@ def main(args: argparse.Namespace) -> int:
     if not ann or not images:
         raise SystemExit('eval: give --ann and --images (or a --config with data.val_ann/val_images)')
     opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     est = build_estimator(args.checkpoint, opts, args.device, arch)
     with open(ann) as f:
         gt = json.load(f)

@@ -95,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--reuse', action='store_true', help='reuse an existing per-method eval JSON')
     parser.add_argument('--out', default='docs/results', help='where occlusion.{json,md,png} go')
     parser.add_argument('--notes', default=None, help='a paragraph appended to the markdown table')
+    parser.add_argument('--threads', type=int, default=1, help='torch CPU threads for the evaluations')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -103,6 +104,9 @@ def main(args: argparse.Namespace) -> int:
     from mipnet_ros.core.synth.generate import benchmark_summary
     if not args.method:
         raise SystemExit('report: give at least one --method NAME=CHECKPOINT')
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     test = Path(args.test)
     images = args.images or str(test.parent / test.stem)
     methods = []

@@ -273,6 +273,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 with open(log_path, 'a') as f:
                     f.write(json.dumps({'step': global_step, 'epoch': epoch, 'loss': value,
                                         'lr': optimizer.param_groups[0]['lr'], 'wall_s': round(wall, 1)}) + '\n')
+            if dist_info.main and global_step in cfg.run.snapshot_steps:
+                save_checkpoint(out_dir / f'step{global_step}.pth', model, steps=global_step,
+                                trained_on=cfg.data.train_ann, device=str(device), config=cfg.to_dict())
             if global_step >= max_steps:
                 done = True
                 break

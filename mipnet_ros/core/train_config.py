@@ -57,6 +57,7 @@ class RunConfig:
     threads: int = 0                    # torch CPU threads; 0 = leave torch's default
     max_steps: int = 0                  # stop after this many optimiser steps (0 = run all epochs)
     checkpoint_every: int = 200         # steps between mid-epoch checkpoints (0 = end of epoch only)
+    snapshot_steps: List[int] = field(default_factory=list)   # also keep weights-only step<N>.pth here
     log_every: int = 20
     device: str = 'auto'                # auto | cpu | cuda
 

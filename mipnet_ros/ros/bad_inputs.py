@@ -125,7 +125,7 @@ class Frame:
     stamp_ns: int
     expected: str                          # output | partial | rejected
     frame_id: str = FRAME_ID
-    image_size: Optional[List[int]] = None # [height, width] the output must report
+    image_size: Optional[List[int]] = None  # [height, width] the output must report
     boxes: int = 0                         # detections in the array that is paired
     person_boxes: List[int] = field(default_factory=list)   # detection indices that may yield persons
     may_drop: bool = False                 # a flood frame: the newest-frame policy may skip it

@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = REPO / 'docs' / 'results' / 'soak.json'
@@ -222,12 +223,14 @@ def run_soak(args: argparse.Namespace) -> Dict:
     frames, every = int(args.frames), max(1, int(args.every))
     warmup = int(args.warmup_frames) if args.warmup_frames is not None else max(every, frames // 10)
     width, height = (int(v) for v in args.image_size.lower().split('x'))
-    in_h, in_w = (int(v) for v in args.input_size.lower().split('x'))
     tmp = Path(tempfile.mkdtemp(prefix='mipnet_soak_'))
     model = args.model
     model_label = model
+    found = None if model else find_bundled_model()
+    # Network input: as asked; else the model's own size (0 = model default), 128x96 for the random model.
+    size = args.input_size or ('' if (model or found) else '128x96')
+    in_h, in_w = (int(v) for v in size.lower().split('x')) if size else (0, 0)
     if not model:
-        found = find_bundled_model()
         if found is not None:
             model, model_label = str(found), found.name
         else:
@@ -249,6 +252,7 @@ def run_soak(args: argparse.Namespace) -> Dict:
     result: Dict = {}
     driver = None
     t_start = time.time()
+    load_start = os.getloadavg()
     try:
         launcher.start()
         driver = SoakDriver(args.namespace, args.domain_id)
@@ -291,8 +295,9 @@ def run_soak(args: argparse.Namespace) -> Dict:
                 rss.append(round(rss_mb(pid), 2))
                 rss_frames.append(i + 1)
                 windows.append(percentiles(window))
-                say(f'  {i + 1:>6} frames  RSS {rss[-1]:8.1f} MB  latency p50 {windows[-1].get("p50", float("nan")):6.1f}'
-                    f' p99 {windows[-1].get("p99", float("nan")):6.1f} ms  dropped {dropped}')
+                w = windows[-1]
+                say(f'  {i + 1:>6} frames  RSS {rss[-1]:8.1f} MB  latency p50 {w.get("p50", float("nan")):6.1f}'
+                    f' p99 {w.get("p99", float("nan")):6.1f} ms  dropped {dropped}')
                 if not period:
                     window = []
         if period:
@@ -312,9 +317,12 @@ def run_soak(args: argparse.Namespace) -> Dict:
             'latency_ms': percentiles(latencies), 'latency_ms_per_window': windows, 'dropped': dropped,
             'mode': f'fixed rate {args.rate} Hz' if period else 'lockstep (next frame on answer: max rate)',
             'device': device_label(args.device), 'backend': args.backend, 'model': model_label,
-            'input_size': [in_h, in_w], 'image_size': [height, width], 'boxes': int(args.boxes),
+            'input_size': [in_h, in_w] if in_h else 'model default', 'image_size': [height, width],
+            'boxes': int(args.boxes),
             'fps': round((frames - dropped) / max(1e-9, loop_s), 1),
             'duration_s': round(duration, 1), 'node_alive_at_end': alive,
+            # other work on the machine inflates latency (not memory): keep the context with the figures
+            'load_avg_1min': {'start': round(load_start[0], 2), 'end': round(os.getloadavg()[0], 2)},
             'command': 'python -m mipnet_ros soak ' + ' '.join(args.argv_echo),
         }
     finally:
@@ -322,6 +330,7 @@ def run_soak(args: argparse.Namespace) -> Dict:
             driver.close()
         rc = launcher.stop()
         result['node_exit_code'] = rc
+        shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
@@ -335,7 +344,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                     'hrnet_w16s N=2 at --input-size')
     parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'))
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--input-size', default='128x96', help='network input HxW (the node runs at this size)')
+    parser.add_argument('--input-size', default='',
+                        help='network input HxW the node runs at (default: the model\'s own; 128x96 for the '
+                             'random-weight model used when there is no bundled one)')
     parser.add_argument('--image-size', default='320x240', help='published image WxH')
     parser.add_argument('--boxes', type=int, default=2, help='person boxes per frame')
     parser.add_argument('--rate', type=float, default=0.0,
@@ -365,7 +376,8 @@ def main(args: argparse.Namespace) -> int:
     print(f'soak: {result["frames"]} frames in {result["duration_s"]} s on {result["device"]}: RSS '
           f'{result["rss_baseline_mb"]:.1f} -> {result["rss_mb"][-1] if result["rss_mb"] else float("nan"):.1f} MB '
           f'({result["growth_pct"]:+.2f} % after {result["warmup_frames"]} warm-up frames), latency p50 '
-          f'{lat.get("p50", float("nan")):.1f} ms p99 {lat.get("p99", float("nan")):.1f} ms, dropped {result["dropped"]}'
+          f'{lat.get("p50", float("nan")):.1f} ms p99 {lat.get("p99", float("nan")):.1f} ms, '
+          f'dropped {result["dropped"]}'
           + (f'; wrote {args.json}' if args.json else ''))
     ok = result['growth_pct'] < args.max_growth_pct and result['node_alive_at_end']
     if args.rate <= 0:

@@ -18,7 +18,7 @@ from torch import nn
 
 from mipnet_ros.core.model.mimb import MIMBGroup
 from mipnet_ros.core.model.registry import ModelSpec, PoseNet
-from mipnet_ros.core.model.resnet import BasicBlock, Bottleneck, _bn, make_layer
+from mipnet_ros.core.model.resnet import BasicBlock, Bottleneck, bn2d, make_layer
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,9 @@ class PoseHRNet(PoseNet):
         super().__init__(spec)
         cfg = HRNET_CONFIGS[spec.arch]
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, 3, stride=2, padding=1, bias=False)
-        self.bn1 = _bn(STEM_CHANNELS)
+        self.bn1 = bn2d(STEM_CHANNELS)
         self.conv2 = nn.Conv2d(STEM_CHANNELS, STEM_CHANNELS, 3, stride=2, padding=1, bias=False)
-        self.bn2 = _bn(STEM_CHANNELS)
+        self.bn2 = bn2d(STEM_CHANNELS)
         self.layer1, layer1_out = make_layer(Bottleneck, STEM_CHANNELS, 64, 4)
 
         c2, c3, c4 = cfg.channels(2), cfg.channels(3), cfg.channels(4)

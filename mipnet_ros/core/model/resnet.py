@@ -17,7 +17,7 @@ from mipnet_ros.core.model.mimb import MIMBGroup
 from mipnet_ros.core.model.registry import ModelSpec, PoseNet
 
 
-def _bn(channels: int) -> nn.BatchNorm2d:
+def bn2d(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, momentum=0.1)
 
 
@@ -25,7 +25,7 @@ def _downsample(in_ch: int, out_ch: int, stride: int) -> Optional[nn.Sequential]
     """1x1 projection for the residual path when shape changes; None keeps the identity shortcut."""
     if stride == 1 and in_ch == out_ch:
         return None
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), _bn(out_ch))
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), bn2d(out_ch))
 
 
 class BasicBlock(nn.Module):
@@ -34,9 +34,9 @@ class BasicBlock(nn.Module):
     def __init__(self, in_ch: int, planes: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = _bn(planes)
+        self.bn1 = bn2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = _bn(planes)
+        self.bn2 = bn2d(planes)
         self.downsample = _downsample(in_ch, planes * self.expansion, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,11 +52,11 @@ class Bottleneck(nn.Module):
     def __init__(self, in_ch: int, planes: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, planes, 1, bias=False)
-        self.bn1 = _bn(planes)
+        self.bn1 = bn2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = _bn(planes)
+        self.bn2 = bn2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
-        self.bn3 = _bn(planes * self.expansion)
+        self.bn3 = bn2d(planes * self.expansion)
         self.downsample = _downsample(in_ch, planes * self.expansion, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,7 @@ class PoseResNet(PoseNet):
         super().__init__(spec)
         counts = RESNET_DEPTHS[spec.arch]
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = _bn(64)
+        self.bn1 = bn2d(64)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         ch = 64
         self.layer1, ch = make_layer(Bottleneck, ch, 64, counts[0])
@@ -102,7 +102,7 @@ class PoseResNet(PoseNet):
         for filters in DECONV_FILTERS:
             # kernel 4, padding 1: exactly doubles the resolution
             deconvs += [nn.ConvTranspose2d(ch, filters, 4, stride=2, padding=1, output_padding=0, bias=False),
-                        _bn(filters), nn.ReLU(inplace=True)]
+                        bn2d(filters), nn.ReLU(inplace=True)]
             ch = filters
         self.deconv_layers = nn.Sequential(*deconvs)
         self.final_layer = nn.Conv2d(ch, spec.num_joints, 1)
