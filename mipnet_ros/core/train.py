@@ -116,6 +116,24 @@ class AllInstances(nn.Module):
         return self.net.forward_shared(images, n)
 
 
+def official_init(model: nn.Module) -> None:
+    """HRNet/SimpleBaseline initialisation: conv and deconv weights N(0, 0.001), zero bias, BN 1/0.
+
+    With PyTorch's default init the untrained network outputs heatmaps of magnitude ~1 while the
+    targets are ~0 almost everywhere: the first hundreds of steps are then spent only on shrinking the
+    output. Near-zero initial heatmaps start training where it matters (the gates' Linear layers keep
+    their default init, as in the official code).
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, std=0.001)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def load_init_weights(model: PoseNet, path: str) -> Dict[str, int]:
     """Initialise from a (usually N=1) checkpoint: everything but the lambda gates must match.
 
@@ -187,6 +205,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         raise ValueError(f'dataset {cfg.data.dataset} has {dataset.skeleton.num_joints} joints, '
                          f'model.num_joints is {spec.num_joints}')
     model = build_model(spec)
+    if cfg.model.init == 'official':
+        official_init(model)
+    elif cfg.model.init != 'default':
+        raise ValueError(f"model.init must be 'official' or 'default', got {cfg.model.init!r}")
     if cfg.model.init_checkpoint:
         info = load_init_weights(model, cfg.model.init_checkpoint)
         if dist_info.main:
