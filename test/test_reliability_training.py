@@ -157,7 +157,7 @@ def test_checkpoint_write_is_atomic_under_sigkill(tmp_path):
                 proc.kill()
         model = load_checkpoint(target)                   # must load: old or new, never half
         obj = torch.load(str(target), map_location='cpu', weights_only=True)
-        value = float(next(iter(model.parameters())).flatten()[0])
+        value = float(next(iter(model.parameters())).detach().flatten()[0])
         assert value == float(obj['step']), 'weights and metadata come from different saves'
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ('ckpt.pth', 'writer.py')]
     # a killed writer may leave its temp file, but never under the target's name

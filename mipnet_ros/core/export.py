@@ -15,8 +15,6 @@ eager within the tolerance: a file at the output path is always a checked one.
 import argparse
 import copy
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Optional, Tuple
@@ -24,6 +22,8 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 from torch import nn
+
+from mipnet_ros.core.fileio import atomic_path
 
 LAYOUT_PER_INSTANCE = 'per_instance'
 LAYOUT_SHARED = 'shared_trunk'
@@ -139,10 +139,7 @@ def export_onnx(model, path, shared_trunk: bool = False, opset: int = DEFAULT_OP
         axes = ({'image': {0: 'batch'}, 'instance': {0: 'instances'}, 'heatmaps': {0: 'batch', 1: 'instances'}}
                 if shared_trunk else
                 {'image': {0: 'batch'}, 'instance': {0: 'batch'}, 'heatmaps': {0: 'batch'}})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.onnx', dir=str(path.parent))
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix='.onnx') as tmp:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter('ignore')     # the TorchScript exporter is chatty about deprecation
                 torch.onnx.export(wrapper, args, tmp, dynamo=False, opset_version=opset,
@@ -158,10 +155,6 @@ def export_onnx(model, path, shared_trunk: bool = False, opset: int = DEFAULT_OP
             if tolerance is not None and not diff <= tolerance:
                 raise ExportCheckError(f'onnxruntime differs from eager by {diff:.3g} > {tolerance:g}; '
                                        f'{path} was not written')
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     finally:
         model.train(was_training)
     return diff

@@ -155,6 +155,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
     completed: Dict[int, float] = {}    # stamp -> wall time the pair's last input was published
     sent: Dict[str, set] = {'image': set(), 'detections': set()}
     model_info: Dict[str, object] = {}
+    counts: Dict[str, int] = {}         # messages received per recorded output
 
     writer = None
     if opts.out:
@@ -176,6 +177,9 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
                 now = time.time()
                 if writer is not None:
                     writer.write(topic, time.time_ns(), raw)
+                with lock:
+                    counts[name] = counts.get(name, 0) + 1
+                    lock.notify_all()
                 if name == 'model_info':
                     msg = deserialize_message(raw, get_message(record[name][1]))
                     model_info.update(model_name=msg.model_name, model_hash=msg.model_hash, arch=msg.arch,
@@ -219,7 +223,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             missing += [s.topic_name for s in subs if s.get_publisher_count() == 0]
             raise SystemExit(f'after {opts.wait_node:.0f} s nobody is on {missing}: is mipnet_node running and '
                              'active, in the same ROS_DOMAIN_ID and namespace, with these topic names?')
-        time.sleep(0.3)   # let the endpoints finish matching both ways
+        time.sleep(1.0)   # the node sees our subscriptions later than we see its publishers
 
         wall0 = bag0 = None
         for topic, _msgtype, t_ns, raw in bag_io.read_raw(opts.bag, [img_topic, det_topic]):
@@ -245,8 +249,11 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
         end = time.time() + opts.drain
         with lock:
             lock.wait_for(lambda: all(s in received for s in completed), timeout=max(0.0, end - time.time()))
-        time.sleep(0.2 if 'annotated' in record or 'markers' in record else 0.0)   # their messages trail keypoints
+        # annotated images and markers trail their keypoints message: wait for one per keypoints message
+        trailing = [n for n in ('annotated', 'markers') if n in record]
         with lock:
+            lock.wait_for(lambda: all(counts.get(n, 0) >= counts.get('keypoints', 0) for n in trailing),
+                          timeout=max(2.0, end - time.time()))
             summary.frames_paired = len(completed)
             summary.unanswered = sorted(s for s in completed if s not in received)
             summary.unexpected = sorted(s for s in received if s not in completed)

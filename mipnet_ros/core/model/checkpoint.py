@@ -10,7 +10,6 @@ is not something a user can act on.
 import hashlib
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -18,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from mipnet_ros.core.fileio import atomic_path
 from mipnet_ros.core.model.registry import ARCHS, ModelSpec, PoseNet, build_model, parse_input_size
 
 FORMAT = 'mipnet_ros'
@@ -296,18 +296,6 @@ def save_checkpoint(path: PathLike, model: nn.Module, **extra) -> Path:
     if clash:
         raise ValueError(f'extra keys {sorted(clash)} are reserved')
     payload.update(extra)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=str(path.parent))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        torch.save(payload, f)
     return path

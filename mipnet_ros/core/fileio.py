@@ -1,0 +1,30 @@
+"""Atomic file writes: a reader (or a resumed run after a kill) sees the old file or the new one,
+never half of one."""
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+
+@contextlib.contextmanager
+def atomic_path(path: Union[str, Path], suffix: str = '.tmp', mode: int = 0o644) -> Iterator[str]:
+    """Yield a temporary path beside `path`; on success it is fsync'ed and renamed over `path`.
+
+    The temp file lives in the destination directory so that os.replace is a rename on one file
+    system. mkstemp creates files readable by the owner only; `mode` makes installed or shared
+    caches usable by others.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=str(path.parent))
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
