@@ -150,7 +150,10 @@ def load_init_weights(model: PoseNet, path: str) -> Dict[str, int]:
         raise ValueError(f'{path}: cannot initialise {model.spec.arch}: {len(bad)} shape mismatches '
                          f'{bad[:3]}, {len(missing)} missing non-gate keys {missing[:3]}')
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    return {'loaded': sum(k in own for k in state), 'random': len([k for k in own if k not in state])}
+    info = {'loaded': sum(k in own for k in state), 'random': len([k for k in own if k not in state])}
+    if isinstance(obj, dict):      # our snapshots say how much training the init already had
+        info.update({k: obj[k] for k in ('steps', 'epochs') if isinstance(obj.get(k), (int, float))})
+    return info
 
 
 def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -205,14 +208,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         raise ValueError(f'dataset {cfg.data.dataset} has {dataset.skeleton.num_joints} joints, '
                          f'model.num_joints is {spec.num_joints}')
     model = build_model(spec)
+    init_info: Dict[str, float] = {}
     if cfg.model.init == 'official':
         official_init(model)
     elif cfg.model.init != 'default':
         raise ValueError(f"model.init must be 'official' or 'default', got {cfg.model.init!r}")
     if cfg.model.init_checkpoint:
-        info = load_init_weights(model, cfg.model.init_checkpoint)
+        init_info = load_init_weights(model, cfg.model.init_checkpoint)
         if dist_info.main:
-            print(f'initialised from {cfg.model.init_checkpoint}: {info}')
+            print(f'initialised from {cfg.model.init_checkpoint}: {init_info}')
     model.to(device)
     runner: nn.Module = AllInstances(model)
     if dist_info.enabled:
@@ -247,6 +251,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     if per_epoch == 0:
         raise ValueError(f'{len(dataset)} samples cannot fill one batch of {bs} per process')
     max_steps = int(cfg.run.max_steps) or per_epoch * cfg.optim.epochs
+    # training the init already had (our snapshots of the same data), so that `epochs` in the final
+    # file counts the whole budget of an N>1 run started from an N=1 net
+    init_epochs = float(init_info.get('epochs', init_info.get('steps', 0) / per_epoch))
     log_path = out_dir / 'train_log.jsonl'
 
     def checkpoint() -> None:
@@ -297,6 +304,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                                         'lr': optimizer.param_groups[0]['lr'], 'wall_s': round(wall, 1)}) + '\n')
             if dist_info.main and global_step in cfg.run.snapshot_steps:
                 save_checkpoint(out_dir / f'step{global_step}.pth', model, steps=global_step,
+                                epochs=init_epochs + epoch + epoch_step / per_epoch,
                                 trained_on=cfg.data.train_ann, device=str(device), config=cfg.to_dict())
             if global_step >= max_steps:
                 done = True
@@ -312,7 +320,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     final = out_dir / FINAL
     if dist_info.main:
-        save_checkpoint(final, model, epochs=epoch + epoch_step / per_epoch, steps=global_step,
+        own = epoch + epoch_step / per_epoch
+        save_checkpoint(final, model, epochs=init_epochs + own, own_epochs=own, steps=global_step,
+                        init_checkpoint=cfg.model.init_checkpoint, init_steps=int(init_info.get('steps', 0)),
                         trained_on=cfg.data.train_ann, device=str(device), wall_s=round(wall, 1),
                         config=cfg.to_dict())
         print(f'wrote {final} after {global_step} steps ({wall / 60:.1f} min)')

@@ -11,6 +11,9 @@ class SynthConfig:
     # sources of real people: COCO-format files with segmentation; file_name relative to image_root
     sources: List[str] = field(default_factory=lambda: ['coco17_merged.json'])
     image_root: str = '../shared/data'
+    # only people from these images (file_name as in the sources); empty = all. A model the project
+    # ships is trained on freely licensed pixels only (COCO 785, CC-BY) plus drawn figures.
+    source_images: List[str] = field(default_factory=list)
     out_dir: str = 'out/synth'
     seed: int = 0
     train_scenes: int = 3000

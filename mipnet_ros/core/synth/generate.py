@@ -6,7 +6,7 @@ regenerated alone and the test split does not change when the train split grows.
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
@@ -32,7 +32,7 @@ class Pools:
 
 def build_pools(cfg: SynthConfig) -> Pools:
     sprites, people_masks = load_real_sprites(cfg.sources, cfg.image_root, cfg.min_source_joints,
-                                              cfg.min_source_height)
+                                              cfg.min_source_height, only_images=cfg.source_images)
     train_ids, test_ids = identity_split([s.identity for s in sprites], cfg.test_identity_fraction)
     real = {'train': [s for s in sprites if s.identity in set(train_ids)],
             'test': [s for s in sprites if s.identity in set(test_ids)]}

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -53,7 +53,7 @@ def identity_split(identities: List[str], test_fraction: float) -> Tuple[List[st
 
 
 def load_real_sprites(ann_files: List[str], image_root: str, min_joints: int = 8, min_height: float = 90.0,
-                      margin: int = 4) -> Tuple[List[Sprite], Dict[str, np.ndarray]]:
+                      margin: int = 4, only_images: Sequence[str] = ()) -> Tuple[List[Sprite], Dict[str, np.ndarray]]:
     """Every usable annotated person as a sprite, plus each source image's all-people mask.
 
     The people masks are returned so that backgrounds can be made from the same photographs with
@@ -73,6 +73,8 @@ def load_real_sprites(ann_files: List[str], image_root: str, min_joints: int = 8
                 continue
             im = images[ann['image_id']]
             file_name = im['file_name']
+            if only_images and file_name not in only_images:
+                continue
             img_path = str(Path(image_root) / file_name)
             h, w = int(im['height']), int(im['width'])
             mask = annotation_mask(ann['segmentation'], h, w)
