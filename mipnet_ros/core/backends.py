@@ -249,6 +249,13 @@ class OnnxBackend:
         inputs = {i.name: i for i in self.session.get_inputs()}
         if 'image' not in inputs:
             raise BackendError(f'{self.path}: expected an input named "image", found {sorted(inputs)}')
+        shape = list(inputs['image'].shape)
+        want = (3,) + tuple(int(v) for v in self.spec.input_size)
+        fixed = [d if isinstance(d, int) else None for d in shape[1:]]
+        if len(shape) != 4 or any(f is not None and f != w for f, w in zip(fixed, want)):
+            raise BackendError(f'{self.path}: its input "image" has shape {shape}, but the pose pipeline feeds '
+                               f'(batch, {want[0]}, {want[1]}, {want[2]}) BGR crops (3 channels, the input size of '
+                               f'its mipnet.spec): export the model again with `python -m mipnet_ros export`')
         self._has_instance = 'instance' in inputs
         self._input_dtype = np.float16 if inputs['image'].type == 'tensor(float16)' else np.float32
         batch_dim = inputs['image'].shape[0]

@@ -233,7 +233,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     last_path = out_dir / LAST
     if resume and last_path.is_file():
         # our own file, written by this function: it holds RNG tuples, so a full unpickle is needed
-        ckpt = torch.load(str(last_path), map_location='cpu', weights_only=False)
+        from mipnet_ros.core.model.checkpoint import CheckpointError, _read
+        try:
+            ckpt = _read(last_path, 'cpu', allow_pickle=True)
+        except CheckpointError as exc:
+            raise CheckpointError(f'{exc}; cannot resume: delete {last_path} to start over') from None
         model.load_state_dict(ckpt['state_dict'])
         optimizer.load_state_dict(ckpt['optimizer'])
         scheduler.load_state_dict(ckpt['scheduler'])
@@ -343,6 +347,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import sys
+    from mipnet_ros.core.model.checkpoint import CheckpointError
     cfg = load_config(args.config, args.set)
-    train(cfg, resume=args.resume, progress=not args.no_progress)
+    try:
+        train(cfg, resume=args.resume, progress=not args.no_progress)
+    except (CheckpointError, FileNotFoundError) as exc:
+        print(f'train: error: {exc}', file=sys.stderr)
+        return 2
     return 0

@@ -177,22 +177,47 @@ def detection_person_score(det: Any, class_ids: Sequence[str], unlabeled_is_pers
         return 1.0 if unlabeled_is_person else None
     wanted = set(class_ids)
     scores = [float(r.hypothesis.score) for r in det.results if str(r.hypothesis.class_id) in wanted]
-    return max(scores) if scores else None
+    if not scores:
+        return None
+    finite = [s for s in scores if math.isfinite(s)]
+    return max(finite) if finite else float('nan')   # NaN: a person with a broken score (rejected)
 
 
 def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_threshold: float,
-                        max_boxes: int, unlabeled_is_person: bool = False) -> List[Tuple[int, str, np.ndarray]]:
+                        max_boxes: int, unlabeled_is_person: bool = False,
+                        image_shape: Optional[Tuple[int, int]] = None,
+                        rejected: Optional[Dict[str, int]] = None) -> List[Tuple[int, str, np.ndarray]]:
     """(index in the array, id, xyxy) of the person detections to run, best `max_boxes` first kept.
 
     The result is in the original array order so that `detection_index` stays meaningful.
+    Person boxes that cannot be run (non-finite score or coordinates, no area, entirely outside
+    `image_shape`) are counted per reason in `rejected`; other classes and low scores are policy,
+    not faults, and are not counted.
     """
+    def reject(reason: str) -> None:
+        if rejected is not None:
+            rejected[reason] = rejected.get(reason, 0) + 1
+
     scored = []
     for i, det in enumerate(dets):
         s = detection_person_score(det, class_ids, unlabeled_is_person)
-        if s is None or s < score_threshold:
+        if s is None:
+            continue
+        if not math.isfinite(s):
+            reject('score')
+            continue
+        if s < score_threshold:
             continue
         xyxy = bbox2d_to_xyxy(det.bbox)
-        if not (np.all(np.isfinite(xyxy)) and xyxy[2] > xyxy[0] and xyxy[3] > xyxy[1]):
+        if not np.all(np.isfinite(xyxy)):
+            reject('nonfinite')
+            continue
+        if not (xyxy[2] > xyxy[0] and xyxy[3] > xyxy[1]):
+            reject('size')
+            continue
+        if image_shape is not None and not (xyxy[2] > 0 and xyxy[3] > 0 and xyxy[0] < image_shape[1]
+                                            and xyxy[1] < image_shape[0]):
+            reject('outside')
             continue
         scored.append((s, i, str(det.id), xyxy))
     if max_boxes > 0 and len(scored) > max_boxes:

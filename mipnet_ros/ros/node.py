@@ -49,6 +49,7 @@ class NodeStats:
     people: int = 0                 # people published in the last processed frame
     people_total: int = 0
     rejected: int = 0               # images we cannot decode (encoding, layout)
+    rejected_boxes: int = 0         # person boxes that cannot be run (NaN, no area, outside the image)
     errors: int = 0                 # inference / publishing failures
     last_error: str = ''
     processing_ms: float = float('nan')
@@ -114,8 +115,11 @@ class MipnetNode(LifecycleNode):
         try:
             self._estimator = self._build_estimator(p)
         except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
+            param = _parameter_to_fix(exc)
+            value = getattr(p, P.SPEC_BY_NAME[param].attr) if param in P.SPEC_BY_NAME else ''
             self._model_error = f'{type(exc).__name__}: {exc}'
-            self.get_logger().error(f'could not load the pose model ({p.model or "bundled"}): {self._model_error}')
+            self.get_logger().error(f"could not load the pose model: check parameter '{param}' "
+                                    f"({value!r}): {self._model_error}")
             self._estimator = None
             return TransitionCallbackReturn.FAILURE
         self._model_error = ''
@@ -163,6 +167,7 @@ class MipnetNode(LifecycleNode):
         self._stop_worker()
         if self._pairer is not None:
             self._pairer.clear()
+            self._warn_unmatched()
         self._state = 'inactive'
         return super().on_deactivate(state)
 
@@ -187,14 +192,23 @@ class MipnetNode(LifecycleNode):
 
     # ------------------------------------------------------------------ model
     def _build_estimator(self, p: P.NodeParams):
+        import warnings
+
         from mipnet_ros.core.estimator import PoseEstimator
         providers: Optional[list] = [x.strip() for x in p.providers.split(',') if x.strip()] or None
         input_size = (p.input_height, p.input_width) if p.input_height > 0 and p.input_width > 0 else None
-        return PoseEstimator(
-            model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
-            input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
-            keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
-            providers=providers, trt_cache_dir=p.trt_cache_dir or None)
+        if p.trt_cache_dir:
+            _check_writable_dir(p.trt_cache_dir)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            est = PoseEstimator(
+                model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
+                input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
+                keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
+                providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback)
+        for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
+            self.get_logger().warning(str(w.message))
+        return est
 
     def _warm_up(self) -> None:
         h, w = (int(v) for v in self._estimator.spec.input_size)
@@ -261,7 +275,21 @@ class MipnetNode(LifecycleNode):
         if pairer is not None:
             self._submit(pairer.add_detections(convert.stamp_to_ns(msg.header.stamp), msg))
 
+    def _warn_unmatched(self) -> None:
+        pairer = self._pairer
+        if pairer is None:
+            return
+        now = (pairer.stats.unmatched_images, pairer.stats.unmatched_detections)
+        before = getattr(self, '_unmatched_seen', (0, 0))
+        if now != before:
+            self._unmatched_seen = now
+            self.get_logger().warning(
+                f'unmatched inputs: {now[0]} image(s) and {now[1]} detection array(s) so far had no partner with '
+                'the same header stamp (the detector must copy the image stamp; see stamp_slop_sec)',
+                throttle_duration_sec=LOG_THROTTLE_SEC)
+
     def _submit(self, pair) -> None:
+        self._warn_unmatched()
         if pair is not None:
             stamp, image, dets = pair
             self._slot.put(Frame(stamp, image, dets), key=stamp)
@@ -309,9 +337,18 @@ class MipnetNode(LifecycleNode):
         pub_kp, pub_markers, pub_annotated = self._pub_kp, self._pub_markers, self._pub_annotated
         if est is None or pub_kp is None:
             return
+        bad_boxes: dict = {}
         boxes = convert.select_person_boxes(frame.detections.detections, live.person_class_ids,
                                             live.detection_score_threshold, live.max_boxes,
-                                            live.unlabeled_is_person)
+                                            live.unlabeled_is_person, image_shape=bgr.shape[:2],
+                                            rejected=bad_boxes)
+        if bad_boxes:
+            n_bad = sum(bad_boxes.values())
+            with self._stats_lock:
+                self.stats.rejected_boxes += n_bad
+            self.get_logger().warning(
+                f'{n_bad} detection box(es) rejected (' + ', '.join(f'{k}: {v}' for k, v in sorted(bad_boxes.items()))
+                + '): the rest of the frame is processed', throttle_duration_sec=LOG_THROTTLE_SEC)
         people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
         header = frame.image.header
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
@@ -383,11 +420,44 @@ class MipnetNode(LifecycleNode):
         stat.add('unmatched_images', str(pairing.unmatched_images if pairing else 0))
         stat.add('unmatched_detections', str(pairing.unmatched_detections if pairing else 0))
         stat.add('rejected_images', str(values['rejected']))
+        stat.add('rejected_boxes', str(values['rejected_boxes']))
         stat.add('rejected_reasons', ', '.join(f'{k}: {v}' for k, v in sorted(values['rejected_reasons'].items())))
         stat.add('errors', str(values['errors']))
         stat.add('annotated_published', str(values['annotated_published']))
         stat.add('markers_published', str(values['markers_published']))
         return stat
+
+
+class ParameterError(ValueError):
+    """A parameter value that cannot work; `param` names it."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def _check_writable_dir(path: str) -> None:
+    import os
+    import tempfile
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ParameterError('trt_cache_dir', f"trt_cache_dir {path!r} cannot be created or written: "
+                                              f'{exc.strerror or exc}') from exc
+
+
+def _parameter_to_fix(exc: BaseException) -> str:
+    """The parameter a configure failure is about (the message names it for the user)."""
+    if isinstance(exc, ParameterError):
+        return exc.param
+    text = str(exc).lower()
+    if 'execution provider' in text:
+        return 'providers'
+    if 'device' in text and 'model file' not in text:
+        return 'device'
+    return 'model'
 
 
 def main(args: Optional[List[str]] = None) -> int:

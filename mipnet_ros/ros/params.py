@@ -21,6 +21,7 @@ class NodeParams:
     device: str = 'cpu'
     providers: str = ''
     trt_cache_dir: str = ''
+    allow_fallback: bool = True
     fp16: bool = False
     instances: int = 0
     input_height: int = 0
@@ -77,6 +78,9 @@ SPECS: Tuple[ParamSpec, ...] = (
               '(e.g. CUDAExecutionProvider,CPUExecutionProvider); empty = the backend default.'),
     ParamSpec('trt_cache_dir', 'trt_cache_dir',
               'TensorRT engine cache directory for the TensorrtExecutionProvider; empty = no cache.'),
+    ParamSpec('allow_fallback', 'allow_fallback',
+              'Run on the CPU (with a warning) when the requested device or execution provider is not available; '
+              'false = fail the configure transition instead.'),
     ParamSpec('fp16', 'fp16', 'Half precision inference (CUDA only).'),
     ParamSpec('instances', 'instances', 'Instances per box (lambda values) to run; 0 = all the model has.',
               int_range=(0, 16)),
