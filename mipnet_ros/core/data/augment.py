@@ -79,4 +79,3 @@ def color_jitter(crop_bgr: np.ndarray, rng: np.random.Generator, strength: float
     gray = img @ np.array([0.114, 0.587, 0.299], np.float32)
     img = (img - gray[..., None]) * s + gray[..., None]
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
-
