@@ -15,14 +15,7 @@ from mipnet_ros.core.estimator import Person, PoseEstimator  # noqa: E402
 SIZE = (96, 64)      # small input keeps the test fast; the pipeline is size-agnostic
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_torch_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy shared machine two spinning
-    OpenMP threads per process made these tests up to 10x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
