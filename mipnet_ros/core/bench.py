@@ -29,6 +29,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from mipnet_ros.core.fileio import atomic_path
+
 DEFAULT_JSON = Path('docs') / 'results' / 'bench.json'
 _EXTRA: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {}
 
@@ -392,9 +394,8 @@ def _main(args: argparse.Namespace) -> int:
     report['config']['wall_s'] = time.perf_counter() - t0
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + '.tmp')
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + '\n')
-    os.replace(tmp, out)
+    with atomic_path(out, suffix='.json') as tmp:
+        Path(tmp).write_text(json.dumps(report, indent=2, sort_keys=True) + '\n')
     png = plot_report(report, Path(args.plot) if args.plot else out.with_suffix('.png'))
     print(f'bench: wrote {out} and {png} in {report["config"]["wall_s"]:.0f} s')
     return 0

@@ -25,7 +25,7 @@ from torch import nn
 
 from mipnet_ros.core.data.coco_dataset import CocoPoseDataset, DatasetConfig
 from mipnet_ros.core.loss import MultiInstanceLoss
-from mipnet_ros.core.model.checkpoint import extract_state_dict, save_checkpoint
+from mipnet_ros.core.model.checkpoint import CheckpointError, apply_backbone, read_checkpoint, save_checkpoint
 from mipnet_ros.core.model.registry import ModelSpec, PoseNet, build_model
 from mipnet_ros.core.train_config import TrainConfig, load_config
 
@@ -140,17 +140,12 @@ def load_init_weights(model: PoseNet, path: str) -> Dict[str, int]:
     MIPNet's recipe starts from the COCO HRNet weights with the gates random; anything else
     missing or mis-shaped means the wrong file, which is an error rather than a silent partial load.
     """
-    obj = torch.load(path, map_location='cpu', weights_only=True)
-    state, _ = extract_state_dict(obj, path)
-    own = model.state_dict()
-    bad = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')
-               and not k.startswith(('stage3_se.', 'stage4_se.', 'layer3_se.', 'layer4_se.'))]
-    if bad or missing:
-        raise ValueError(f'{path}: cannot initialise {model.spec.arch}: {len(bad)} shape mismatches '
-                         f'{bad[:3]}, {len(missing)} missing non-gate keys {missing[:3]}')
-    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    info = {'loaded': sum(k in own for k in state), 'random': len([k for k in own if k not in state])}
+    obj = read_checkpoint(path)
+    try:
+        kept = apply_backbone(model, obj, path)
+    except CheckpointError as exc:
+        raise ValueError(f'{path}: cannot initialise {model.spec.arch}: {exc}') from exc
+    info = {'loaded': len(model.state_dict()) - len(kept), 'random': len(kept)}
     if isinstance(obj, dict):      # our snapshots say how much training the init already had
         info.update({k: obj[k] for k in ('steps', 'epochs') if isinstance(obj.get(k), (int, float))})
     return info

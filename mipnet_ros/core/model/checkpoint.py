@@ -258,7 +258,18 @@ def load_backbone(model: PoseNet, path: PathLike, map_location='cpu', allow_pick
     Returns the keys that kept their initial values.
     """
     path = Path(path)
-    obj = _read(path, map_location, allow_pickle)
+    return apply_backbone(model, _read(path, map_location, allow_pickle), path)
+
+
+def read_checkpoint(path: PathLike, map_location='cpu', allow_pickle: bool = False) -> Any:
+    """The raw object of a checkpoint file, with the same integrity checks and errors as load_checkpoint."""
+    return _read(Path(path), map_location, allow_pickle)
+
+
+def apply_backbone(model: PoseNet, obj: Any, path: PathLike) -> List[str]:
+    """load_backbone on an object already read (see read_checkpoint), for callers that also need
+    the file's other entries and should not read it twice."""
+    path = Path(path)
     if isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj:
         state = _strip_prefix(obj['state_dict'])
     else:
@@ -280,8 +291,8 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def save_checkpoint(path: PathLike, model: nn.Module, **extra) -> Path:
     """Writes {'format', 'format_version', 'spec', 'state_dict', **extra} atomically.
 
-    The temp file lives in the destination directory so that os.replace is a rename on the same
-    file system: a crash leaves either the old file or the new one, never half a file. `extra`
+    Written through fileio.atomic_path: a crash leaves either the old file or the new one, never
+    half a file. `extra`
     should hold tensors and plain containers only (epoch, optimizer state, metrics) so that the
     file stays loadable with torch.load(weights_only=True).
     """

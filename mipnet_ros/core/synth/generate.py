@@ -11,6 +11,7 @@ from typing import Dict, Iterator, List, Tuple
 import cv2
 import numpy as np
 
+from mipnet_ros.core.fileio import atomic_path
 from mipnet_ros.core.skeleton import COCO17
 from mipnet_ros.core.synth.backgrounds import inpainted_backgrounds, procedural_background, real_background
 from mipnet_ros.core.synth.compose import Scene, compose_scene
@@ -131,10 +132,8 @@ def write_split(cfg: SynthConfig, pools: Pools, split: str, count: int, progress
         'images': images, 'annotations': annotations,
     }
     path = out / f'{split}.json'
-    tmp = path.with_suffix('.json.tmp')
-    with open(tmp, 'w') as f:
+    with atomic_path(path, suffix='.json') as tmp, open(tmp, 'w') as f:
         json.dump(data, f)
-    tmp.replace(path)
     return path
 
 
