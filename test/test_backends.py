@@ -195,3 +195,11 @@ def test_bench_tiny_run_writes_report(tmp_path):
     assert rows[3]['gmac_naive'] > rows[3]['gmac_shared'] > 0
     assert report['extra']['node'] == {'overhead_ms': 1.5}
     assert 'torch_fp32' in report['backends']['results'] and report['pipeline']['boxes'] == 2
+    # no GPU ran it: the GPU figures are estimates, labelled as such, consistent with the MACs
+    est = report['gpu_estimates']
+    assert 'not measured' in est['ESTIMATE']
+    h100 = est['devices']['NVIDIA H100 SXM']
+    per_box = 2 * (report['macs']['gated']['gmac_trunk'] + 2 * report['macs']['gated']['gmac_head'])
+    assert est['gflop_per_box_shared'] == pytest.approx(per_box)
+    assert h100['boxes_per_s_fp16_tensor']['u0.3'] == pytest.approx(0.3 * 989.4e3 / per_box)
+    assert h100['boxes_per_s_fp16_tensor']['u0.3'] > h100['boxes_per_s_fp32']['u0.3']

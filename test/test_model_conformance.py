@@ -23,6 +23,7 @@ CASES = [
     ('hrnet_w32', 1, (256, 192), 1),
     ('resnet50', 1, (256, 192), 1),
     ('resnet50', 2, (256, 192), 1),
+    ('resnet18', 1, (128, 96), 1),   # official gates assume Bottleneck widths: only N=1 compares
 ]
 
 
@@ -125,7 +126,8 @@ def test_model_spec_round_trip_and_validation():
     for bad in (dict(arch='vgg'), dict(instances=0), dict(instances=5), dict(input_size=(250, 192))):
         with pytest.raises(ValueError):
             ModelSpec(**bad)
-    assert set(ARCHS) == {'hrnet_w32', 'hrnet_w48', 'hrnet_w16s', 'resnet50', 'resnet101', 'resnet152'}
+    assert set(ARCHS) == {'hrnet_w32', 'hrnet_w48', 'hrnet_w16s',
+                          'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'}
     model = build_model(spec)
     assert isinstance(model, PoseNet) and model.spec == spec
     assert model.final_layer.out_channels == 14

@@ -295,6 +295,43 @@ def _bench_pipeline(model, boxes: int, repeats: int, device: str, seed: int,
     return med
 
 
+# ---------------------------------------------------------------------- GPU estimates
+# Published dense peaks (no sparsity) in TFLOPS, from NVIDIA's H100 / H200 datasheets (SXM parts):
+# FP32 on CUDA cores, TF32 and FP16 on tensor cores. H200 has the H100's compute, more and faster memory.
+GPU_PEAKS_TFLOPS: Dict[str, Dict[str, float]] = {
+    'NVIDIA H100 SXM': {'fp32': 67.0, 'tf32_tensor': 494.7, 'fp16_tensor': 989.4},
+    'NVIDIA H200 SXM': {'fp32': 67.0, 'tf32_tensor': 494.7, 'fp16_tensor': 989.4},
+}
+# fractions of peak at which the estimate is stated; what a convolutional net really reaches depends
+# on batch, layout and kernels, which is exactly what a GPU run of this benchmark would measure
+ASSUMED_UTILISATION = (0.1, 0.3)
+
+
+def gpu_estimates(report: Mapping[str, Any], boxes: int = 10, instances: int = 2) -> Dict[str, Any]:
+    """ESTIMATES (not measurements) of GPU throughput from the counted MACs and published peaks.
+
+    Used when no GPU ran the benchmark: boxes/s = utilisation * peak / (2 * MACs per box), with the
+    shared-trunk MACs for `instances` lambdas. Both bounds are stated with their assumption.
+    """
+    macs = report['macs']['gated']
+    gmac_box = macs['gmac_trunk'] + instances * macs['gmac_head']
+    flops_box = 2e9 * gmac_box
+    out: Dict[str, Any] = {
+        'ESTIMATE': 'not measured: computed from counted MACs and published peak FLOPS',
+        'boxes': boxes, 'instances': instances, 'gflop_per_box_shared': flops_box / 1e9,
+        'assumed_utilisation': list(ASSUMED_UTILISATION), 'devices': {}}
+    for name, peaks in GPU_PEAKS_TFLOPS.items():
+        dev: Dict[str, Any] = {'peak_tflops': dict(peaks)}
+        for prec, tflops in peaks.items():
+            per_s = {f'u{u:g}': u * tflops * 1e12 / flops_box for u in ASSUMED_UTILISATION}
+            dev[f'boxes_per_s_{prec}'] = per_s
+            dev[f'ms_per_{boxes}_boxes_{prec}'] = {k: 1e3 * boxes / v for k, v in per_s.items()}
+        dev['fp16_over_fp32_peak_ratio'] = peaks['fp16_tensor'] / peaks['fp32']
+        dev['fp16_over_tf32_peak_ratio'] = peaks['fp16_tensor'] / peaks['tf32_tensor']
+        out['devices'][name] = dev
+    return out
+
+
 # ---------------------------------------------------------------------- plot
 def plot_report(report: Mapping[str, Any], path: Path) -> Path:
     """Two panels: shared/naive ratio vs N (with the FLOP bound), and boxes/s vs boxes."""
@@ -354,6 +391,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-onnx', action='store_true', help='skip the onnxruntime comparison')
     parser.add_argument('--json', default=str(DEFAULT_JSON), metavar='OUT', help='report path (default: %(default)s)')
     parser.add_argument('--plot', default=None, metavar='PNG', help='plot path (default: the JSON path with .png)')
+    parser.add_argument('--node', action='store_true',
+                        help="also measure the ROS 2 node's overhead (pairing, conversion, message, publish) against "
+                             'model time at --backend-boxes people; needs the ROS environment (scripts/env.sh)')
     parser.add_argument('--extra-json', action='append', default=[], metavar='FILE',
                         help='merge measurements from another run (e.g. the ROS node overhead) under "extra"')
 
@@ -382,6 +422,10 @@ def _main(args: argparse.Namespace) -> int:
     if args.input_size:
         from mipnet_ros.core.model.registry import parse_input_size
         input_size = parse_input_size(args.input_size)
+    if args.node:
+        # the ROS layer registers its measurement on import; the core itself never imports ROS
+        import importlib
+        importlib.import_module('mipnet_ros.ros.overhead')
     extra = {name: (lambda fn=fn: fn(args)) for name, fn in _EXTRA.items()}
     t0 = time.perf_counter()
     report = run_benchmark(arch=arch, input_size=input_size, instances=_ints(args.instances), boxes=boxes,
@@ -390,6 +434,8 @@ def _main(args: argparse.Namespace) -> int:
     for path in args.extra_json:
         with open(path) as f:
             add_measurements(report, Path(path).stem, json.load(f))
+    if 'gpu' not in report['environment']:
+        report['gpu_estimates'] = gpu_estimates(report, boxes=args.backend_boxes)
     report['config']['quick'] = quick
     report['config']['wall_s'] = time.perf_counter() - t0
     out = Path(args.json)

@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='our checkpoint, or an official HRNet/MIPNet file (then --arch is needed)')
     parser.add_argument('--arch', default=None,
                         help='architecture of an official checkpoint (hrnet_w32, hrnet_w48, hrnet_w16s, '
-                             'resnet50, resnet101, resnet152); ours store it')
+                             'resnet18 ... resnet152); ours store it')
     parser.add_argument('--instances', type=int, default=None, metavar='N',
                         help='number of instances N (official files: 2 if the file has gates, else 1)')
     parser.add_argument('--num-joints', type=int, default=None, metavar='K',

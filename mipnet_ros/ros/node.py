@@ -15,6 +15,7 @@ configures and activates itself at start-up.
 from __future__ import annotations
 
 import gc
+from collections import deque
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ class Frame:
     stamp_ns: int
     image: Any          # sensor_msgs/Image or CompressedImage
     detections: Any     # vision_msgs/Detection2DArray
+    pairing_ms: float = 0.0
 
 
 @dataclass
@@ -60,6 +62,13 @@ class NodeStats:
     reported_dropped: int = 0       # dropped count at the previous diagnostics report
     reported_errors: int = 0
     rejected_reasons: dict = field(default_factory=dict)
+    pairing_ms_mean: float = float('nan')   # time inside the image/detection callbacks (pairing + hand-off)
+    model_ms_mean: float = float('nan')     # PoseEstimator call: crops, network, decode, OKS-NMS
+    overhead_ms_mean: float = float('nan')  # everything else of a frame: conversion, boxes, message, publish
+
+
+def _ema(old: float, new: float, first: bool) -> float:
+    return new if first or old != old else 0.9 * old + 0.1 * new
 
 
 class MipnetNode(LifecycleNode):
@@ -77,11 +86,14 @@ class MipnetNode(LifecycleNode):
         self._configured: Optional[P.NodeParams] = None   # the parameters the model was built with
         self._pairer: Optional[StampPairer] = None
         self._slot: LatestSlot[Frame] = LatestSlot()
+        self._pairing_ms = 0.0
         self._worker: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._subs: List[Any] = []
         self._pub_kp = self._pub_markers = self._pub_annotated = self._pub_info = None
         self._edges: List[Any] = []
+        # per-frame stage durations in ms, newest last: the node-overhead benchmark reads them
+        self.stage_times: 'deque[dict]' = deque(maxlen=1000)
 
         import diagnostic_updater
         self._updater = diagnostic_updater.Updater(self, period=1.0)
@@ -262,18 +274,20 @@ class MipnetNode(LifecycleNode):
         self._subs = []
 
     def _on_image(self, msg) -> None:
+        t0 = time.perf_counter()
         with self._stats_lock:
             self.stats.images += 1
         pairer = self._pairer
         if pairer is not None:
-            self._submit(pairer.add_image(convert.stamp_to_ns(msg.header.stamp), msg))
+            self._submit(pairer.add_image(convert.stamp_to_ns(msg.header.stamp), msg), t0)
 
     def _on_detections(self, msg) -> None:
+        t0 = time.perf_counter()
         with self._stats_lock:
             self.stats.detection_arrays += 1
         pairer = self._pairer
         if pairer is not None:
-            self._submit(pairer.add_detections(convert.stamp_to_ns(msg.header.stamp), msg))
+            self._submit(pairer.add_detections(convert.stamp_to_ns(msg.header.stamp), msg), t0)
 
     def _warn_unmatched(self) -> None:
         pairer = self._pairer
@@ -288,11 +302,16 @@ class MipnetNode(LifecycleNode):
                 'the same header stamp (the detector must copy the image stamp; see stamp_slop_sec)',
                 throttle_duration_sec=LOG_THROTTLE_SEC)
 
-    def _submit(self, pair) -> None:
+    def _submit(self, pair, t0: float) -> None:
         self._warn_unmatched()
+        spent_ms = (time.perf_counter() - t0) * 1e3
+        with self._stats_lock:
+            self._pairing_ms += spent_ms   # both callbacks of a frame count towards its pairing time
         if pair is not None:
             stamp, image, dets = pair
-            self._slot.put(Frame(stamp, image, dets), key=stamp)
+            with self._stats_lock:
+                pairing_ms, self._pairing_ms = self._pairing_ms, 0.0
+            self._slot.put(Frame(stamp, image, dets, pairing_ms), key=stamp)
 
     # ------------------------------------------------------------------ worker
     def _start_worker(self) -> None:
@@ -349,11 +368,15 @@ class MipnetNode(LifecycleNode):
             self.get_logger().warning(
                 f'{n_bad} detection box(es) rejected (' + ', '.join(f'{k}: {v}' for k, v in sorted(bad_boxes.items()))
                 + '): the rest of the frame is processed', throttle_duration_sec=LOG_THROTTLE_SEC)
+        t_model = time.perf_counter()
         people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
+        t_message = time.perf_counter()
         header = frame.image.header
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
                                     conf.keypoint_threshold, live.instance_threshold)
+        t_publish = time.perf_counter()
         pub_kp.publish(msg)
+        t_visualize = time.perf_counter()
         want_markers = live.publish_markers and pub_markers.get_subscription_count() > 0
         want_image = live.publish_annotated and pub_annotated.get_subscription_count() > 0
         if want_markers or want_image:
@@ -366,7 +389,13 @@ class MipnetNode(LifecycleNode):
             with self._stats_lock:
                 self.stats.markers_published += int(want_markers)
                 self.stats.annotated_published += int(want_image)
-        dt_ms = (time.perf_counter() - t0) * 1e3
+        t_end = time.perf_counter()
+        dt_ms = (t_end - t0) * 1e3
+        stages = {'pairing': frame.pairing_ms, 'convert': (t_model - t0) * 1e3, 'model': (t_message - t_model) * 1e3,
+                  'message': (t_publish - t_message) * 1e3, 'publish': (t_visualize - t_publish) * 1e3,
+                  'visualize': (t_end - t_visualize) * 1e3, 'people': len(msg.persons), 'boxes': len(boxes)}
+        self.stage_times.append(stages)
+        overhead_ms = dt_ms - stages['model'] - stages['visualize'] + stages['pairing']
         age_ms = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6
         with self._stats_lock:
             s = self.stats
@@ -374,8 +403,16 @@ class MipnetNode(LifecycleNode):
             s.people = len(msg.persons)
             s.people_total += len(msg.persons)
             s.processing_ms = dt_ms
-            s.processing_ms_mean = dt_ms if s.processed == 1 else 0.9 * s.processing_ms_mean + 0.1 * dt_ms
+            first = s.processed == 1
+            s.processing_ms_mean = _ema(s.processing_ms_mean, dt_ms, first)
+            s.model_ms_mean = _ema(s.model_ms_mean, stages['model'], first)
+            s.overhead_ms_mean = _ema(s.overhead_ms_mean, overhead_ms, first)
+            s.pairing_ms_mean = _ema(s.pairing_ms_mean, frame.pairing_ms, first)
             s.frame_age_ms = age_ms
+
+    def estimator_spec(self):
+        """ModelSpec of the loaded model (None before configure)."""
+        return None if self._estimator is None else self._estimator.spec
 
     # ------------------------------------------------------------------ diagnostics
     @property
@@ -411,6 +448,8 @@ class MipnetNode(LifecycleNode):
         stat.add('processing_time_ms', f'{values["processing_ms"]:.1f}')
         stat.add('processing_time_ms_mean', f'{values["processing_ms_mean"]:.1f}')
         stat.add('frame_age_ms', f'{values["frame_age_ms"]:.1f}')
+        stat.add('model_time_ms_mean', f'{values["model_ms_mean"]:.1f}')
+        stat.add('node_overhead_ms_mean', f'{values["overhead_ms_mean"]:.2f}')
         stat.add('people', str(values['people']))
         stat.add('people_total', str(values['people_total']))
         stat.add('images_received', str(values['images']))

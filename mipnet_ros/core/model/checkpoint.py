@@ -137,8 +137,9 @@ def guess_arch(state: Mapping[str, torch.Tensor]) -> Optional[str]:
         from mipnet_ros.core.model.resnet import RESNET_DEPTHS
         counts = tuple(len({int(k.split('.')[1]) for k in state if k.startswith(f'layer{i}.')})
                        for i in range(1, 5))
-        for name, depth in RESNET_DEPTHS.items():
-            if tuple(depth) == counts:
+        bottleneck = 'layer1.0.conv3.weight' in state
+        for name, (block, depth) in RESNET_DEPTHS.items():
+            if tuple(depth) == counts and (block.expansion == 4) == bottleneck:
                 return name
     return None
 

@@ -35,6 +35,8 @@ ARCHS: Dict[str, ArchInfo] = {
     'hrnet_w48': ArchInfo('hrnet', (384, 288), 'HRNet-W48 (official MIPNet COCO 384x288 model)'),
     'hrnet_w16s': ArchInfo('hrnet', (256, 192),
                            'small HRNet for CPU/Jetson: width 16, one module per stage 2/3/4'),
+    'resnet18': ArchInfo('resnet', (256, 192), 'SimpleBaseline ResNet-18 + 3 deconvolutions (small, for CPU)'),
+    'resnet34': ArchInfo('resnet', (256, 192), 'SimpleBaseline ResNet-34 + 3 deconvolutions'),
     'resnet50': ArchInfo('resnet', (256, 192), 'SimpleBaseline ResNet-50 + 3 deconvolutions'),
     'resnet101': ArchInfo('resnet', (256, 192), 'SimpleBaseline ResNet-101 + 3 deconvolutions'),
     'resnet152': ArchInfo('resnet', (256, 192), 'SimpleBaseline ResNet-152 + 3 deconvolutions'),

@@ -4,7 +4,7 @@ Also home of the two residual blocks, which HRNet reuses. Module names (`conv1`,
 `deconv_layers`, `final_layer`, `downsample`) and Sequential indices follow the official
 `pose_resnet.py` so its checkpoints load strictly. With N>=2 instances the MIPNet variant
 (`pose_resnet_se_lambda`, SE_MODULES=[False, False, True, True]) gates the input of `layer3`
-(512 channels, `layer3_se`) and of `layer4` (1024 channels, `layer4_se`); the trunk therefore ends
+(512 channels for Bottleneck, `layer3_se`) and of `layer4` (1024, `layer4_se`); the trunk therefore ends
 after `layer2`.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -75,29 +75,38 @@ def make_layer(block, in_ch: int, planes: int, count: int, stride: int = 1) -> T
     return nn.Sequential(*layers), out_ch
 
 
-# depth -> blocks per layer (all Bottleneck)
-RESNET_DEPTHS: Dict[str, Sequence[int]] = {
-    'resnet50': (3, 4, 6, 3),
-    'resnet101': (3, 4, 23, 3),
-    'resnet152': (3, 8, 36, 3),
+# arch -> (residual block, blocks per layer), as the official resnet_spec
+RESNET_DEPTHS: Dict[str, Tuple[type, Sequence[int]]] = {
+    'resnet18': (BasicBlock, (2, 2, 2, 2)),
+    'resnet34': (BasicBlock, (3, 4, 6, 3)),
+    'resnet50': (Bottleneck, (3, 4, 6, 3)),
+    'resnet101': (Bottleneck, (3, 4, 23, 3)),
+    'resnet152': (Bottleneck, (3, 8, 36, 3)),
 }
 DECONV_FILTERS = (256, 256, 256)
-# Channels entering layer3 / layer4 of a Bottleneck ResNet: where the official gates sit.
-GATE_CHANNELS = {'layer3_se': 512, 'layer4_se': 1024}
+
+
+def gate_channels(block: type) -> Dict[str, int]:
+    """Channels entering layer3 / layer4, where the gates sit.
+
+    The official code hard-codes the Bottleneck widths (512/1024), so its gated ResNet-18/34 cannot run;
+    ours sizes the gates from the block so the small SimpleBaseline used in the CPU experiment works.
+    """
+    return {'layer3_se': 128 * block.expansion, 'layer4_se': 256 * block.expansion}
 
 
 class PoseResNet(PoseNet):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        counts = RESNET_DEPTHS[spec.arch]
+        block, counts = RESNET_DEPTHS[spec.arch]
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = bn2d(64)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         ch = 64
-        self.layer1, ch = make_layer(Bottleneck, ch, 64, counts[0])
-        self.layer2, ch = make_layer(Bottleneck, ch, 128, counts[1], stride=2)
-        self.layer3, ch = make_layer(Bottleneck, ch, 256, counts[2], stride=2)
-        self.layer4, ch = make_layer(Bottleneck, ch, 512, counts[3], stride=2)
+        self.layer1, ch = make_layer(block, ch, 64, counts[0])
+        self.layer2, ch = make_layer(block, ch, 128, counts[1], stride=2)
+        self.layer3, ch = make_layer(block, ch, 256, counts[2], stride=2)
+        self.layer4, ch = make_layer(block, ch, 512, counts[3], stride=2)
         deconvs: List[nn.Module] = []
         for filters in DECONV_FILTERS:
             # kernel 4, padding 1: exactly doubles the resolution
@@ -107,8 +116,9 @@ class PoseResNet(PoseNet):
         self.deconv_layers = nn.Sequential(*deconvs)
         self.final_layer = nn.Conv2d(ch, spec.num_joints, 1)
         if self.gated:
-            self.layer3_se = MIMBGroup([GATE_CHANNELS['layer3_se']])
-            self.layer4_se = MIMBGroup([GATE_CHANNELS['layer4_se']])
+            gates = gate_channels(block)
+            self.layer3_se = MIMBGroup([gates['layer3_se']])
+            self.layer4_se = MIMBGroup([gates['layer4_se']])
 
     def forward_trunk(self, images: torch.Tensor) -> List[torch.Tensor]:
         x = self.maxpool(F.relu(self.bn1(self.conv1(images))))
