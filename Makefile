@@ -12,7 +12,7 @@ test: setup
 	@bash scripts/run_tests.sh
 
 bench: setup
-	@source scripts/env.sh && python -m mipnet_ros bench --quick --json docs/results/bench.json
+	@source scripts/env.sh && python -m mipnet_ros bench --quick --node --json out/bench/bench.json
 
 clean:
 	rm -rf build install log out

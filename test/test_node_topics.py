@@ -235,14 +235,24 @@ def test_other_encodings_are_processed(env, encoding):
 def test_unsupported_encoding_is_rejected_and_counted(env):
     before = diagnostics_values(env.probe, env.diag, time.time())
     stamp = 450 * 10**9
+    rejected0 = int(before['rejected_images'])
+
+    def rejected_after(n, timeout=20.0):
+        # one frame at a time (the mailbox keeps only the newest): wait until the node has judged it
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            values = diagnostics_values(env.probe, env.diag, time.time())
+            if int(values['rejected_images']) - rejected0 >= n:
+                return values
+        return values
+
     send(env, image_msg(stamp, 100, 80, encoding='16UC1'), detections_msg(stamp, [(5, 5, 60, 70)], ['d']))
-    time.sleep(0.5)                                        # one frame at a time: the mailbox keeps only the newest
+    rejected_after(1)
     bad_step = image_msg(stamp + 1, 100, 80)
     bad_step.step = 299                                    # not width * 3 and not matching the data
     send(env, bad_step, detections_msg(stamp + 1, [(5, 5, 60, 70)], ['d']))
-    time.sleep(1.5)
-    after = diagnostics_values(env.probe, env.diag, time.time())
-    assert int(after['rejected_images']) - int(before['rejected_images']) == 2
+    after = rejected_after(2)
+    assert int(after['rejected_images']) - rejected0 == 2
     assert 'encoding: 1' in after['rejected_reasons'] and 'layout: 1' in after['rejected_reasons']
     assert not outputs(env, {stamp, stamp + 1})
 

@@ -1,7 +1,8 @@
 """`python -m mipnet_ros report`: the occlusion experiment's table, bar plot and JSON.
 
     python -m mipnet_ros report --test out/synth_small/test.json --images out/synth_small/test \
-        --method hrnet_n1=runs/synth_hrnet_w16s_n1/final.pth --method hrnet_n2=runs/synth_hrnet_w16s_n2/final.pth
+        --method hrnet_n1=runs/synth_hrnet_w16s_n1/final.pth --method hrnet_n2=runs/synth_hrnet_w16s_n2/final.pth \
+        --notes-file docs/results/occlusion_notes.md
 
 Every checkpoint is evaluated with ground-truth boxes on the synthetic test split (or its saved
 eval JSON is reused with --reuse), then docs/results/occlusion.{json,md,png} are written. The JSON
@@ -40,6 +41,11 @@ def method_entry(name: str, checkpoint: str, stats: Dict[str, float], meta: Dict
             'epochs': None if epochs is None else round(float(epochs), 3)}
 
 
+def baseline_of(method: Dict[str, object], methods: List[Dict[str, object]]) -> Optional[Dict[str, object]]:
+    """The N=1 method of the same architecture: what a MIPNet (N>1) row is compared with."""
+    return next((m for m in methods if m['arch'] == method['arch'] and m['instances'] == 1), None)
+
+
 def write_report(benchmark: Dict[str, int], methods: List[Dict[str, object]], out_dir: str,
                  notes: Optional[str] = None) -> Dict[str, Path]:
     out = Path(out_dir)
@@ -50,11 +56,16 @@ def write_report(benchmark: Dict[str, int], methods: List[Dict[str, object]], ou
     lines = ['# Occlusion benchmark (synthetic scenes, ground-truth boxes)', '',
              f'Test split: {benchmark["scenes"]} scenes, {benchmark["people"]} people, '
              f'{benchmark["hidden_people"]} of them hidden (>= 25% of the silhouette covered), seed {benchmark["seed"]}.',
-             '', '| method | arch | N | AP | AP50 | AR | hidden recall | epochs | device |',
-             '|---|---|---|---|---|---|---|---|---|']
+             '', '| method | arch | N | AP | AP50 | AR | hidden recall | AP vs N=1 | hidden recall vs N=1 '
+             '| epochs | device |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for m in data['methods']:
+        base = baseline_of(m, data['methods'])
+        gain_ap = '' if base is None or base is m else f'{m["AP"] - base["AP"]:+.1f}'
+        gain_hr = '' if base is None or base is m else f'{m["hidden_recall"] - base["hidden_recall"]:+.3f}'
         lines.append(f'| {m["name"]} | {m["arch"]} | {m["instances"]} | {m["AP"]:.1f} | {m["AP50"]:.1f} | '
-                     f'{m["AR"]:.1f} | {m["hidden_recall"]:.3f} | {m["epochs"]} | {m["device"]} |')
+                     f'{m["AR"]:.1f} | {m["hidden_recall"]:.3f} | {gain_ap} | {gain_hr} | {m["epochs"]} | '
+                     f'{m["device"]} |')
     if notes:
         lines += ['', notes]
     paths['md'].write_text('\n'.join(lines) + '\n')
@@ -95,6 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--reuse', action='store_true', help='reuse an existing per-method eval JSON')
     parser.add_argument('--out', default='docs/results', help='where occlusion.{json,md,png} go')
     parser.add_argument('--notes', default=None, help='a paragraph appended to the markdown table')
+    parser.add_argument('--notes-file', default=None, metavar='MD', help='read that paragraph from a file')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads for the evaluations')
     parser.add_argument('--no-progress', action='store_true')
 
@@ -126,6 +138,7 @@ def main(args: argparse.Namespace) -> int:
         methods.append(method_entry(name, ckpt, stats, checkpoint_meta(ckpt)))
         print(f'{name}: AP {stats["AP"]:.2f} AP50 {stats["AP50"]:.2f} AR {stats["AR"]:.2f} '
               f'hidden recall {stats.get("hidden_recall", 0):.3f}')
-    paths = write_report(benchmark_summary(str(test)), methods, args.out, args.notes)
+    notes = Path(args.notes_file).read_text().strip() if args.notes_file else args.notes
+    paths = write_report(benchmark_summary(str(test)), methods, args.out, notes)
     print('\n'.join(f'wrote {p}' for p in paths.values()))
     return 0
