@@ -5,7 +5,8 @@ that gets busier during the run penalises them equally:
   * naive      per lambda, a full forward pass of the B crops: N passes through the whole network
   * shared     the lambda-free trunk once per box, only the head B*N times (PoseNet.forward_shared)
   * plain      the HRNet without modulation blocks, one pass per box (what MIPNet is compared with)
-  * backends   torch eager vs onnxruntime (shared-trunk and per-instance graphs) at 10 boxes;
+  * backends   torch eager vs onnxruntime (shared-trunk and per-instance graphs, and the int8
+               shared-trunk graph) at 10 boxes, at each thread count of --backend-threads;
                fp16 variants only on a GPU
   * pipeline   the whole PoseEstimator call (crop, network, decode, OKS-NMS) at 10 boxes
 MACs are counted with forward hooks on Conv2d / ConvTranspose2d / Linear. With f the trunk's share
@@ -149,7 +150,8 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                   boxes: Sequence[int] = (1, 5, 10, 20), repeats: int = 3, warmup: int = 1, device: str = 'cpu',
                   backend_boxes: int = 10, onnx: bool = True, pipeline: bool = True, seed: int = 0,
                   log: Callable[[str], None] = print,
-                  extra: Optional[Mapping[str, Callable[[], Dict[str, Any]]]] = None) -> Dict[str, Any]:
+                  extra: Optional[Mapping[str, Callable[[], Dict[str, Any]]]] = None,
+                  backend_threads: Sequence[int] = (), int8: bool = True) -> Dict[str, Any]:
     """Measure everything described in the module docstring; returns the JSON-able report."""
     import torch
 
@@ -202,7 +204,8 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                 f'ratio {entry["shared_over_naive"]:.3f} (MAC bound {entry["flop_bound_ratio"]:.3f})  '
                 f'{entry["boxes_per_s_shared"]:.1f} boxes/s  (plain HRNet {plain_s * 1e3:.1f} ms)')
 
-    report['backends'] = _bench_backends(gated, all_crops[:backend_boxes], repeats, device, onnx, log, warmup)
+    report['backends'] = _bench_backends(gated, all_crops[:backend_boxes], repeats, device, onnx, log, warmup,
+                                         backend_threads, int8)
     if pipeline:
         report['pipeline'] = _bench_pipeline(gated, backend_boxes, repeats, device, seed, log)
     for name, fn in (extra or {}).items():
@@ -214,57 +217,84 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
 
 
 def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: bool,
-                    log: Callable[[str], None], warmup: int = 1) -> Dict[str, Any]:
-    """torch eager vs onnxruntime on the same crops with lambda 0..1 (the official N=2)."""
+                    log: Callable[[str], None], warmup: int = 1, thread_counts: Sequence[int] = (),
+                    int8: bool = True) -> Dict[str, Any]:
+    """torch eager vs onnxruntime on the same crops with lambda 0..1 (the official N=2).
+
+    Every variant gets the same CPU threads; the comparison is repeated for each of `thread_counts`
+    (the first entry is the headline, `results`). int8 is onnxruntime's statically quantized
+    shared-trunk graph; here it is calibrated on the benchmark's noise crops, which fixes its speed
+    but says nothing of its accuracy (that is `eval` on a model quantized with real crops).
+    """
     import tempfile
 
     import torch
-
-    from mipnet_ros.core.backends import OnnxBackend, TorchBackend
     n = 2
     b = crops.shape[0]
-    variants: Dict[str, Callable[[], Any]] = {}
-    backends: Dict[str, Any] = {'torch_fp32': TorchBackend(model, device=device, max_batch=1024)}
     on_gpu = device.startswith('cuda') and torch.cuda.is_available()
-    if on_gpu:
-        backends['torch_fp16'] = TorchBackend(copy.deepcopy(model), device=device, fp16=True, max_batch=1024)
-    tmp = None
-    if onnx:
-        try:
-            import onnxruntime
-
-            from mipnet_ros.core.export import export_onnx
-            tmp = tempfile.TemporaryDirectory(prefix='mipnet-bench-')
-            cpu_model = model if not on_gpu else copy.deepcopy(model).cpu()
-            for layout, shared in (('shared', True), ('per_instance', False)):
-                path = Path(tmp.name) / f'{layout}.onnx'
-                export_onnx(cpu_model, path, shared_trunk=shared)
-                opts = onnxruntime.SessionOptions()
-                opts.intra_op_num_threads = torch.get_num_threads()     # same CPU budget as torch
-                with warnings.catch_warnings():
-                    warnings.simplefilter('ignore')
-                    backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024,
-                                                                session_options=opts)
-                    if on_gpu:
-                        gpu = OnnxBackend(path, device=device, max_batch=1024)
-                        if 'CUDAExecutionProvider' in gpu.providers:
-                            backends[f'ort_cuda_{layout}'] = gpu
-        except ImportError as exc:
-            log(f'  onnxruntime skipped: {exc}')
-    for name, be in backends.items():
-        variants[name] = (lambda be=be: be.run_shared(crops, n))
+    threads = list(dict.fromkeys([torch.get_num_threads()] + [int(t) for t in thread_counts if int(t) > 0]))
+    out: Dict[str, Any] = {'boxes': b, 'instances': n, 'threads': threads[0], 'by_threads': []}
+    files: Dict[str, Path] = {}
+    tmp = tempfile.TemporaryDirectory(prefix='mipnet-bench-') if onnx else None
     try:
-        t = interleaved(variants, repeats, warmup)
+        if tmp is not None:
+            try:
+                import onnxruntime  # noqa: F401
+
+                from mipnet_ros.core.export import export_onnx
+                cpu_model = model if not on_gpu else copy.deepcopy(model).cpu()
+                for layout, shared in (('shared', True), ('per_instance', False)):
+                    files[layout] = Path(tmp.name) / f'{layout}.onnx'
+                    export_onnx(cpu_model, files[layout], shared_trunk=shared)
+                if int8:
+                    from mipnet_ros.core.quantize import quantize_onnx
+                    files['shared_int8'] = Path(tmp.name) / 'shared_int8.onnx'
+                    info = quantize_onnx(files['shared'], files['shared_int8'], crops)
+                    log(f'  int8 graph quantized in {info["seconds"]:.0f} s')
+            except ImportError as exc:
+                log(f'  onnxruntime skipped: {exc}')
+        before = torch.get_num_threads()
+        try:
+            for t in threads:
+                torch.set_num_threads(t)
+                results = _time_backends(model, crops, n, device, on_gpu, files, t, repeats, warmup)
+                out['by_threads'].append({'threads': t, 'results': results})
+                base = results['torch_fp32']['seconds']
+                for name, r in results.items():
+                    log(f'  backend {name:<22} {t} thr {r["seconds"] * 1e3:8.1f} ms for {b} boxes x {n} instances  '
+                        f'({r["boxes_per_s"]:.1f} boxes/s, x{base / r["seconds"]:.2f} vs torch fp32)')
+        finally:
+            torch.set_num_threads(before)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    base = t['torch_fp32']
-    out = {'boxes': b, 'instances': n, 'results': {}}
-    for name, sec in t.items():
-        out['results'][name] = {'seconds': sec, 'boxes_per_s': b / sec, 'relative_to_torch_fp32': sec / base}
-        log(f'  backend {name:<22} {sec * 1e3:8.1f} ms for {b} boxes x {n} instances  '
-            f'({b / sec:.1f} boxes/s, x{base / sec:.2f} vs torch fp32)')
+    out['results'] = out['by_threads'][0]['results']
     return out
+
+
+def _time_backends(model, crops: np.ndarray, n: int, device: str, on_gpu: bool, files: Mapping[str, Path],
+                   threads: int, repeats: int, warmup: int) -> Dict[str, Dict[str, float]]:
+    """One interleaved round of every backend variant at `threads` CPU threads."""
+    from mipnet_ros.core.backends import OnnxBackend, TorchBackend
+    backends: Dict[str, Any] = {'torch_fp32': TorchBackend(model, device=device, max_batch=1024)}
+    if on_gpu:
+        backends['torch_fp16'] = TorchBackend(copy.deepcopy(model), device=device, fp16=True, max_batch=1024)
+    for layout, path in files.items():
+        import onnxruntime
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads           # the same CPU budget as torch
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024, session_options=opts)
+            if on_gpu and layout != 'shared_int8':
+                gpu = OnnxBackend(path, device=device, max_batch=1024)
+                if 'CUDAExecutionProvider' in gpu.providers:
+                    backends[f'ort_cuda_{layout}'] = gpu
+    t = interleaved({name: (lambda be=be: be.run_shared(crops, n)) for name, be in backends.items()},
+                    repeats, warmup)
+    b, base = crops.shape[0], t['torch_fp32']
+    return {name: {'seconds': sec, 'boxes_per_s': b / sec, 'relative_to_torch_fp32': sec / base,
+                   'speedup_vs_torch_fp32': base / sec} for name, sec in t.items()}
 
 
 def _bench_pipeline(model, boxes: int, repeats: int, device: str, seed: int,
@@ -389,6 +419,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend-boxes', type=int, default=10,
                         help='boxes in the backend and pipeline comparisons (default: %(default)s)')
     parser.add_argument('--no-onnx', action='store_true', help='skip the onnxruntime comparison')
+    parser.add_argument('--no-int8', action='store_true', help='skip the int8 onnxruntime variant')
+    parser.add_argument('--backend-threads', default=None, metavar='T,..',
+                        help='also compare the backends at these CPU thread counts (default: all cores; '
+                             'the first comparison always uses --threads)')
     parser.add_argument('--json', default=str(DEFAULT_JSON), metavar='OUT', help='report path (default: %(default)s)')
     parser.add_argument('--plot', default=None, metavar='PNG', help='plot path (default: the JSON path with .png)')
     parser.add_argument('--node', action='store_true',
@@ -430,7 +464,9 @@ def _main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     report = run_benchmark(arch=arch, input_size=input_size, instances=_ints(args.instances), boxes=boxes,
                            repeats=repeats, warmup=args.warmup, device=args.device, onnx=not args.no_onnx,
-                           backend_boxes=args.backend_boxes, extra=extra)
+                           backend_boxes=args.backend_boxes, extra=extra, int8=not args.no_int8,
+                           backend_threads=(_ints(args.backend_threads) if args.backend_threads is not None
+                                            else [os.cpu_count() or 1]))
     for path in args.extra_json:
         with open(path) as f:
             add_measurements(report, Path(path).stem, json.load(f))

@@ -178,6 +178,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (default: %(default)s)')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
                         help='max |onnxruntime - torch| accepted (default: %(default)g)')
+    q = parser.add_argument_group('int8 (CPU speed; see mipnet_ros/core/quantize.py)')
+    q.add_argument('--int8', action='store_true',
+                   help='also write OUT.int8.onnx, statically quantized with calibration crops of annotated people')
+    q.add_argument('--calib-ann', metavar='JSON', help='COCO-format keypoint annotations for calibration')
+    q.add_argument('--calib-images', metavar='DIR', help='image folder of --calib-ann')
+    q.add_argument('--calib-count', type=int, default=64, metavar='M',
+                   help='person crops to use; 16 of them are held out to check the result (default: %(default)s)')
+    q.add_argument('--min-agreement', type=float, default=0.9,
+                   help='min share of confident joints whose int8 peak stays within 1 heatmap pixel of float32 '
+                        '(default: %(default)s)')
 
 
 def main(args: argparse.Namespace) -> int:
@@ -189,6 +199,10 @@ def main(args: argparse.Namespace) -> int:
         print(f'export: {exc}')
         return 2
     layout = LAYOUT_SHARED if args.shared_trunk else LAYOUT_PER_INSTANCE
+    int8 = bool(getattr(args, 'int8', False))
+    if int8 and not (args.calib_ann and args.calib_images):
+        print('export: --int8 needs --calib-ann and --calib-images (annotated people to calibrate on)')
+        return 2
     try:
         diff = export_onnx(model, args.onnx, shared_trunk=args.shared_trunk, opset=args.opset,
                            tolerance=getattr(args, 'tolerance', DEFAULT_TOLERANCE))
@@ -199,6 +213,28 @@ def main(args: argparse.Namespace) -> int:
     print(f'export: wrote {args.onnx} ({spec.arch}, N={spec.instances}, K={spec.num_joints}, '
           f'{spec.input_size[0]}x{spec.input_size[1]}, layout={layout}, opset {args.opset}); '
           f'onnxruntime vs torch max abs diff {diff:.3g}')
+    return _write_int8(args, model.spec) if int8 else 0
+
+
+def int8_path(path) -> Path:
+    """Where `export --int8` puts the quantized file: model.onnx -> model.int8.onnx."""
+    path = Path(path)
+    return path.with_name(path.stem + '.int8.onnx')
+
+
+def _write_int8(args: argparse.Namespace, spec) -> int:
+    from mipnet_ros.core.quantize import QuantizationError, calibration_crops, quantize_checked
+    out = int8_path(args.onnx)
+    try:
+        crops = calibration_crops(args.calib_ann, args.calib_images, spec.input_size, spec.num_joints,
+                                  count=args.calib_count)
+        info = quantize_checked(args.onnx, out, crops, min_agreement=args.min_agreement)
+    except (QuantizationError, FileNotFoundError, ValueError) as exc:
+        print(f'export: int8 FAILED: {exc}')
+        return 1
+    check = (f'; int8 peaks within 1 px of float32 for {info["agreement"]:.1%} of {info["confident_joints"]} '
+             f'confident joints on {info["check_crops"]} held-out crops' if 'agreement' in info else '')
+    print(f'export: wrote {out} (int8, calibrated on {info["calibration_crops"]} crops){check}')
     return 0
 
 
