@@ -364,14 +364,16 @@ def gpu_estimates(report: Mapping[str, Any], boxes: int = 10, instances: int = 2
 
 # ---------------------------------------------------------------------- plot
 def plot_report(report: Mapping[str, Any], path: Path) -> Path:
-    """Two panels: shared/naive ratio vs N (with the FLOP bound), and boxes/s vs boxes."""
+    """Shared/naive ratio vs N (with the FLOP bound), boxes/s vs boxes, and the backends' speed-ups."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     rows = report['instances_vs_shared']
     boxes = sorted({r['boxes'] for r in rows})
     ns = sorted({r['instances'] for r in rows})
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    by_threads = [g for g in report.get('backends', {}).get('by_threads') or [] if len(g['results']) > 1]
+    fig, axes = plt.subplots(1, 3 if by_threads else 2, figsize=(16 if by_threads else 11, 4.2))
+    ax1, ax2 = axes[0], axes[1]
     for b in boxes:
         sel = [r for r in rows if r['boxes'] == b]
         ax1.plot([r['instances'] for r in sel], [r['shared_over_naive'] for r in sel], 'o-', label=f'{b} boxes')
@@ -393,6 +395,8 @@ def plot_report(report: Mapping[str, Any], path: Path) -> Path:
     ax2.set_ylabel('boxes / s')
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7, ncol=2)
+    if by_threads:
+        _plot_backends(axes[2], report['backends'])
     cfg, env = report['config'], report['environment']
     where = env.get('gpu') or env.get('cpu', '')
     fig.suptitle(f'{cfg["arch"]} {cfg["input_size"][0]}x{cfg["input_size"][1]} on {where} '
@@ -402,6 +406,24 @@ def plot_report(report: Mapping[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_backends(ax, backends: Mapping[str, Any]) -> None:
+    """Grouped bars: speed-up of every backend variant over torch fp32, one group per thread count."""
+    groups = backends['by_threads']
+    names = [k for k in groups[0]['results'] if k != 'torch_fp32']
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs = [g + i * width for g in range(len(groups))]
+        ys = [grp['results'].get(name, {}).get('speedup_vs_torch_fp32', float('nan')) for grp in groups]
+        bars = ax.bar(xs, ys, width, label=name)
+        ax.bar_label(bars, fmt='%.2f', fontsize=7)
+    ax.axhline(1.0, color='k', lw=0.8)
+    ax.set_xticks([g + width * (len(names) - 1) / 2 for g in range(len(groups))])
+    ax.set_xticklabels([f'{grp["threads"]} thread(s)' for grp in groups])
+    ax.set_ylabel(f'speed-up vs torch fp32 ({backends["boxes"]} boxes x {backends["instances"]})')
+    ax.grid(alpha=0.3, axis='y')
+    ax.legend(fontsize=7)
 
 
 # ---------------------------------------------------------------------- CLI
