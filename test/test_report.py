@@ -41,3 +41,14 @@ def test_report_table_shows_gain_over_the_same_backbone(tmp_path):
     assert '| rn_n2 | resnet18 | 2 | 7.0 |' in md and '| -1.0 | +0.050 |' in md
     assert json.loads(paths['json'].read_text())['methods'][3]['AP'] == 7.0
     assert paths['png'].stat().st_size > 1000 and md.rstrip().endswith('note')
+
+
+def test_seed_repeats_are_compared_with_the_same_seed():
+    def method(name, n):
+        return {'name': name, 'arch': 'hrnet_w16s', 'instances': n}
+    methods = [method('hrnet_n1', 1), method('hrnet_n2', 2), method('hrnet_n1_s1', 1), method('hrnet_n2_s1', 2),
+               method('hrnet_n3_s2', 3)]
+    assert baseline_of(methods[1], methods)['name'] == 'hrnet_n1'
+    assert baseline_of(methods[3], methods)['name'] == 'hrnet_n1_s1'
+    assert baseline_of(methods[4], methods)['name'] == 'hrnet_n1'      # no N=1 with seed 2: the first one
+    assert baseline_of({'name': 'x', 'arch': 'resnet18', 'instances': 2}, methods) is None

@@ -14,6 +14,7 @@ AP/AR are in 0-100, hidden_recall in 0-1 (hidden people matched at OKS >= 0.5).
 """
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -41,9 +42,18 @@ def method_entry(name: str, checkpoint: str, stats: Dict[str, float], meta: Dict
             'epochs': None if epochs is None else round(float(epochs), 3)}
 
 
+def seed_tag(name: str) -> Optional[str]:
+    """'hrnet_n2_s1' -> '1': repeats of a method with another seed are named <method>_s<seed>."""
+    match = re.search(r'_s(\d+)$', str(name))
+    return match.group(1) if match else None
+
+
 def baseline_of(method: Dict[str, object], methods: List[Dict[str, object]]) -> Optional[Dict[str, object]]:
-    """The N=1 method of the same architecture: what a MIPNet (N>1) row is compared with."""
-    return next((m for m in methods if m['arch'] == method['arch'] and m['instances'] == 1), None)
+    """The N=1 method of the same architecture, and of the same seed when the names carry one: what a
+    MIPNet (N>1) row is compared with. Pairing by seed removes the shared stage-2 randomness from the gain."""
+    same_arch = [m for m in methods if m['arch'] == method['arch'] and m['instances'] == 1]
+    same_seed = [m for m in same_arch if seed_tag(m['name']) == seed_tag(method['name'])]
+    return (same_seed or same_arch or [None])[0]
 
 
 def write_report(benchmark: Dict[str, int], methods: List[Dict[str, object]], out_dir: str,
