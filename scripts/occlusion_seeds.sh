@@ -3,7 +3,7 @@
 # (same stage-1 net, so only the stage-2 randomness differs: lambda-gate init, crop order, augmentation),
 # then one table of all nine runs in docs/results/occlusion_seeds/. A row named <method>_s<seed> is
 # compared with the N=1 row of the same seed. Run scripts/occlusion_experiment.sh first (it makes the
-# data, the stage-1 net and the seed-0 runs). About 2 h on 2 CPU cores (two runs side by side).
+# data, the stage-1 net and the seed-0 runs). About 1.5 h on 2 CPU cores (we ran two side by side: 50 min).
 #   bash scripts/occlusion_seeds.sh                  # finished runs are skipped
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -52,3 +52,15 @@ def test_seed_repeats_are_compared_with_the_same_seed():
     assert baseline_of(methods[3], methods)['name'] == 'hrnet_n1_s1'
     assert baseline_of(methods[4], methods)['name'] == 'hrnet_n1'      # no N=1 with seed 2: the first one
     assert baseline_of({'name': 'x', 'arch': 'resnet18', 'instances': 2}, methods) is None
+
+
+def test_committed_seed_repeats_pair_every_method_with_its_own_seed():
+    """docs/results/occlusion_seeds: N=1/2/3 for three seeds, equal budgets, each gain against its own seed."""
+    from mipnet_ros.core.report import seed_tag
+    methods = json.loads((REPO / 'docs' / 'results' / 'occlusion_seeds' / 'occlusion.json').read_text())['methods']
+    runs = {(m['instances'], seed_tag(m['name'])) for m in methods}
+    assert runs == {(n, s) for n in (1, 2, 3) for s in (None, '1', '2')}
+    for m in methods:
+        base = baseline_of(m, methods)
+        assert seed_tag(base['name']) == seed_tag(m['name']) and base['instances'] == 1
+        assert base['epochs'] == pytest.approx(m['epochs'], rel=0.02)
