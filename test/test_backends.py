@@ -193,6 +193,14 @@ def test_bench_tiny_run_writes_report(tmp_path):
     f = report['macs']['gated']['trunk_fraction']
     assert 0 < f < 1 and rows[1]['flop_bound_ratio'] == pytest.approx((f + 2 * (1 - f)) / 2)
     assert rows[3]['gmac_naive'] > rows[3]['gmac_shared'] > 0
+    for r in rows:    # achieved GMAC/s is the counted work over the measured time of that variant
+        assert r['gmacs_per_s_shared'] == pytest.approx(r['gmac_shared'] / r['shared_s'])
+        assert r['gmacs_per_s_naive'] == pytest.approx(r['gmac_naive'] / r['naive_s'])
+    torch_row = report['backends']['results']['torch_fp32']
+    gated = report['macs']['gated']
+    assert torch_row['gmacs_per_s'] == pytest.approx(2 * (gated['gmac_trunk'] + 2 * gated['gmac_head'])
+                                                     / torch_row['seconds'])
+    assert 'gpu_throughput' not in report and 'gpu' not in report['environment']
     assert report['extra']['node'] == {'overhead_ms': 1.5}
     assert 'torch_fp32' in report['backends']['results'] and report['pipeline']['boxes'] == 2
     # no GPU ran it: the GPU figures are estimates, labelled as such, consistent with the MACs

@@ -9,6 +9,9 @@ that gets busier during the run penalises them equally:
                shared-trunk graph) at 10 boxes, at each thread count of --backend-threads;
                fp16 variants only on a GPU
   * pipeline   the whole PoseEstimator call (crop, network, decode, OKS-NMS) at 10 boxes
+  * gpu        on a CUDA device only: device-resident throughput per precision (strict fp32, tf32,
+               fp16, channels-last, CUDA graph) up to large batches, against the published peak
+               (core/gpu_throughput.py)
 MACs are counted with forward hooks on Conv2d / ConvTranspose2d / Linear. With f the trunk's share
 of the MACs, the shared/naive cost ratio cannot go below (f + (1-f) N) / N: the measured ratio is
 reported next to that bound.
@@ -30,6 +33,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from mipnet_ros.core.device_peaks import GPU_PEAKS_TFLOPS, peaks_for
 from mipnet_ros.core.fileio import atomic_path
 
 DEFAULT_JSON = Path('docs') / 'results' / 'bench.json'
@@ -142,6 +146,11 @@ def _environment(device: str) -> Dict[str, Any]:
         pass
     if device.startswith('cuda') and torch.cuda.is_available():
         env['gpu'] = torch.cuda.get_device_name(torch.device(device))
+        env['cuda'] = torch.version.cuda
+        env['cudnn'] = torch.backends.cudnn.version()
+        # PyTorch runs float32 convolutions as TF32 on tensor cores unless told not to: 'torch_fp32'
+        # in `backends` is what a user gets by default, `gpu_throughput` separates the two
+        env['cudnn_allow_tf32'] = bool(torch.backends.cudnn.allow_tf32)
     return env
 
 
@@ -151,7 +160,8 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                   backend_boxes: int = 10, onnx: bool = True, pipeline: bool = True, seed: int = 0,
                   log: Callable[[str], None] = print,
                   extra: Optional[Mapping[str, Callable[[], Dict[str, Any]]]] = None,
-                  backend_threads: Sequence[int] = (), int8: bool = True) -> Dict[str, Any]:
+                  backend_threads: Sequence[int] = (), int8: bool = True,
+                  gpu_boxes: Sequence[int] = (10, 64, 256)) -> Dict[str, Any]:
     """Measure everything described in the module docstring; returns the JSON-able report."""
     import torch
 
@@ -199,13 +209,20 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                      'boxes_per_s_shared': b / shared, 'boxes_per_s_naive': b / naive,
                      'gmac_naive': b * n * macs['gmac_full'],
                      'gmac_shared': b * (macs['gmac_trunk'] + n * macs['gmac_head'])}
+            entry['gmacs_per_s_naive'] = entry['gmac_naive'] / naive
+            entry['gmacs_per_s_shared'] = entry['gmac_shared'] / shared
             report['instances_vs_shared'].append(entry)
             log(f'  boxes={b:>2} N={n}: naive {naive * 1e3:8.1f} ms  shared {shared * 1e3:8.1f} ms  '
                 f'ratio {entry["shared_over_naive"]:.3f} (MAC bound {entry["flop_bound_ratio"]:.3f})  '
                 f'{entry["boxes_per_s_shared"]:.1f} boxes/s  (plain HRNet {plain_s * 1e3:.1f} ms)')
 
     report['backends'] = _bench_backends(gated, all_crops[:backend_boxes], repeats, device, onnx, log, warmup,
-                                         backend_threads, int8)
+                                         backend_threads, int8, macs)
+    if device.startswith('cuda') and torch.cuda.is_available() and gpu_boxes:
+        from mipnet_ros.core.gpu_throughput import measure_throughput
+        gflop_box = 2 * (macs['gmac_trunk'] + 2 * macs['gmac_head'])
+        report['gpu_throughput'] = measure_throughput(gated, gflop_box, device=device, boxes=gpu_boxes, instances=2,
+                                                      log=log)
     if pipeline:
         report['pipeline'] = _bench_pipeline(gated, backend_boxes, repeats, device, seed, log)
     for name, fn in (extra or {}).items():
@@ -218,7 +235,7 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
 
 def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: bool,
                     log: Callable[[str], None], warmup: int = 1, thread_counts: Sequence[int] = (),
-                    int8: bool = True) -> Dict[str, Any]:
+                    int8: bool = True, macs: Optional[Mapping[str, float]] = None) -> Dict[str, Any]:
     """torch eager vs onnxruntime on the same crops with lambda 0..1 (the official N=2).
 
     Every variant gets the same CPU threads; the comparison is repeated for each of `thread_counts`
@@ -257,7 +274,7 @@ def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: b
         try:
             for t in threads:
                 torch.set_num_threads(t)
-                results = _time_backends(model, crops, n, device, on_gpu, files, t, repeats, warmup)
+                results = _time_backends(model, crops, n, device, on_gpu, files, t, repeats, warmup, macs)
                 out['by_threads'].append({'threads': t, 'results': results})
                 base = results['torch_fp32']['seconds']
                 for name, r in results.items():
@@ -273,12 +290,21 @@ def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: b
 
 
 def _time_backends(model, crops: np.ndarray, n: int, device: str, on_gpu: bool, files: Mapping[str, Path],
-                   threads: int, repeats: int, warmup: int) -> Dict[str, Dict[str, float]]:
-    """One interleaved round of every backend variant at `threads` CPU threads."""
+                   threads: int, repeats: int, warmup: int,
+                   macs: Optional[Mapping[str, float]] = None) -> Dict[str, Dict[str, float]]:
+    """One interleaved round of every backend variant at `threads` CPU threads.
+
+    `gmacs_per_s` is the useful work (the shared-trunk MAC count of B boxes x N) per second for every
+    variant, so a graph that repeats the trunk shows up as doing the same work more slowly.
+    """
+    import torch
+
     from mipnet_ros.core.backends import OnnxBackend, TorchBackend
     backends: Dict[str, Any] = {'torch_fp32': TorchBackend(model, device=device, max_batch=1024)}
     if on_gpu:
         backends['torch_fp16'] = TorchBackend(copy.deepcopy(model), device=device, fp16=True, max_batch=1024)
+        backends['torch_fp16_cl'] = TorchBackend(copy.deepcopy(model), device=device, fp16=True, channels_last=True,
+                                                 max_batch=1024)
     for layout, path in files.items():
         import onnxruntime
         opts = onnxruntime.SessionOptions()
@@ -293,8 +319,16 @@ def _time_backends(model, crops: np.ndarray, n: int, device: str, on_gpu: bool, 
     t = interleaved({name: (lambda be=be: be.run_shared(crops, n)) for name, be in backends.items()},
                     repeats, warmup)
     b, base = crops.shape[0], t['torch_fp32']
-    return {name: {'seconds': sec, 'boxes_per_s': b / sec, 'relative_to_torch_fp32': sec / base,
-                   'speedup_vs_torch_fp32': base / sec} for name, sec in t.items()}
+    out = {name: {'seconds': sec, 'boxes_per_s': b / sec, 'relative_to_torch_fp32': sec / base,
+                  'speedup_vs_torch_fp32': base / sec} for name, sec in t.items()}
+    if macs:
+        gmac = b * (macs['gmac_trunk'] + n * macs['gmac_head'])
+        peak = peaks_for(torch.cuda.get_device_name(torch.device(device))) if on_gpu else None
+        for name, r in out.items():
+            r['gmacs_per_s'] = gmac / r['seconds']
+            if peak and not name.startswith('ort_cpu'):
+                r['fraction_of_fp16_peak'] = 2 * r['gmacs_per_s'] / 1e3 / peak[1]['fp16_tensor']
+    return out
 
 
 def _bench_pipeline(model, boxes: int, repeats: int, device: str, seed: int,
@@ -326,12 +360,6 @@ def _bench_pipeline(model, boxes: int, repeats: int, device: str, seed: int,
 
 
 # ---------------------------------------------------------------------- GPU estimates
-# Published dense peaks (no sparsity) in TFLOPS, from NVIDIA's H100 / H200 datasheets (SXM parts):
-# FP32 on CUDA cores, TF32 and FP16 on tensor cores. H200 has the H100's compute, more and faster memory.
-GPU_PEAKS_TFLOPS: Dict[str, Dict[str, float]] = {
-    'NVIDIA H100 SXM': {'fp32': 67.0, 'tf32_tensor': 494.7, 'fp16_tensor': 989.4},
-    'NVIDIA H200 SXM': {'fp32': 67.0, 'tf32_tensor': 494.7, 'fp16_tensor': 989.4},
-}
 # fractions of peak at which the estimate is stated; what a convolutional net really reaches depends
 # on batch, layout and kernels, which is exactly what a GPU run of this benchmark would measure
 ASSUMED_UTILISATION = (0.1, 0.3)
@@ -445,6 +473,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend-threads', default=None, metavar='T,..',
                         help='also compare the backends at these CPU thread counts (default: all cores; '
                              'the first comparison always uses --threads)')
+    parser.add_argument('--gpu-boxes', default='10,64,256', metavar='B,..',
+                        help='batch sizes of the device-resident GPU throughput sweep per precision, fp32/tf32/fp16 '
+                             '(only with a CUDA --device; empty to skip; default: %(default)s)')
     parser.add_argument('--json', default=str(DEFAULT_JSON), metavar='OUT', help='report path (default: %(default)s)')
     parser.add_argument('--plot', default=None, metavar='PNG', help='plot path (default: the JSON path with .png)')
     parser.add_argument('--node', action='store_true',
@@ -488,7 +519,8 @@ def _main(args: argparse.Namespace) -> int:
                            repeats=repeats, warmup=args.warmup, device=args.device, onnx=not args.no_onnx,
                            backend_boxes=args.backend_boxes, extra=extra, int8=not args.no_int8,
                            backend_threads=(_ints(args.backend_threads) if args.backend_threads is not None
-                                            else [os.cpu_count() or 1]))
+                                            else [os.cpu_count() or 1]),
+                           gpu_boxes=_ints(args.gpu_boxes))
     for path in args.extra_json:
         with open(path) as f:
             add_measurements(report, Path(path).stem, json.load(f))
