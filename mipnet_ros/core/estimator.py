@@ -43,6 +43,19 @@ class Person:
     instance: int                # lambda index
 
 
+@dataclass
+class RawPredictions:
+    """What the network said about the valid boxes of one image, before scoring and NMS."""
+    keypoints: np.ndarray        # (M,N,K,2) float32 image pixels, M valid boxes, N lambdas
+    scores: np.ndarray           # (M,N,K) float32 heatmap maxima
+    box_rows: np.ndarray         # (M,) rows of the caller's `boxes` these are
+    areas: np.ndarray            # (M,) crop scale area (OKS-NMS object scale)
+    box_scores: np.ndarray       # (M,) detector confidences (1 when none were given)
+
+
+_OWN = object()   # postprocess: "use the estimator's own OKS-NMS threshold"
+
+
 def default_model_path() -> Path:
     """The bundled model: <repo>/models/*.pth next to the sources, else <share>/mipnet_ros/models/.
 
@@ -270,28 +283,42 @@ class PoseEstimator:
             keypoints[ok], scores[ok] = kp, sc
         return keypoints, scores
 
+    def raw(self, image: np.ndarray, boxes, box_scores: Optional[np.ndarray] = None) -> RawPredictions:
+        """Every (valid box, lambda) prediction before scoring and NMS, with what postprocess needs.
+
+        Threshold studies (`eval --oks-nms 0.9,0.8`) run the network once and postprocess many times.
+        """
+        image, boxes, ok = self._prepare(image, boxes)
+        rows = np.nonzero(ok)[0]
+        k = int(self.spec.num_joints)
+        if box_scores is not None:
+            det = np.asarray(box_scores, np.float64).reshape(-1)
+            if det.shape[0] != boxes.shape[0]:
+                raise ValueError(f'box_scores has {det.shape[0]} entries for {boxes.shape[0]} boxes')
+        if rows.size == 0:
+            return RawPredictions(np.zeros((0, self.num_instances, k, 2), np.float32),
+                                  np.zeros((0, self.num_instances, k), np.float32), rows, np.zeros(0), np.zeros(0))
+        keypoints, scores, scales = self._infer(image, boxes[rows])
+        det = np.ones(rows.size) if box_scores is None else det[rows]
+        return RawPredictions(keypoints, scores, rows, scales[:, 0] * scales[:, 1], det)
+
     def __call__(self, image: np.ndarray, boxes, box_scores: Optional[np.ndarray] = None) -> List[Person]:
         """People found in `boxes` (M,4) x1,y1,x2,y2 of a BGR uint8 image, best score first.
 
         `box_scores` (M,), the detector confidences, multiply the person scores when given.
         """
-        image, boxes, ok = self._prepare(image, boxes)
-        rows = np.nonzero(ok)[0]
-        if rows.size == 0:
+        r = self.raw(image, boxes, box_scores)
+        if r.box_rows.size == 0:
             return []
-        keypoints, scores, scales = self._infer(image, boxes[rows])
-        if box_scores is None:
-            det = np.ones(rows.size)
-        else:
-            det = np.asarray(box_scores, np.float64).reshape(-1)
-            if det.shape[0] != boxes.shape[0]:
-                raise ValueError(f'box_scores has {det.shape[0]} entries for {boxes.shape[0]} boxes')
-            det = det[rows]
-        return self.postprocess(keypoints, scores, rows, scales[:, 0] * scales[:, 1], det)
+        return self.postprocess(r.keypoints, r.scores, r.box_rows, r.areas, r.box_scores)
 
     def postprocess(self, keypoints: np.ndarray, scores: np.ndarray, box_rows: np.ndarray, areas: np.ndarray,
-                    box_scores: Optional[np.ndarray] = None) -> List[Person]:
-        """(M,N,K,2) predictions of M boxes -> rescored people after OKS-NMS (shared with evaluation)."""
+                    box_scores: Optional[np.ndarray] = None, oks_nms_threshold=_OWN) -> List[Person]:
+        """(M,N,K,2) predictions of M boxes -> rescored people after OKS-NMS (shared with evaluation).
+
+        `oks_nms_threshold` overrides the estimator's for this call (None: no NMS).
+        """
+        threshold = self.oks_nms_threshold if oks_nms_threshold is _OWN else oks_nms_threshold
         m, n, k = scores.shape
         confident = scores > self.keypoint_threshold
         count = confident.sum(-1)
@@ -302,11 +329,11 @@ class PoseEstimator:
         flat_kp = keypoints.reshape(m * n, k, 2)
         flat_sc = scores.reshape(m * n, k)
         flat_person = person.reshape(-1)
-        if self.oks_nms_threshold is None:
+        if threshold is None:
             keep = list(np.argsort(-flat_person, kind='stable'))
         else:
             keep = oks_nms(flat_kp, flat_sc, flat_person, np.repeat(np.asarray(areas, np.float64), n),
-                           self.skeleton.sigmas_array(), self.oks_nms_threshold)
+                           self.skeleton.sigmas_array(), float(threshold))
         return [Person(keypoints=flat_kp[i].astype(np.float32), keypoint_scores=flat_sc[i].astype(np.float32),
                        score=float(flat_person[i]), box_index=int(box_rows[i // n]), instance=int(i % n))
                 for i in keep]

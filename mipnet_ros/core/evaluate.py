@@ -17,12 +17,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mipnet_ros.core.skeleton import get_skeleton
 
+DEFAULT_INSTANCE_THRESHOLD = 0.2       # the node's instance_threshold default (config/mipnet.yaml)
 COCO_NAMES = ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']
 CROWD_NAMES = ['AP', 'AP50', 'AP75', 'AR', 'AR50', 'AR75', 'AP_easy', 'AP_medium', 'AP_hard']
 
@@ -63,11 +64,11 @@ def load_boxes(gt: dict, boxes: str, det_score_threshold: float = 0.0) -> Dict[i
     return out
 
 
-def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], progress: bool = True
-            ) -> List[dict]:
-    """COCO keypoint results (x, y, score per joint; person score) for every image of `gt`."""
+def predict_raw(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], progress: bool = True
+                ) -> Dict[int, object]:
+    """image_id -> the estimator's RawPredictions for every image of `gt` that has boxes (network once)."""
     import cv2
-    results: List[dict] = []
+    raw: Dict[int, object] = {}
     images = gt['images']
     it = images
     if progress:
@@ -82,11 +83,44 @@ def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], 
         if image is None:
             raise FileNotFoundError(f'cannot read {path}')
         arr = np.asarray(rows, np.float64)
-        for p in estimator(image, arr[:, :4], box_scores=arr[:, 4]):
+        raw[im['id']] = estimator.raw(image, arr[:, :4], box_scores=arr[:, 4])
+    return raw
+
+
+def to_results(estimator, raw: Dict[int, object], **postprocess) -> Tuple[List[dict], Dict[int, list]]:
+    """COCO keypoint results (x, y, score per joint; person score) and the people per image.
+
+    `postprocess` goes to PoseEstimator.postprocess (e.g. oks_nms_threshold=0.8 for a sweep).
+    """
+    results: List[dict] = []
+    people_by_image: Dict[int, list] = {}
+    for image_id, r in raw.items():
+        people = estimator.postprocess(r.keypoints, r.scores, r.box_rows, r.areas, r.box_scores, **postprocess) \
+            if r.box_rows.size else []
+        people_by_image[image_id] = people
+        for p in people:
             kp = np.concatenate([p.keypoints.astype(np.float64), p.keypoint_scores[:, None].astype(np.float64)], 1)
-            results.append({'image_id': im['id'], 'category_id': 1, 'keypoints': [round(float(v), 3) for v in kp.ravel()],
+            results.append({'image_id': image_id, 'category_id': 1,
+                            'keypoints': [round(float(v), 3) for v in kp.ravel()],
                             'score': float(p.score), 'box_index': p.box_index, 'instance': p.instance})
-    return results
+    return results, people_by_image
+
+
+def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], progress: bool = True
+            ) -> List[dict]:
+    """COCO keypoint results for every image of `gt`, with the estimator's own thresholds."""
+    return to_results(estimator, predict_raw(estimator, gt, image_dir, boxes, progress))[0]
+
+
+def people_counts(gt: dict, people_by_image: Dict[int, list], instance_threshold: float, sigmas) -> Dict[str, float]:
+    """The published-set metrics of core.people_count for the people scoring >= instance_threshold."""
+    from mipnet_ros.core.people_count import count_people
+    gt_by_image: Dict[int, List[dict]] = {im['id']: [] for im in gt['images']}
+    for a in gt['annotations']:
+        gt_by_image.setdefault(a['image_id'], []).append(a)
+    poses = {i: [p.keypoints for p in people if p.score >= instance_threshold]
+             for i, people in people_by_image.items()}
+    return {'instance_threshold': instance_threshold, **count_people(gt_by_image, poses, sigmas).summary()}
 
 
 def _quiet(fn, verbose: bool):
@@ -159,19 +193,51 @@ def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arc
 
 
 def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 'gt', device: str = 'cpu',
-             arch: Optional[str] = None, progress: bool = True) -> Dict[str, object]:
-    """Everything `eval` prints and writes; `checkpoint` may also be a PoseEstimator already built."""
+             arch: Optional[str] = None, progress: bool = True, oks_nms_sweep: Sequence[float] = (),
+             instance_threshold: float = DEFAULT_INSTANCE_THRESHOLD, keep_results: bool = False) -> Dict[str, object]:
+    """Everything `eval` prints and writes; `checkpoint` may also be a PoseEstimator already built.
+
+    keep_results: also return the COCO-format predictions under 'results' (for `--results`).
+
+    The network runs once. `stats` and `people` use the estimator's OKS-NMS threshold; every value
+    of `oks_nms_sweep` adds a `sweep` row (AP/AR and the published-set counts) from the same predictions.
+    """
     with open(ann) as f:
         gt = json.load(f)
     est = checkpoint if hasattr(checkpoint, 'estimate_batch') else build_estimator(checkpoint, opts, device, arch)
     t0 = time.time()
-    results = predict(est, gt, images, load_boxes(gt, boxes, opts.det_score_threshold), progress)
+    raw = predict_raw(est, gt, images, load_boxes(gt, boxes, opts.det_score_threshold), progress)
     wall = time.time() - t0
-    stats = score_results(ann, results, opts.dataset)
-    return {'stats': stats, 'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
-            'checkpoint': getattr(est, 'model_path', None) or str(checkpoint), 'ann': ann, 'boxes': boxes,
-            'flip': opts.flip, 'dataset': opts.dataset, 'instances': est.num_instances,
-            'arch': est.spec.arch, 'model_instances': est.spec.instances}
+    results, people = to_results(est, raw)
+    sigmas = est.skeleton.sigmas_array()
+    report: Dict[str, object] = {
+        'stats': score_results(ann, results, opts.dataset), 'people': people_counts(gt, people, instance_threshold, sigmas),
+        'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
+        'checkpoint': getattr(est, 'model_path', None) or str(checkpoint), 'ann': ann, 'images': images,
+        'boxes': boxes, 'flip': opts.flip, 'dataset': opts.dataset, 'instances': est.num_instances,
+        'arch': est.spec.arch, 'model_instances': est.spec.instances, 'oks_nms_threshold': est.oks_nms_threshold}
+    if keep_results:
+        report['results'] = results
+    if oks_nms_sweep:
+        report['sweep'] = []
+        for thr in oks_nms_sweep:
+            res, ppl = to_results(est, raw, oks_nms_threshold=thr)
+            report['sweep'].append({'oks_nms_threshold': thr, 'stats': score_results(ann, res, opts.dataset),
+                                    'people': people_counts(gt, ppl, instance_threshold, sigmas)})
+    return report
+
+
+def format_sweep(sweep: Sequence[Dict]) -> str:
+    """Markdown table of a threshold sweep: ranking metrics next to what a tracker would receive."""
+    lines = ['| OKS-NMS | AP | AR | published / person | recall | hidden recall | precision | '
+             'duplicates / image | false positives / image |', '|' + '---|' * 9]
+    for row in sweep:
+        st, pc = row['stats'], row['people']
+        hidden = f"{pc['hidden_recall']:.3f}" if pc['hidden'] else '-'
+        lines.append(f"| {row['oks_nms_threshold']} | {st['AP']:.2f} | {st['AR']:.2f} | "
+                     f"{pc['published_per_person']:.2f} | {pc['recall']:.3f} | {hidden} | {pc['precision']:.3f} | "
+                     f"{pc['duplicates_per_image']:.2f} | {pc['false_positives_per_image']:.2f} |")
+    return '\n'.join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +255,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
     parser.add_argument('--json', default=None, help='write the metrics here')
     parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
+    parser.add_argument('--oks-nms', default='0.9', metavar='T[,T..]',
+                        help='OKS-NMS threshold (default: %(default)s, the HRNet/MIPNet evaluation value); several, '
+                             'comma separated, add a sweep table from one network pass, the first is the headline')
+    parser.add_argument('--instance-threshold', type=float, default=DEFAULT_INSTANCE_THRESHOLD,
+                        help="person score from which a pose counts as published in the 'people' metrics "
+                             '(default: %(default)s, the node default)')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -207,24 +279,27 @@ def main(args: argparse.Namespace) -> int:
     dataset = args.dataset or dataset
     if not ann or not images:
         raise SystemExit('eval: give --ann and --images (or a --config with data.val_ann/val_images)')
-    opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances)
+    sweep = [float(v) for v in str(args.oks_nms).split(',') if v.strip()]
+    if not sweep or any(not 0.0 <= v <= 1.0 for v in sweep):
+        raise SystemExit(f'eval: --oks-nms takes thresholds in [0, 1], got {args.oks_nms!r}')
+    opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances, oks_nms_threshold=sweep[0])
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     est = build_estimator(args.checkpoint, opts, args.device, arch)
-    with open(ann) as f:
-        gt = json.load(f)
-    t0 = time.time()
-    results = predict(est, gt, images, load_boxes(gt, boxes or 'gt', opts.det_score_threshold),
-                      progress=not args.no_progress)
-    wall = time.time() - t0
-    stats = score_results(ann, results, dataset)
-    print(f'{est!r}\n{len(gt["images"])} images, {len(results)} predictions, {wall:.1f}s')
-    print(format_table(stats))
-    report = {'stats': stats, 'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
-              'checkpoint': args.checkpoint, 'ann': ann, 'images': images, 'boxes': boxes or 'gt',
-              'flip': args.flip, 'dataset': dataset, 'instances': est.num_instances,
-              'arch': est.spec.arch, 'model_instances': est.spec.instances}
+    report = evaluate(est, ann, images, opts, boxes=boxes or 'gt', progress=not args.no_progress,
+                      oks_nms_sweep=sweep if len(sweep) > 1 else (), instance_threshold=args.instance_threshold,
+                      keep_results=True)
+    results = report.pop('results')
+    report['checkpoint'] = args.checkpoint
+    print(f'{est!r}\n{report["num_images"]} images, {len(results)} predictions, {report["wall_s"]:.1f}s')
+    print(format_table(report['stats']))
+    pc = report['people']
+    print(f'published (score >= {args.instance_threshold}): {pc["published_per_person"]:.2f} per person, recall '
+          f'{pc["recall"]:.3f}, precision {pc["precision"]:.3f}, {pc["duplicates_per_image"]:.2f} duplicates and '
+          f'{pc["false_positives_per_image"]:.2f} false positives per image')
+    if 'sweep' in report:
+        print(format_sweep(report['sweep']))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, 'w') as f:
