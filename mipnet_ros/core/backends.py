@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -200,6 +201,21 @@ def resolve_providers(providers: Optional[Sequence[ProviderEntry]], device: str 
     return resolved
 
 
+def wants_fp16_graph(device: str, fp16: bool, providers: Optional[Sequence[ProviderEntry]] = None,
+                     available: Optional[Sequence[str]] = None) -> bool:
+    """Whether fp16 onnxruntime inference needs a half-precision graph: when it runs on the CUDA provider.
+
+    TensorRT takes fp16 as a build flag on the float32 graph, and on the CPU fp16 is slower than float32.
+    """
+    if not fp16:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')      # missing providers are reported by the backend itself
+        resolved = resolve_providers(providers, device, fp16, available=available)
+    first = resolved[0] if isinstance(resolved[0], str) else resolved[0][0]
+    return first == 'CUDAExecutionProvider'
+
+
 def _spec_from_session(session, meta: Dict[str, str]):
     from mipnet_ros.core.model.registry import ModelSpec
     if 'mipnet.spec' in meta:
@@ -240,10 +256,16 @@ class OnnxBackend:
             if not allow_fallback:
                 raise BackendError(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        if fp16 and 'TensorrtExecutionProvider' not in self.providers:
-            warnings.warn('fp16 with onnxruntime needs the TensorRT provider; running the float32 graph',
-                          RuntimeWarning, stacklevel=2)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.precision = meta.get('mipnet.precision', 'fp32')
+        if fp16 and 'TensorrtExecutionProvider' not in self.providers and self.precision != 'fp16':
+            warnings.warn('fp16 with onnxruntime needs the TensorRT provider or a half-precision graph '
+                          '(`python -m mipnet_ros export --fp16` writes X.fp16.onnx); running the float32 graph',
+                          RuntimeWarning, stacklevel=2)
+        if self.precision == 'fp16' and self.providers[0] == 'CPUExecutionProvider':
+            warnings.warn(f'{Path(self.path).name} is a half-precision graph on the CPU provider: onnxruntime '
+                          'casts around the kernels it lacks in fp16, so the float32 file is faster here',
+                          RuntimeWarning, stacklevel=2)
         self.layout = meta.get('mipnet.layout', LAYOUT_PER_INSTANCE)
         self.spec = _spec_from_session(self.session, meta)
         inputs = {i.name: i for i in self.session.get_inputs()}

@@ -256,13 +256,17 @@ def _bench_backends(model, crops: np.ndarray, repeats: int, device: str, onnx: b
     try:
         if tmp is not None:
             try:
-                import onnxruntime  # noqa: F401
+                import onnxruntime
 
                 from mipnet_ros.core.export import export_onnx
                 cpu_model = model if not on_gpu else copy.deepcopy(model).cpu()
                 for layout, shared in (('shared', True), ('per_instance', False)):
                     files[layout] = Path(tmp.name) / f'{layout}.onnx'
                     export_onnx(cpu_model, files[layout], shared_trunk=shared)
+                if on_gpu and 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+                    from mipnet_ros.core.export import convert_fp16
+                    files['shared_fp16'] = Path(tmp.name) / 'shared_fp16.onnx'     # CUDA provider only
+                    convert_fp16(files['shared'], files['shared_fp16'])
                 if int8:
                     from mipnet_ros.core.quantize import quantize_onnx
                     files['shared_int8'] = Path(tmp.name) / 'shared_int8.onnx'
@@ -311,7 +315,9 @@ def _time_backends(model, crops: np.ndarray, n: int, device: str, on_gpu: bool, 
         opts.intra_op_num_threads = threads           # the same CPU budget as torch
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024, session_options=opts)
+            if layout != 'shared_fp16':       # a half-precision graph is for the CUDA provider
+                backends[f'ort_cpu_{layout}'] = OnnxBackend(path, device='cpu', max_batch=1024,
+                                                            session_options=opts)
             if on_gpu and layout != 'shared_int8':
                 gpu = OnnxBackend(path, device=device, max_batch=1024)
                 if 'CUDAExecutionProvider' in gpu.providers:

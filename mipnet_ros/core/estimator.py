@@ -176,9 +176,9 @@ class PoseEstimator:
                 raise ValueError('input_size cannot change an in-memory model; build it with that size')
 
         if backend == 'onnxruntime':
-            from mipnet_ros.core.backends import OnnxBackend
+            from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
             if onnx_path is None:
-                onnx_path = self._export_cached(torch_model)
+                onnx_path = self._export_cached(torch_model, half=wants_fp16_graph(device, fp16, providers))
             self.backend = OnnxBackend(onnx_path, providers=providers, device=device, fp16=fp16,
                                        trt_cache_dir=trt_cache_dir, allow_fallback=allow_fallback,
                                        max_batch=max_batch)
@@ -200,9 +200,12 @@ class PoseEstimator:
         self.codec = HeatmapCodec(self.input_size)
 
     # ------------------------------------------------------------------ model plumbing
-    def _export_cached(self, model) -> Path:
-        """Export a torch model to ONNX once; later constructions reuse the checked file."""
-        from mipnet_ros.core.export import export_onnx
+    def _export_cached(self, model, half: bool = False) -> Path:
+        """Export a torch model to ONNX once; later constructions reuse the checked file.
+
+        half: also convert it to the fp16 graph (onnxruntime's CUDA provider) and return that one.
+        """
+        from mipnet_ros.core.export import convert_fp16, export_onnx, fp16_path
         spec = model.spec
         if self.model_hash:
             key = self.model_hash[:16]
@@ -218,6 +221,11 @@ class PoseEstimator:
         if not target.is_file():
             log.info('exporting %s to %s (once)', spec.arch, target)
             export_onnx(model, target, shared_trunk=self.shared_trunk)
+        if half:
+            if not fp16_path(target).is_file():
+                log.info('converting %s to fp16 (once)', target.name)
+                convert_fp16(target, fp16_path(target))
+            return fp16_path(target)
         return target
 
     # ------------------------------------------------------------------ inference

@@ -8,6 +8,12 @@ Two graph layouts (recorded in the metadata as `mipnet.layout`):
                 The lambda-free trunk runs once per box and only the head runs B*L times.
 `mipnet.spec` holds the ModelSpec as JSON so the .onnx file alone says what it contains.
 
+`--fp16` also writes X.fp16.onnx: the same graph with half-precision weights and arithmetic and
+float32 inputs/outputs (onnxruntime's own float16 converter), for onnxruntime's CUDA provider,
+which runs only what the graph says (TensorRT instead takes `fp16` as a build flag on the float32
+file). It is checked against the float32 file on the CPU, where onnxruntime casts around the
+kernels it lacks in fp16, and carries `mipnet.precision = fp16`.
+
 The TorchScript exporter (dynamo=False) is used because the dynamo exporter needs onnxscript.
 The file is written next to the target and only renamed into place once onnxruntime agrees with
 eager within the tolerance: a file at the output path is always a checked one.
@@ -29,6 +35,7 @@ LAYOUT_PER_INSTANCE = 'per_instance'
 LAYOUT_SHARED = 'shared_trunk'
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
+FP16_TOLERANCE = 2e-2      # of the float32 graph's largest |heatmap|: 10-bit mantissa through ~100 layers
 
 
 class ExportCheckError(RuntimeError):
@@ -54,10 +61,14 @@ class _SharedTrunk(nn.Module):
 
 
 def _sample_inputs(model, batch: int, shared: bool, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    h, w = model.spec.input_size
+    return _sample_inputs_for(model.spec, batch, shared, seed)
+
+
+def _sample_inputs_for(spec, batch: int, shared: bool, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    h, w = spec.input_size
     gen = torch.Generator().manual_seed(seed)
     image = torch.randn(batch, 3, h, w, generator=gen)
-    n = model.spec.instances
+    n = spec.instances
     instance = torch.arange(n) if shared else torch.arange(batch) % n
     return image, instance.long()
 
@@ -87,8 +98,10 @@ def _fix_output_dims(onnx_model, spec, shared: bool) -> None:
             d.dim_value = value
 
 
-def _set_metadata(onnx_model, spec, layout: str) -> None:
+def _set_metadata(onnx_model, spec, layout: str, precision: Optional[str] = None) -> None:
     props = {'mipnet.spec': json.dumps(spec.to_dict(), sort_keys=True), 'mipnet.layout': layout}
+    if precision:                 # absent means float32, which keeps float32 exports byte-identical
+        props['mipnet.precision'] = precision
     for entry in list(onnx_model.metadata_props):
         if entry.key in props:
             onnx_model.metadata_props.remove(entry)
@@ -102,7 +115,7 @@ def read_metadata(path) -> dict:
     import onnx
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return {'spec': json.loads(props['mipnet.spec']) if 'mipnet.spec' in props else None,
-            'layout': props.get('mipnet.layout')}
+            'layout': props.get('mipnet.layout'), 'precision': props.get('mipnet.precision', 'fp32')}
 
 
 def check_onnx(model, path, shared_trunk: bool = False, batch: int = 2, seed: int = 0) -> float:
@@ -160,6 +173,65 @@ def export_onnx(model, path, shared_trunk: bool = False, opset: int = DEFAULT_OP
     return diff
 
 
+def _topological_order(graph) -> None:
+    """Reorder nodes so each comes after its inputs' producers (the converter appends its input casts
+    at the end, which onnxruntime accepts and the ONNX checker does not)."""
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {''}
+    pending, ordered = list(graph.node), []
+    while pending:
+        rest = [n for n in pending if not all(i in ready for i in n.input)]
+        placed = [n for n in pending if all(i in ready for i in n.input)]
+        if not placed:
+            raise ExportCheckError(f'graph has a cycle or a missing input at {rest[0].name!r}')
+        for n in placed:
+            ordered.append(n)
+            ready.update(n.output)
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def fp16_path(path) -> Path:
+    """Where `export --fp16` puts the half-precision file: model.onnx -> model.fp16.onnx."""
+    path = Path(path)
+    return path.with_name(path.stem + '.fp16.onnx')
+
+
+def convert_fp16(src, dst, tolerance: Optional[float] = FP16_TOLERANCE, check_batch: int = 3) -> float:
+    """Half-precision copy of the exported float32 file `src`; returns max |fp16 - fp32| / max |fp32|.
+
+    Raises ExportCheckError (and leaves no file at `dst`) beyond `tolerance`.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    from mipnet_ros.core.model.registry import ModelSpec
+    meta = read_metadata(src)
+    if meta['spec'] is None or meta['layout'] is None:
+        raise ExportCheckError(f'{src} has no mipnet metadata: export it with `python -m mipnet_ros export` first')
+    if meta['precision'] != 'fp32':
+        raise ExportCheckError(f'{src} is already {meta["precision"]}')
+    spec = ModelSpec.from_dict(meta['spec'])
+    shared = meta['layout'] == LAYOUT_SHARED
+    half = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    _topological_order(half.graph)
+    _set_metadata(half, spec, meta['layout'], precision='fp16')
+    onnx.checker.check_model(half)
+    image, instance = _sample_inputs_for(spec, check_batch, shared)
+    feeds = {'image': image.numpy(), 'instance': instance.numpy()}
+    with atomic_path(Path(dst), suffix='.onnx') as tmp:
+        onnx.save(half, tmp)
+        run = {f: ort.InferenceSession(str(f), providers=['CPUExecutionProvider']).run(['heatmaps'], feeds)[0]
+               for f in (str(src), tmp)}
+        ref, got = run[str(src)], run[tmp]
+        rel = float(np.abs(got.astype(np.float64) - ref).max() / max(float(np.abs(ref).max()), 1e-12))
+        if tolerance is not None and not rel <= tolerance:
+            raise ExportCheckError(f'the fp16 graph differs from float32 by {rel:.3g} of the peak > {tolerance:g}; '
+                                   f'{dst} was not written')
+    return rel
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint', required=True, metavar='FILE',
                         help='our checkpoint, or an official HRNet/MIPNet file (then --arch is needed)')
@@ -178,6 +250,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (default: %(default)s)')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
                         help='max |onnxruntime - torch| accepted (default: %(default)g)')
+    parser.add_argument('--fp16', action='store_true',
+                        help="also write OUT.fp16.onnx: half precision for onnxruntime's CUDA provider "
+                             '(float32 in and out; TensorRT takes fp16 as a flag on the float32 file instead)')
     q = parser.add_argument_group('int8 (CPU speed; see mipnet_ros/core/quantize.py)')
     q.add_argument('--int8', action='store_true',
                    help='also write OUT.int8.onnx, statically quantized with calibration crops of annotated people')
@@ -213,6 +288,14 @@ def main(args: argparse.Namespace) -> int:
     print(f'export: wrote {args.onnx} ({spec.arch}, N={spec.instances}, K={spec.num_joints}, '
           f'{spec.input_size[0]}x{spec.input_size[1]}, layout={layout}, opset {args.opset}); '
           f'onnxruntime vs torch max abs diff {diff:.3g}')
+    if getattr(args, 'fp16', False):
+        try:
+            rel = convert_fp16(args.onnx, fp16_path(args.onnx))
+        except ExportCheckError as exc:
+            print(f'export: fp16 FAILED: {exc}')
+            return 1
+        print(f'export: wrote {fp16_path(args.onnx)} (fp16 weights and arithmetic, float32 in/out); '
+              f'max diff vs float32 {rel:.3g} of the peak')
     return _write_int8(args, model.spec) if int8 else 0
 
 

@@ -97,7 +97,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('instance_threshold', 'instance_threshold', 'Minimum person score to publish a person.', live=True,
               float_range=(0.0, 1.0)),
     ParamSpec('oks_nms_threshold', 'oks_nms_threshold',
-              'OKS above which two found people are the same person (deduplication).', float_range=(0.0, 1.0)),
+              'OKS above which two found people are the same person (deduplication). 0.9 keeps the most hidden '
+              'people; 0.8 removes most duplicates for trackers (docs/results/oks_nms_sweep.md).',
+              float_range=(0.0, 1.0)),
     ParamSpec('person_class_ids', 'person_class_ids',
               "Detection2D results[].hypothesis.class_id values that mean 'person' "
               "('person', COCO 0-based '0', 1-based '1').", live=True),
