@@ -59,7 +59,7 @@ def test_eval_sweep_runs_the_network_once_and_brackets_nms(tmp_path, one_torch_t
     E.add_arguments(parser)
     out = tmp_path / 'eval.json'
     args = parser.parse_args(['--checkpoint', 'models/mipnet_w16s_n2.pth', '--ann', str(ann), '--images', str(images),
-                              '--oks-nms', '0.9,1.0,0.0', '--instance-threshold', '0', '--no-progress',
+                              '--oks-nms', '0.9,1.0,0.0', '--instance-threshold', '0,0.5', '--no-progress',
                               '--json', str(out)])
     root = Path(__file__).resolve().parents[1]
     args.checkpoint = str(root / args.checkpoint)
@@ -75,7 +75,12 @@ def test_eval_sweep_runs_the_network_once_and_brackets_nms(tmp_path, one_torch_t
     gt = json.loads(ann.read_text())
     people = sum(1 for a in gt['annotations'] if max(a['keypoints'][2::3]) > 0)
     images_with_people = len({a['image_id'] for a in gt['annotations'] if max(a['keypoints'][2::3]) > 0})
-    rows = {r['oks_nms_threshold']: r for r in report['sweep']}
+    grid = {(r['oks_nms_threshold'], r['instance_threshold']): r for r in report['sweep']}
+    assert sorted(grid) == [(0.0, 0.0), (0.0, 0.5), (0.9, 0.0), (0.9, 0.5), (1.0, 0.0), (1.0, 0.5)]
+    for nms in (0.0, 0.9, 1.0):     # the instance threshold only filters what is published
+        low, high = grid[(nms, 0.0)], grid[(nms, 0.5)]
+        assert low['stats'] == high['stats'] and high['people']['published'] <= low['people']['published']
+    rows = {nms: grid[(nms, 0.0)] for nms in (0.0, 0.9, 1.0)}
     assert rows[0.9]['stats'] == report['stats'] and rows[0.9]['people'] == report['people']
     assert rows[1.0]['people']['published'] == 2 * people               # every box x lambda
     assert rows[0.0]['people']['published'] == images_with_people      # one survivor per image

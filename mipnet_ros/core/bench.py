@@ -37,6 +37,8 @@ from mipnet_ros.core.device_peaks import GPU_PEAKS_TFLOPS, peaks_for
 from mipnet_ros.core.fileio import atomic_path
 
 DEFAULT_JSON = Path('docs') / 'results' / 'bench.json'
+CPU_ISA_FLAGS = ('fma', 'avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'avx512_fp16',
+                 'amx_int8')
 _EXTRA: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {}
 
 
@@ -135,7 +137,11 @@ def _environment(device: str) -> Dict[str, Any]:
            'device': device}
     try:
         with open('/proc/cpuinfo') as f:
-            env['cpu'] = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), '')
+            lines = f.read().splitlines()
+        env['cpu'] = next((ln.split(':', 1)[1].strip() for ln in lines if ln.startswith('model name')), '')
+        flags = set(next((ln.split(':', 1)[1].split() for ln in lines if ln.startswith('flags')), []))
+        # the vector units decide the CPU figures: int8 gains most from VNNI, float32 from AVX-512
+        env['cpu_isa'] = [f for f in CPU_ISA_FLAGS if f in flags]
     except OSError:
         env['cpu'] = platform.processor()
     try:

@@ -23,7 +23,7 @@ import numpy as np
 
 from mipnet_ros.core.skeleton import get_skeleton
 
-DEFAULT_INSTANCE_THRESHOLD = 0.2       # the node's instance_threshold default (config/mipnet.yaml)
+DEFAULT_INSTANCE_THRESHOLD = 0.3       # the node's instance_threshold default (config/mipnet.yaml)
 COCO_NAMES = ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']
 CROWD_NAMES = ['AP', 'AP50', 'AP75', 'AR', 'AR50', 'AR75', 'AP_easy', 'AP_medium', 'AP_hard']
 
@@ -194,13 +194,15 @@ def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arc
 
 def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 'gt', device: str = 'cpu',
              arch: Optional[str] = None, progress: bool = True, oks_nms_sweep: Sequence[float] = (),
-             instance_threshold: float = DEFAULT_INSTANCE_THRESHOLD, keep_results: bool = False) -> Dict[str, object]:
+             instance_threshold: float = DEFAULT_INSTANCE_THRESHOLD, keep_results: bool = False,
+             instance_sweep: Sequence[float] = ()) -> Dict[str, object]:
     """Everything `eval` prints and writes; `checkpoint` may also be a PoseEstimator already built.
 
     keep_results: also return the COCO-format predictions under 'results' (for `--results`).
 
     The network runs once. `stats` and `people` use the estimator's OKS-NMS threshold; every value
-    of `oks_nms_sweep` adds a `sweep` row (AP/AR and the published-set counts) from the same predictions.
+    of `oks_nms_sweep` (default: just the estimator's) and of `instance_sweep` (default: just
+    `instance_threshold`) adds a `sweep` row (AP/AR and the published-set counts) from the same predictions.
     """
     with open(ann) as f:
         gt = json.load(f)
@@ -218,23 +220,25 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
         'arch': est.spec.arch, 'model_instances': est.spec.instances, 'oks_nms_threshold': est.oks_nms_threshold}
     if keep_results:
         report['results'] = results
-    if oks_nms_sweep:
+    if oks_nms_sweep or instance_sweep:
         report['sweep'] = []
-        for thr in oks_nms_sweep:
+        for thr in oks_nms_sweep or [est.oks_nms_threshold]:
             res, ppl = to_results(est, raw, oks_nms_threshold=thr)
-            report['sweep'].append({'oks_nms_threshold': thr, 'stats': score_results(ann, res, opts.dataset),
-                                    'people': people_counts(gt, ppl, instance_threshold, sigmas)})
+            stats = score_results(ann, res, opts.dataset)
+            for inst in instance_sweep or [instance_threshold]:
+                report['sweep'].append({'oks_nms_threshold': thr, 'instance_threshold': inst, 'stats': stats,
+                                        'people': people_counts(gt, ppl, inst, sigmas)})
     return report
 
 
 def format_sweep(sweep: Sequence[Dict]) -> str:
     """Markdown table of a threshold sweep: ranking metrics next to what a tracker would receive."""
-    lines = ['| OKS-NMS | AP | AR | published / person | recall | hidden recall | precision | '
-             'duplicates / image | false positives / image |', '|' + '---|' * 9]
+    lines = ['| OKS-NMS | instance threshold | AP | AR | published / person | recall | hidden recall | precision | '
+             'duplicates / image | false positives / image |', '|' + '---|' * 10]
     for row in sweep:
         st, pc = row['stats'], row['people']
         hidden = f"{pc['hidden_recall']:.3f}" if pc['hidden'] else '-'
-        lines.append(f"| {row['oks_nms_threshold']} | {st['AP']:.2f} | {st['AR']:.2f} | "
+        lines.append(f"| {row['oks_nms_threshold']} | {row['instance_threshold']} | {st['AP']:.2f} | {st['AR']:.2f} | "
                      f"{pc['published_per_person']:.2f} | {pc['recall']:.3f} | {hidden} | {pc['precision']:.3f} | "
                      f"{pc['duplicates_per_image']:.2f} | {pc['false_positives_per_image']:.2f} |")
     return '\n'.join(lines)
@@ -258,10 +262,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--oks-nms', default='0.9', metavar='T[,T..]',
                         help='OKS-NMS threshold (default: %(default)s, the HRNet/MIPNet evaluation value); several, '
                              'comma separated, add a sweep table from one network pass, the first is the headline')
-    parser.add_argument('--instance-threshold', type=float, default=DEFAULT_INSTANCE_THRESHOLD,
+    parser.add_argument('--instance-threshold', default=str(DEFAULT_INSTANCE_THRESHOLD), metavar='T[,T..]',
                         help="person score from which a pose counts as published in the 'people' metrics "
-                             '(default: %(default)s, the node default)')
+                             '(default: %(default)s, the node default); several, comma separated, add sweep rows')
     parser.add_argument('--no-progress', action='store_true')
+
+
+def _thresholds(text: str, flag: str) -> List[float]:
+    values = [float(v) for v in str(text).split(',') if v.strip()]
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise SystemExit(f'eval: {flag} takes thresholds in [0, 1], got {text!r}')
+    return values
 
 
 def main(args: argparse.Namespace) -> int:
@@ -279,23 +290,21 @@ def main(args: argparse.Namespace) -> int:
     dataset = args.dataset or dataset
     if not ann or not images:
         raise SystemExit('eval: give --ann and --images (or a --config with data.val_ann/val_images)')
-    sweep = [float(v) for v in str(args.oks_nms).split(',') if v.strip()]
-    if not sweep or any(not 0.0 <= v <= 1.0 for v in sweep):
-        raise SystemExit(f'eval: --oks-nms takes thresholds in [0, 1], got {args.oks_nms!r}')
+    sweep, inst = _thresholds(args.oks_nms, '--oks-nms'), _thresholds(args.instance_threshold, '--instance-threshold')
     opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances, oks_nms_threshold=sweep[0])
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     est = build_estimator(args.checkpoint, opts, args.device, arch)
     report = evaluate(est, ann, images, opts, boxes=boxes or 'gt', progress=not args.no_progress,
-                      oks_nms_sweep=sweep if len(sweep) > 1 else (), instance_threshold=args.instance_threshold,
-                      keep_results=True)
+                      oks_nms_sweep=sweep if len(sweep) > 1 else (), instance_threshold=inst[0],
+                      instance_sweep=inst if len(inst) > 1 else (), keep_results=True)
     results = report.pop('results')
     report['checkpoint'] = args.checkpoint
     print(f'{est!r}\n{report["num_images"]} images, {len(results)} predictions, {report["wall_s"]:.1f}s')
     print(format_table(report['stats']))
     pc = report['people']
-    print(f'published (score >= {args.instance_threshold}): {pc["published_per_person"]:.2f} per person, recall '
+    print(f'published (score >= {inst[0]}): {pc["published_per_person"]:.2f} per person, recall '
           f'{pc["recall"]:.3f}, precision {pc["precision"]:.3f}, {pc["duplicates_per_image"]:.2f} duplicates and '
           f'{pc["false_positives_per_image"]:.2f} false positives per image')
     if 'sweep' in report:

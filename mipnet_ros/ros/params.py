@@ -31,7 +31,7 @@ class NodeParams:
     warmup: bool = True
     # result filtering
     keypoint_threshold: float = 0.2
-    instance_threshold: float = 0.2
+    instance_threshold: float = 0.3
     oks_nms_threshold: float = 0.9
     # detections
     person_class_ids: List[str] = field(default_factory=lambda: list(DEFAULT_PERSON_CLASS_IDS))
@@ -94,11 +94,12 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('warmup', 'warmup', 'Run one dummy inference on activate so the first real frame is not slow.'),
     ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published as NaN.',
               float_range=(0.0, 1.0)),
-    ParamSpec('instance_threshold', 'instance_threshold', 'Minimum person score to publish a person.', live=True,
-              float_range=(0.0, 1.0)),
+    ParamSpec('instance_threshold', 'instance_threshold',
+              'Minimum person score to publish a person (0.3: few lambda>0 duplicates get through, see '
+              'docs/results/thresholds.md).', live=True, float_range=(0.0, 1.0)),
     ParamSpec('oks_nms_threshold', 'oks_nms_threshold',
-              'OKS above which two found people are the same person (deduplication). 0.9 keeps the most hidden '
-              'people; 0.8 removes most duplicates for trackers (docs/results/oks_nms_sweep.md).',
+              'OKS above which two found people are the same person (deduplication; 0.9 is the HRNet/MIPNet '
+              'evaluation value, see docs/results/thresholds.md).',
               float_range=(0.0, 1.0)),
     ParamSpec('person_class_ids', 'person_class_ids',
               "Detection2D results[].hypothesis.class_id values that mean 'person' "
