@@ -46,7 +46,8 @@ def test_int8_file_is_quantized_and_keeps_metadata(int8_model):
     assert int8.name == 'bundled.int8.onnx' and int8.is_file()
     assert Q.is_int8(int8) and not Q.is_int8(fp32)
     meta32, meta8 = E.read_metadata(fp32), E.read_metadata(int8)
-    assert meta8 == meta32 and meta8['layout'] == E.LAYOUT_SHARED
+    assert meta8['spec'] == meta32['spec'] and meta8['layout'] == meta32['layout'] == E.LAYOUT_SHARED
+    assert (meta32['precision'], meta8['precision']) == ('fp32', 'int8')
     ops = [n.op_type for n in onnx.load(str(int8)).graph.node]
     convs = ops.count('Conv')
     assert convs > 50 and ops.count('DequantizeLinear') >= convs, 'the convolutions were not quantized'
@@ -65,7 +66,7 @@ def test_shipped_int8_model_matches_the_bundled_float32_one():
     shipped = default_model_path().with_suffix('.int8.onnx')
     fp32 = default_model_path().with_suffix('.onnx')
     assert Q.is_int8(shipped)
-    assert E.read_metadata(shipped) == E.read_metadata(fp32)
+    assert {**E.read_metadata(shipped), 'precision': 'fp32'} == E.read_metadata(fp32)
     _assert_close_on_real_people(fp32, shipped)
 
 
