@@ -289,6 +289,11 @@ class OnnxBackend:
             self._cuda_id = int(dict(self.session.get_provider_options().get('CUDAExecutionProvider', {}))
                                 .get('device_id', 0))
 
+    @property
+    def io_binding(self) -> bool:
+        """Whether calls bind their output on the CUDA device (False on the CPU, or after a binding failure)."""
+        return self._cuda_id is not None
+
     # -- one graph call ---------------------------------------------------------
     def _call(self, image: np.ndarray, instance: np.ndarray) -> np.ndarray:
         """One session run; pads to a fixed export batch; IO binding keeps the output on the GPU until copied."""

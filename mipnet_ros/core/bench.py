@@ -130,7 +130,8 @@ def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int, warmup:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def _environment(device: str) -> Dict[str, Any]:
+def environment(device: str) -> Dict[str, Any]:
+    """Versions, CPU (model, ISA), GPU and thread count: numbers from different machines are not comparable."""
     import torch
     env = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
            'platform': platform.platform(), 'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
@@ -192,7 +193,7 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
         'config': {'arch': arch, 'input_size': list(size), 'instances': list(instances), 'boxes': list(boxes),
                    'repeats': repeats, 'warmup': warmup, 'backend_boxes': backend_boxes, 'seed': seed,
                    'timing': 'median seconds per call after the warm-up calls; variants interleaved'},
-        'environment': _environment(device),
+        'environment': environment(device),
         'macs': {'gated': macs, 'plain': macs_plain},
         'instances_vs_shared': [],
     }

@@ -213,7 +213,8 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
     results, people = to_results(est, raw)
     sigmas = est.skeleton.sigmas_array()
     report: Dict[str, object] = {
-        'stats': score_results(ann, results, opts.dataset), 'people': people_counts(gt, people, instance_threshold, sigmas),
+        'stats': score_results(ann, results, opts.dataset),
+        'people': people_counts(gt, people, instance_threshold, sigmas),
         'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
         'checkpoint': getattr(est, 'model_path', None) or str(checkpoint), 'ann': ann, 'images': images,
         'boxes': boxes, 'flip': opts.flip, 'dataset': opts.dataset, 'instances': est.num_instances,

@@ -16,11 +16,9 @@ exists): a trained model's heatmaps on a real person are what fp16 must not move
 generated image is used, which still checks agreement but not on meaningful peaks.
 """
 import argparse
-import contextlib
 import copy
 import json
 import logging
-import platform
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from mipnet_ros.core.fileio import atomic_path
+from mipnet_ros.core.gpu_throughput import cuda_flags
 
 # Tolerances, relative to the largest |heatmap| of the float32 CPU reference.
 REL_TOL_FP32 = 1e-4      # strict fp32 on the GPU vs the CPU: summation order only
@@ -125,16 +124,6 @@ class Checker:
         from mipnet_ros.core.backends import TorchBackend
         return TorchBackend(copy.deepcopy(model), **kw)
 
-    @contextlib.contextmanager
-    def _strict_fp32(self):
-        import torch
-        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
     def _need_cuda(self) -> Optional[Dict[str, Any]]:
         return None if self.cuda else _skip(f'device {self.device!r} is not a CUDA device torch can see')
 
@@ -144,7 +133,7 @@ class Checker:
         if (s := self._need_cuda()):
             return s
         ref = self._torch(self.w32).run_shared(self.crops_w32, 2)
-        with self._strict_fp32():
+        with cuda_flags(tf32=False):
             got = self._torch(self.w32, device=self.device).run_shared(self.crops_w32, 2)
         rel = _rel_diff(got, ref)
         return _pass_if(rel <= REL_TOL_FP32, rel_max_diff=rel, tolerance=REL_TOL_FP32)
@@ -163,7 +152,7 @@ class Checker:
     def shared_vs_naive(self) -> Dict[str, Any]:
         """The shared trunk gives the per-lambda network's heatmaps on the device (1e-4, as for ONNX)."""
         dev = self.device if self.cuda else 'cpu'
-        with self._strict_fp32():
+        with cuda_flags(tf32=False):
             be = self._torch(self.w32, device=dev)
             shared = be.run_shared(self.crops_w32, 2)
             m = len(self.crops_w32)
@@ -179,7 +168,7 @@ class Checker:
         codec = HeatmapCodec(self.trained.spec.input_size)
         out: Dict[str, Any] = {}
         ok = True
-        with self._strict_fp32():
+        with cuda_flags(tf32=False):
             ref = self._torch(self.trained, device=self.device).run_shared(self.crops_trained, 2)
         ref_xy, ref_score = codec.decode(ref)
         for name, kw in (('fp16', {}), ('fp16_channels_last', {'channels_last': True})):
@@ -201,7 +190,7 @@ class Checker:
         dev = torch.device(self.device)
         boxes = 256
         crops = np.repeat(self.crops_w32, -(-boxes // len(self.crops_w32)), 0)[:boxes]
-        with self._strict_fp32():
+        with cuda_flags(tf32=False):
             small = self._torch(self.w32, device=self.device, max_batch=16)
             torch.cuda.reset_peak_memory_stats(dev)
             ref = small.run_shared(crops, 2)
@@ -230,7 +219,7 @@ class Checker:
         from mipnet_ros.core.estimator import PoseEstimator
         dev = self.device if self.cuda else 'cpu'
         cpu = PoseEstimator(self.model_path)
-        with self._strict_fp32():
+        with cuda_flags(tf32=False):
             acc = PoseEstimator(self.model_path, device=dev)
             kp_ref, sc_ref = cpu.estimate_batch(self.image, self.boxes)
             kp, _ = acc.estimate_batch(self.image, self.boxes)
@@ -267,7 +256,7 @@ class Checker:
         gpu = OnnxBackend(path, device=self.device, allow_fallback=False)
         got = gpu.run_shared(self.crops_w32, 2)
         rel = _rel_diff(got, ref)
-        io_binding = gpu._cuda_id is not None
+        io_binding = gpu.io_binding
         from mipnet_ros.core.export import FP16_TOLERANCE, convert_fp16
         half_path = tmp / 'w32_shared.fp16.onnx'
         convert_fp16(path, half_path)
@@ -312,16 +301,10 @@ class _ListHandler(logging.Handler):
 
 def _environment(device: str) -> Dict[str, Any]:
     import torch
-    env: Dict[str, Any] = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
-                           'device': device, 'cuda_available': torch.cuda.is_available()}
-    if torch.cuda.is_available():
-        env.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
-                   gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count())
-    try:
-        import onnxruntime as ort
-        env.update(onnxruntime=ort.__version__, onnxruntime_providers=ort.get_available_providers())
-    except ImportError as exc:
-        env['onnxruntime'] = f'missing: {exc}'
+
+    from mipnet_ros.core.bench import environment
+    env = environment(device)
+    env.update(cuda_available=torch.cuda.is_available(), gpu_count=torch.cuda.device_count())
     return env
 
 

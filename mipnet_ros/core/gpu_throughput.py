@@ -27,13 +27,14 @@ GPU_PRECISIONS = ('fp32', 'tf32', 'fp16', 'fp16_cl', 'fp16_graph')
 
 
 @contextlib.contextmanager
-def _cuda_flags(tf32: bool, benchmark: bool) -> Iterator[None]:
-    """TF32 and cuDNN autotuning for one variant, restored afterwards (they are process-global)."""
+def cuda_flags(tf32: bool, benchmark: Optional[bool] = None) -> Iterator[None]:
+    """TF32 (and cuDNN autotuning unless None) for a block, restored afterwards: they are process-global."""
     import torch
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = benchmark
+    if benchmark is not None:
+        torch.backends.cudnn.benchmark = benchmark
     try:
         yield
     finally:
@@ -111,14 +112,14 @@ def measure_throughput(model, gflop_per_box: float, device: str = 'cuda:0', boxe
         if channels_last:
             net = net.to(memory_format=torch.channels_last)
         dtype = torch.float16 if half else torch.float32
-        with _cuda_flags(tf32=precision == 'tf32', benchmark=True) if cuda else contextlib.nullcontext():
+        with cuda_flags(tf32=precision == 'tf32', benchmark=True) if cuda else contextlib.nullcontext():
             for b in boxes:
                 try:
                     x = torch.randn(b, 3, h, w, device=dev).to(dtype)
                     if channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
 
-                    def call(x=x):
+                    def call(x=x, net=net):
                         with torch.inference_mode():
                             return net.forward_shared(x, instances)
 
