@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from mipnet_ros.core.device_peaks import GPU_PEAKS_TFLOPS, peaks_for
-from mipnet_ros.core.fileio import atomic_path
+from mipnet_ros.core.fileio import write_json
 
 DEFAULT_JSON = Path('docs') / 'results' / 'bench.json'
 CPU_ISA_FLAGS = ('fma', 'avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'avx512_fp16',
@@ -541,10 +541,7 @@ def _main(args: argparse.Namespace) -> int:
         report['gpu_estimates'] = gpu_estimates(report, boxes=args.backend_boxes)
     report['config']['quick'] = quick
     report['config']['wall_s'] = time.perf_counter() - t0
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, suffix='.json') as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=2, sort_keys=True) + '\n')
+    out = write_json(args.json, report, sort_keys=True)
     png = plot_report(report, Path(args.plot) if args.plot else out.with_suffix('.png'))
     print(f'bench: wrote {out} and {png} in {report["config"]["wall_s"]:.0f} s')
     return 0

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mipnet_ros.core.fileio import write_json
 from mipnet_ros.core.skeleton import get_skeleton
 
 DEFAULT_INSTANCE_THRESHOLD = 0.3       # the node's instance_threshold default (config/mipnet.yaml)
@@ -311,11 +312,7 @@ def main(args: argparse.Namespace) -> int:
     if 'sweep' in report:
         print(format_sweep(report['sweep']))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+        write_json(args.json, report)
     if args.results:
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.results, 'w') as f:
-            json.dump(results, f)
+        write_json(args.results, results, indent=None)
     return 0

@@ -1,10 +1,11 @@
 """Atomic file writes: a reader (or a resumed run after a kill) sees the old file or the new one,
 never half of one."""
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Iterator, Optional, Union
 
 
 @contextlib.contextmanager
@@ -28,3 +29,14 @@ def atomic_path(path: Union[str, Path], suffix: str = '.tmp', mode: int = 0o644)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(path: Union[str, Path], obj: Any, indent: Optional[int] = 2, sort_keys: bool = False) -> Path:
+    """Write `obj` as JSON through atomic_path (a report is whole or absent), with a final newline.
+
+    Values JSON does not know (paths, numpy scalars) are written as their str().
+    """
+    path = Path(path)
+    with atomic_path(path, suffix='.json') as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + '\n')
+    return path

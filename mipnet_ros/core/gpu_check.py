@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mipnet_ros.core.fileio import atomic_path
+from mipnet_ros.core.fileio import write_json
 from mipnet_ros.core.gpu_throughput import cuda_flags
 
 # Tolerances, relative to the largest |heatmap| of the float32 CPU reference.
@@ -344,10 +344,7 @@ def main(args: argparse.Namespace) -> int:
     report = run_checks(args.device, data)
     s = report['summary']
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out, suffix='.json') as tmp:
-            Path(tmp).write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + '\n')
+        write_json(args.json, report, sort_keys=True)
     print(f'check: {s["pass"]} passed, {s["fail"]} failed, {s["skip"]} skipped on {args.device} '
           f'in {report["wall_s"]:.0f} s')
     return 1 if s['fail'] else 0
