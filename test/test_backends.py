@@ -93,6 +93,18 @@ def test_run_chunked_halves_on_oom():
     np.testing.assert_array_equal(out, np.arange(10))
     assert calls[:3] == [8, 4, 2] and max(calls[3:]) <= 2
 
+    # cuDNN reports a failed workspace allocation in its own words: that is memory too
+    calls.clear()
+
+    def cudnn(a, b):
+        calls.append(b - a)
+        if b - a > 2:
+            raise RuntimeError('cuDNN error: CUDNN_STATUS_ALLOC_FAILED')
+        return np.arange(a, b)
+
+    np.testing.assert_array_equal(B.run_chunked(cudnn, 5, 8), np.arange(5))
+    assert calls[:3] == [5, 4, 2]
+
     def broken(a, b):
         raise RuntimeError('shape mismatch')
 

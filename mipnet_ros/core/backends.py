@@ -37,9 +37,13 @@ class BackendError(RuntimeError):
     """The requested backend cannot run as asked (missing provider, bad model file)."""
 
 
+# what running out of device memory looks like: PyTorch's allocator, cuDNN asking for workspace, onnxruntime's arena
+_OOM_TEXT = ('out of memory', 'failed to allocate', 'cudnn_status_alloc_failed', 'cudnn_status_not_enough_workspace')
+
+
 def _is_oom(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return type(exc).__name__ == 'OutOfMemoryError' or 'out of memory' in text or 'failed to allocate' in text
+    return type(exc).__name__ == 'OutOfMemoryError' or any(t in text for t in _OOM_TEXT)
 
 
 def run_chunked(fn: Callable[[int, int], np.ndarray], n: int, chunk: int,
