@@ -113,12 +113,18 @@ def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], 
     return to_results(estimator, predict_raw(estimator, gt, image_dir, boxes, progress))[0]
 
 
-def people_counts(gt: dict, people_by_image: Dict[int, list], instance_threshold: float, sigmas) -> Dict[str, float]:
+def annotations_by_image(gt: dict) -> Dict[int, List[dict]]:
+    """image_id -> its annotations, every image of `gt` present (an image without people counts too)."""
+    out: Dict[int, List[dict]] = {im['id']: [] for im in gt['images']}
+    for a in gt['annotations']:
+        out.setdefault(a['image_id'], []).append(a)
+    return out
+
+
+def people_counts(gt_by_image: Dict[int, List[dict]], people_by_image: Dict[int, list], instance_threshold: float,
+                  sigmas) -> Dict[str, float]:
     """The published-set metrics of core.people_count for the people scoring >= instance_threshold."""
     from mipnet_ros.core.people_count import count_people
-    gt_by_image: Dict[int, List[dict]] = {im['id']: [] for im in gt['images']}
-    for a in gt['annotations']:
-        gt_by_image.setdefault(a['image_id'], []).append(a)
     poses = {i: [p.keypoints for p in people if p.score >= instance_threshold]
              for i, people in people_by_image.items()}
     return {'instance_threshold': instance_threshold, **count_people(gt_by_image, poses, sigmas).summary()}
@@ -213,9 +219,10 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
     wall = time.time() - t0
     results, people = to_results(est, raw)
     sigmas = est.skeleton.sigmas_array()
+    gt_by_image = annotations_by_image(gt)
     report: Dict[str, object] = {
         'stats': score_results(ann, results, opts.dataset),
-        'people': people_counts(gt, people, instance_threshold, sigmas),
+        'people': people_counts(gt_by_image, people, instance_threshold, sigmas),
         'num_results': len(results), 'num_images': len(gt['images']), 'wall_s': round(wall, 2),
         'checkpoint': getattr(est, 'model_path', None) or str(checkpoint), 'ann': ann, 'images': images,
         'boxes': boxes, 'flip': opts.flip, 'dataset': opts.dataset, 'instances': est.num_instances,
@@ -229,7 +236,7 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
             stats = score_results(ann, res, opts.dataset)
             for inst in instance_sweep or [instance_threshold]:
                 report['sweep'].append({'oks_nms_threshold': thr, 'instance_threshold': inst, 'stats': stats,
-                                        'people': people_counts(gt, ppl, inst, sigmas)})
+                                        'people': people_counts(gt_by_image, ppl, inst, sigmas)})
     return report
 
 

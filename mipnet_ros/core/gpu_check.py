@@ -17,6 +17,7 @@ generated image is used, which still checks agreement but not on meaningful peak
 """
 import argparse
 import copy
+import functools
 import json
 import logging
 import sys
@@ -124,6 +125,11 @@ class Checker:
         from mipnet_ros.core.backends import TorchBackend
         return TorchBackend(copy.deepcopy(model), **kw)
 
+    @functools.cached_property
+    def ref_w32(self) -> np.ndarray:
+        """CPU float32 heatmaps of the W32 crops, lambda 0..1: the reference of several checks, computed once."""
+        return self._torch(self.w32).run_shared(self.crops_w32, 2)
+
     def _need_cuda(self) -> Optional[Dict[str, Any]]:
         return None if self.cuda else _skip(f'device {self.device!r} is not a CUDA device torch can see')
 
@@ -132,7 +138,7 @@ class Checker:
         """Strict float32 on the device equals the CPU (TF32 off: only the summation order differs)."""
         if (s := self._need_cuda()):
             return s
-        ref = self._torch(self.w32).run_shared(self.crops_w32, 2)
+        ref = self.ref_w32
         with cuda_flags(tf32=False):
             got = self._torch(self.w32, device=self.device).run_shared(self.crops_w32, 2)
         rel = _rel_diff(got, ref)
@@ -143,7 +149,7 @@ class Checker:
         if (s := self._need_cuda()):
             return s
         import torch
-        ref = self._torch(self.w32).run_shared(self.crops_w32, 2)
+        ref = self.ref_w32
         got = self._torch(self.w32, device=self.device).run_shared(self.crops_w32, 2)
         rel = _rel_diff(got, ref)
         return _pass_if(rel <= REL_TOL_FP16, rel_max_diff=rel, tolerance=REL_TOL_FP16,
