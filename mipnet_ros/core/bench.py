@@ -106,6 +106,11 @@ def mac_profile(model) -> Dict[str, float]:
             'trunk_fraction': trunk / full if full else 0.0}
 
 
+def shared_gmac(macs: Mapping[str, float], instances: int) -> float:
+    """GMACs of one box with the shared trunk: the trunk once, the head once per lambda."""
+    return macs['gmac_trunk'] + instances * macs['gmac_head']
+
+
 def flop_bound(f: float, n: int) -> float:
     """Lowest possible shared/naive cost ratio for N instances when a fraction f is shared."""
     return (f + (1.0 - f) * n) / n
@@ -215,7 +220,7 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                      'flop_bound_ratio': flop_bound(f, n), 'shared_over_plain': shared / plain_s,
                      'boxes_per_s_shared': b / shared, 'boxes_per_s_naive': b / naive,
                      'gmac_naive': b * n * macs['gmac_full'],
-                     'gmac_shared': b * (macs['gmac_trunk'] + n * macs['gmac_head'])}
+                     'gmac_shared': b * shared_gmac(macs, n)}
             entry['gmacs_per_s_naive'] = entry['gmac_naive'] / naive
             entry['gmacs_per_s_shared'] = entry['gmac_shared'] / shared
             report['instances_vs_shared'].append(entry)
@@ -227,7 +232,7 @@ def run_benchmark(arch: str = 'hrnet_w32', input_size=None, instances: Sequence[
                                          backend_threads, int8, macs)
     if device.startswith('cuda') and torch.cuda.is_available() and gpu_boxes:
         from mipnet_ros.core.gpu_throughput import measure_throughput
-        gflop_box = 2 * (macs['gmac_trunk'] + 2 * macs['gmac_head'])
+        gflop_box = 2 * shared_gmac(macs, 2)
         report['gpu_throughput'] = measure_throughput(gated, gflop_box, device=device, boxes=gpu_boxes, instances=2,
                                                       log=log)
     if pipeline:
@@ -335,7 +340,7 @@ def _time_backends(model, crops: np.ndarray, n: int, device: str, on_gpu: bool, 
     out = {name: {'seconds': sec, 'boxes_per_s': b / sec, 'relative_to_torch_fp32': sec / base,
                   'speedup_vs_torch_fp32': base / sec} for name, sec in t.items()}
     if macs:
-        gmac = b * (macs['gmac_trunk'] + n * macs['gmac_head'])
+        gmac = b * shared_gmac(macs, n)
         peak = peaks_for(torch.cuda.get_device_name(torch.device(device))) if on_gpu else None
         for name, r in out.items():
             r['gmacs_per_s'] = gmac / r['seconds']
@@ -385,7 +390,7 @@ def gpu_estimates(report: Mapping[str, Any], boxes: int = 10, instances: int = 2
     shared-trunk MACs for `instances` lambdas. Both bounds are stated with their assumption.
     """
     macs = report['macs']['gated']
-    gmac_box = macs['gmac_trunk'] + instances * macs['gmac_head']
+    gmac_box = shared_gmac(macs, instances)
     flops_box = 2e9 * gmac_box
     out: Dict[str, Any] = {
         'ESTIMATE': 'not measured: computed from counted MACs and published peak FLOPS',
