@@ -107,12 +107,6 @@ def to_results(estimator, raw: Dict[int, object], **postprocess) -> Tuple[List[d
     return results, people_by_image
 
 
-def predict(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple]], progress: bool = True
-            ) -> List[dict]:
-    """COCO keypoint results for every image of `gt`, with the estimator's own thresholds."""
-    return to_results(estimator, predict_raw(estimator, gt, image_dir, boxes, progress))[0]
-
-
 def annotations_by_image(gt: dict) -> Dict[int, List[dict]]:
     """image_id -> its annotations, every image of `gt` present (an image without people counts too)."""
     out: Dict[int, List[dict]] = {im['id']: [] for im in gt['images']}
