@@ -1,4 +1,8 @@
-"""ament_python package of the mipnet_ros node; the ROS-free core lives in mipnet_ros/core."""
+"""`pip install .`: the ROS-free library and the `mipnet` command (no node, no messages).
+
+ROS users build the same folder with colcon, which uses CMakeLists.txt and package.xml instead and
+installs the messages, the node, launch files and configuration as well.
+"""
 import glob
 import os
 
@@ -8,7 +12,7 @@ NAME = 'mipnet_ros'
 
 
 def share(folder, pattern='*'):
-    """Install every file of a repository folder under share/mipnet_ros/<folder>."""
+    """Every file of a repository folder under share/mipnet_ros/<folder> (core/resources.py finds them)."""
     files = [f for f in glob.glob(os.path.join(folder, pattern)) if os.path.isfile(f)]
     return (os.path.join('share', NAME, folder), files)
 
@@ -17,23 +21,13 @@ setup(
     name=NAME,
     version='0.1.0',
     packages=find_packages(include=[NAME, NAME + '.*']),
-    data_files=[
-        ('share/ament_index/resource_index/packages', ['resource/' + NAME]),
-        ('share/' + NAME, ['package.xml']),
-        share('launch'),
-        share('config'),
-        share('models'),
-        share('rviz'),
-    ],
-    install_requires=['setuptools'],
-    extras_require={'test': ['pytest']},
-    zip_safe=True,
+    data_files=[share('models'), share('config')],
+    install_requires=['numpy', 'opencv-python-headless', 'pyyaml', 'torch', 'onnx', 'onnxruntime'],
+    extras_require={'test': ['pytest<9']},
+    zip_safe=False,
     maintainer='mipnet_ros developers',
     maintainer_email='mipnet-ros@example.com',
-    description='MIPNet multi-instance pose estimation for ROS 2',
+    description='MIPNet multi-instance pose estimation (ROS-free library of the mipnet_ros package)',
     license='Apache-2.0',
-    entry_points={'console_scripts': [
-        'mipnet_node = mipnet_ros.ros.node:main',
-        'mipnet = mipnet_ros.cli:main',
-    ]},
+    entry_points={'console_scripts': ['mipnet = mipnet_ros.cli:main']},
 )

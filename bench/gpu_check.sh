@@ -17,10 +17,13 @@ OUT="${OUT:-out/gpu}"
 DEVICE="${DEVICE:-cuda:0}"
 PY="${PYTHON:-python3}"
 mkdir -p "$OUT"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# The checkout has the installed share layout (models/, config/): no colcon install is needed here.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MIPNET_SHARE="${MIPNET_SHARE:-$ROOT}"
 
+DATA="${1:-}"
+if [[ -z "$DATA" && -d "$ROOT/../shared/data/coco" ]]; then DATA="$ROOT/../shared/data/coco"; fi
 data_args=()
-if [[ -n "${1:-}" ]]; then data_args=(--data "$1"); fi
+if [[ -n "$DATA" ]]; then data_args=(--data "$DATA"); fi
 bench_args=(--device "$DEVICE" --no-int8 --json "$OUT/bench_gpu.json")
 if [[ -n "${QUICK:-}" ]]; then bench_args+=(--quick --gpu-boxes 4,8); fi
 

@@ -15,6 +15,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from mipnet_ros.ros import topics
+
 # launch argument -> (parameter, converter); empty argument = keep the params_file value
 OVERRIDES = {
     'model': ('model', str),
@@ -34,8 +36,8 @@ def _node(context):
         if value:
             overrides[param] = conv(value)
     image = get('image')
-    remaps = [('image', image), ('image/compressed', image.rstrip('/') + '/compressed'),
-              ('detections', get('detections')), ('keypoints', get('keypoints'))]
+    remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
+              (topics.DETECTIONS, get('detections')), (topics.KEYPOINTS, get('keypoints'))]
     return [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
                  parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
                  arguments=['--ros-args', '--log-level', get('log_level')])]
@@ -61,11 +63,11 @@ def generate_launch_description():
                                           '(best_effort).'),
         DeclareLaunchArgument('autostart', default_value='',
                               description='false: wait for lifecycle transitions; empty = params_file (true).'),
-        DeclareLaunchArgument('image', default_value='image', description='Input image topic (raw).'),
-        DeclareLaunchArgument('detections', default_value='detections',
+        DeclareLaunchArgument('image', default_value=topics.IMAGE, description='Input image topic (raw).'),
+        DeclareLaunchArgument('detections', default_value=topics.DETECTIONS,
                               description='Input vision_msgs/Detection2DArray topic.'),
-        DeclareLaunchArgument('keypoints', default_value='keypoints',
-                              description='Output mipnet_msgs/PersonKeypointsArray topic.'),
+        DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
+                              description='Output mipnet_ros/PersonKeypointsArray topic.'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),
         OpaqueFunction(function=_node),
     ])

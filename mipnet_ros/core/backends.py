@@ -9,7 +9,6 @@ The estimator never needs to know which one it talks to. Both split work into ch
 memory the chunk is halved and retried, so a frame with an unusual number of boxes degrades to
 slower instead of failing.
 """
-import json
 import logging
 import re
 import warnings
@@ -18,10 +17,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mipnet_ros.core.onnx_meta import LAYOUT_PER_INSTANCE, LAYOUT_SHARED, SPEC_KEY, decode
+
 log = logging.getLogger(__name__)
 
-LAYOUT_PER_INSTANCE = 'per_instance'
-LAYOUT_SHARED = 'shared_trunk'
 
 PROVIDER_ALIASES = {
     'cpu': 'CPUExecutionProvider',
@@ -222,15 +221,16 @@ def wants_fp16_graph(device: str, fp16: bool, providers: Optional[Sequence[Provi
 
 def _spec_from_session(session, meta: Dict[str, str]):
     from mipnet_ros.core.model.registry import ModelSpec
-    if 'mipnet.spec' in meta:
-        return ModelSpec.from_dict(json.loads(meta['mipnet.spec']))
+    spec = decode(meta)['spec']
+    if spec is not None:
+        return ModelSpec.from_dict(spec)
     # A file exported by someone else: read what the shapes say, the architecture stays unknown.
     image = session.get_inputs()[0].shape
     out = session.get_outputs()[0].shape
     if not all(isinstance(v, int) for v in (image[2], image[3], out[-3])):
-        raise BackendError('ONNX file has no mipnet.spec metadata and no fixed input/output sizes; '
+        raise BackendError(f'ONNX file has no {SPEC_KEY} metadata and no fixed input/output sizes; '
                            'export it with `python -m mipnet_ros export`')
-    warnings.warn('ONNX file without mipnet.spec metadata; assuming a single-instance model', RuntimeWarning)
+    warnings.warn(f'ONNX file without {SPEC_KEY} metadata; assuming a single-instance model', RuntimeWarning)
     return ModelSpec(instances=1, num_joints=int(out[-3]), input_size=(int(image[2]), int(image[3])))
 
 
@@ -261,7 +261,8 @@ class OnnxBackend:
                 raise BackendError(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.precision = meta.get('mipnet.precision', 'fp32')
+        decoded = decode(meta)
+        self.precision = decoded['precision']
         if fp16 and 'TensorrtExecutionProvider' not in self.providers and self.precision != 'fp16':
             warnings.warn('fp16 with onnxruntime needs the TensorRT provider or a half-precision graph '
                           '(`python -m mipnet_ros export --fp16` writes X.fp16.onnx); running the float32 graph',
@@ -270,7 +271,7 @@ class OnnxBackend:
             warnings.warn(f'{Path(self.path).name} is a half-precision graph on the CPU provider: onnxruntime '
                           'casts around the kernels it lacks in fp16, so the float32 file is faster here',
                           RuntimeWarning, stacklevel=2)
-        self.layout = meta.get('mipnet.layout', LAYOUT_PER_INSTANCE)
+        self.layout = decoded['layout']
         self.spec = _spec_from_session(self.session, meta)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if 'image' not in inputs:

@@ -10,7 +10,6 @@ multiplied by `instance_score_decay` (0.5 in the official code) because they are
 than the box's own person. OKS-NMS then removes the duplicates that overlapping boxes and
 multiple lambdas produce.
 """
-import glob
 import hashlib
 import logging
 import os
@@ -19,18 +18,19 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
+from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.oks import oks_nms
+from mipnet_ros.core.resources import PACKAGE, bundled_model_path
 from mipnet_ros.core.skeleton import Skeleton, skeleton_for_joints
 
 log = logging.getLogger(__name__)
 
-PACKAGE = 'mipnet_ros'
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 
 
@@ -56,31 +56,6 @@ class RawPredictions:
 _OWN = object()   # postprocess: "use the estimator's own OKS-NMS threshold"
 
 
-def default_model_path() -> Path:
-    """The bundled model: <repo>/models/*.pth next to the sources, else <share>/mipnet_ros/models/.
-
-    The first file in name order is used, so a repository with several models is deterministic.
-    """
-    searched = []
-    local = Path(__file__).resolve().parents[2] / 'models'
-    searched.append(str(local))
-    found = sorted(glob.glob(str(local / '*.pth')))
-    if found:
-        return Path(found[0])
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        share = Path(get_package_share_directory(PACKAGE)) / 'models'
-        searched.append(str(share))
-        found = sorted(glob.glob(str(share / '*.pth')))
-        if found:
-            return Path(found[0])
-    except Exception:  # noqa: BLE001 - ament_index is optional: no ROS, or the package is not installed
-        pass
-    raise FileNotFoundError(
-        f'no bundled model found (looked for *.pth in {", ".join(searched)}); pass model=PATH to a '
-        f'checkpoint (.pth; official HRNet/MIPNet files also need arch=...) or an exported .onnx file')
-
-
 def _onnx_cache_dir() -> Path:
     base = os.environ.get('MIPNET_ROS_CACHE') or os.path.join(
         os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), PACKAGE)
@@ -94,18 +69,6 @@ def _onnx_cache_dir() -> Path:
     path = Path(tempfile.gettempdir()) / f'{PACKAGE}-onnx'
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _sha256(path: Union[str, Path]) -> str:
-    try:
-        from mipnet_ros.core.model.checkpoint import file_sha256
-        return file_sha256(path)
-    except ImportError:
-        digest = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-        return digest.hexdigest()
 
 
 def _is_ours(path: Path) -> bool:
@@ -154,11 +117,11 @@ class PoseEstimator:
         onnx_path: Optional[Path] = None
         limit = instances
         if model is None or isinstance(model, (str, os.PathLike)):
-            path = default_model_path() if model is None else Path(model).expanduser()
+            path = bundled_model_path() if model is None else Path(model).expanduser()
             if not path.is_file():
                 raise FileNotFoundError(f'model file not found: {path}')
             self.model_path = str(path)
-            self.model_hash = _sha256(path)
+            self.model_hash = file_sha256(path)
             if path.suffix.lower() == '.onnx':
                 if backend == 'torch':
                     warnings.warn(f'{path.name} is an ONNX file: using the onnxruntime backend', RuntimeWarning,

@@ -1,6 +1,6 @@
 """`python -m mipnet_ros eval`: OKS AP/AR of a checkpoint on COCO-format keypoint annotations.
 
-    python -m mipnet_ros eval --config config/coco_w32_256x192.yaml --checkpoint runs/x/final.pth \
+    python -m mipnet_ros eval --config config/train/coco_w32_256x192.yaml --checkpoint runs/x/final.pth \
         --ann person_keypoints_val2017.json --images val2017 [--boxes gt|detections.json] [--flip] \
         --json out/eval.json
 

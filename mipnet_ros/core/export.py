@@ -20,7 +20,6 @@ eager within the tolerance: a file at the output path is always a checked one.
 """
 import argparse
 import copy
-import json
 import warnings
 from pathlib import Path
 from typing import Optional, Tuple
@@ -30,12 +29,11 @@ import torch
 from torch import nn
 
 from mipnet_ros.core.fileio import atomic_path
+from mipnet_ros.core.onnx_meta import (FP16_TOLERANCE, LAYOUT_PER_INSTANCE, LAYOUT_SHARED, make_props,  # noqa: F401
+                                       read_metadata, write_props)
 
-LAYOUT_PER_INSTANCE = 'per_instance'
-LAYOUT_SHARED = 'shared_trunk'
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
-FP16_TOLERANCE = 2e-2      # of the float32 graph's largest |heatmap|: 10-bit mantissa through ~100 layers
 
 
 class ExportCheckError(RuntimeError):
@@ -98,26 +96,6 @@ def _fix_output_dims(onnx_model, spec, shared: bool) -> None:
             d.dim_value = value
 
 
-def _set_metadata(onnx_model, spec, layout: str, precision: Optional[str] = None) -> None:
-    props = {'mipnet.spec': json.dumps(spec.to_dict(), sort_keys=True), 'mipnet.layout': layout}
-    if precision:                 # absent means float32, which keeps float32 exports byte-identical
-        props['mipnet.precision'] = precision
-    for entry in list(onnx_model.metadata_props):
-        if entry.key in props:
-            onnx_model.metadata_props.remove(entry)
-    for key, value in props.items():
-        entry = onnx_model.metadata_props.add()
-        entry.key, entry.value = key, value
-
-
-def read_metadata(path) -> dict:
-    """`mipnet.*` metadata of an exported file, spec decoded: {'spec': {...}, 'layout': ...}."""
-    import onnx
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return {'spec': json.loads(props['mipnet.spec']) if 'mipnet.spec' in props else None,
-            'layout': props.get('mipnet.layout'), 'precision': props.get('mipnet.precision', 'fp32')}
-
-
 def check_onnx(model, path, shared_trunk: bool = False, batch: int = 2, seed: int = 0) -> float:
     """Max |onnxruntime - eager| on a random batch (batch differs from the export batch on purpose)."""
     import onnxruntime as ort
@@ -161,7 +139,8 @@ def export_onnx(model, path, shared_trunk: bool = False, opset: int = DEFAULT_OP
             onnx_model = onnx.load(tmp)
             _declare_instance_input(onnx_model, shared_trunk)
             _fix_output_dims(onnx_model, model.spec, shared_trunk)
-            _set_metadata(onnx_model, model.spec, LAYOUT_SHARED if shared_trunk else LAYOUT_PER_INSTANCE)
+            layout = LAYOUT_SHARED if shared_trunk else LAYOUT_PER_INSTANCE
+            write_props(onnx_model, make_props(model.spec.to_dict(), layout))
             onnx.checker.check_model(onnx_model)
             onnx.save(onnx_model, tmp)
             diff = check_onnx(model, tmp, shared_trunk, batch=check_batch)
@@ -216,7 +195,7 @@ def convert_fp16(src, dst, tolerance: Optional[float] = FP16_TOLERANCE, check_ba
     shared = meta['layout'] == LAYOUT_SHARED
     half = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
     _topological_order(half.graph)
-    _set_metadata(half, spec, meta['layout'], precision='fp16')
+    write_props(half, make_props(spec.to_dict(), meta['layout'], precision='fp16'))
     onnx.checker.check_model(half)
     image, instance = _sample_inputs_for(spec, check_batch, shared)
     feeds = {'image': image.numpy(), 'instance': instance.numpy()}

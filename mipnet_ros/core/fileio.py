@@ -1,6 +1,7 @@
-"""Atomic file writes: a reader (or a resumed run after a kill) sees the old file or the new one,
-never half of one."""
+"""Atomic file writes (a reader, or a run resumed after a kill, sees the old file or the new one,
+never half of one) and file hashes."""
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -40,3 +41,12 @@ def write_json(path: Union[str, Path], obj: Any, indent: Optional[int] = 2, sort
     with atomic_path(path, suffix='.json') as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + '\n')
     return path
+
+
+def file_sha256(path: Union[str, Path], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (model files are large)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()

@@ -25,8 +25,9 @@ from typing import Dict, Iterator, Optional, Sequence
 import numpy as np
 
 from mipnet_ros.core.fileio import atomic_path
+from mipnet_ros.core.onnx_meta import (CALIBRATION_KEY, LAYOUT_KEY, LAYOUT_SHARED, PRECISION_KEY, SPEC_KEY, read_props,
+                                       write_props)
 
-PRECISION_KEY = 'mipnet.precision'
 DEFAULT_CALIBRATION_CROPS = 64
 # fraction of confident joints whose int8 heatmap peak may move more than one heatmap pixel
 DEFAULT_MIN_AGREEMENT = 0.9
@@ -60,17 +61,11 @@ def calibration_crops(ann_file, image_dir, input_size, num_joints: int = 17,
     return np.concatenate(crops).astype(np.float32)
 
 
-def _read_meta(path) -> Dict[str, str]:
-    import onnx
-    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-
-
 def _feeds(crops: np.ndarray, meta: Dict[str, str], batch: int) -> Iterator[Dict[str, np.ndarray]]:
     """Input dictionaries for the graph layout: the shared graph takes all lambdas per box."""
-    from mipnet_ros.core.export import LAYOUT_SHARED
-    spec = json.loads(meta['mipnet.spec'])
+    spec = json.loads(meta[SPEC_KEY])
     n = int(spec.get('instances', 1))
-    shared = meta.get('mipnet.layout') == LAYOUT_SHARED
+    shared = meta.get(LAYOUT_KEY) == LAYOUT_SHARED
     for start in range(0, len(crops), batch):
         image = crops[start:start + batch]
         instance = np.arange(n, dtype=np.int64) if shared else np.arange(len(image), dtype=np.int64) % n
@@ -100,9 +95,9 @@ def quantize_onnx(src, dst, crops: np.ndarray, per_channel: bool = True, reduce_
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    meta = _read_meta(src)
-    if 'mipnet.spec' not in meta:
-        raise QuantizationError(f'{src} has no mipnet.spec metadata: export it with `python -m mipnet_ros export`')
+    meta = read_props(src)
+    if SPEC_KEY not in meta:
+        raise QuantizationError(f'{src} has no {SPEC_KEY} metadata: export it with `python -m mipnet_ros export`')
     if meta.get(PRECISION_KEY, 'fp32') != 'fp32':
         raise QuantizationError(f'{src} is already {meta[PRECISION_KEY]}')
     if len(crops) == 0:
@@ -129,12 +124,9 @@ def quantize_onnx(src, dst, crops: np.ndarray, per_channel: bool = True, reduce_
             model = onnx.load(out)
             props = dict(meta)
             props[PRECISION_KEY] = 'int8'
-            props['mipnet.calibration'] = json.dumps({'crops': int(len(crops)), 'per_channel': per_channel,
+            props[CALIBRATION_KEY] = json.dumps({'crops': int(len(crops)), 'per_channel': per_channel,
                                                       'reduce_range': reduce_range})
-            del model.metadata_props[:]
-            for key, value in props.items():
-                entry = model.metadata_props.add()
-                entry.key, entry.value = key, value
+            write_props(model, props, replace_all=True)
             onnx.save(model, out)
     ops = [n.op_type for n in onnx.load(str(dst), load_external_data=False).graph.node]
     return {'seconds': time.perf_counter() - t0, 'calibration_crops': int(len(crops)),
@@ -150,7 +142,7 @@ def peak_agreement(fp32_path, int8_path, crops: np.ndarray, batch: int = 8,
     one heatmap pixel of the float32 peak (the decoder's sub-pixel shift is a quarter pixel).
     """
     import onnxruntime as ort
-    meta = _read_meta(fp32_path)
+    meta = read_props(fp32_path)
     sessions = [ort.InferenceSession(str(p), providers=['CPUExecutionProvider']) for p in (fp32_path, int8_path)]
     outs = [[], []]
     for feeds in _feeds(crops, meta, batch):
@@ -170,7 +162,7 @@ def peak_agreement(fp32_path, int8_path, crops: np.ndarray, batch: int = 8,
 
 
 def is_int8(path) -> bool:
-    return _read_meta(path).get(PRECISION_KEY) == 'int8'
+    return read_props(path).get(PRECISION_KEY) == 'int8'
 
 
 def split_calibration(crops: np.ndarray, holdout: int) -> Sequence[np.ndarray]:

@@ -228,9 +228,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     last_path = out_dir / LAST
     if resume and last_path.is_file():
         # our own file, written by this function: it holds RNG tuples, so a full unpickle is needed
-        from mipnet_ros.core.model.checkpoint import CheckpointError, _read
         try:
-            ckpt = _read(last_path, 'cpu', allow_pickle=True)
+            ckpt = read_checkpoint(last_path, 'cpu', allow_pickle=True)
         except CheckpointError as exc:
             raise CheckpointError(f'{exc}; cannot resume: delete {last_path} to start over') from None
         model.load_state_dict(ckpt['state_dict'])
@@ -333,7 +332,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
 # ---------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', required=True, help='YAML recipe, e.g. config/coco_w32_256x192.yaml')
+    parser.add_argument('--config', required=True, help='YAML recipe, e.g. config/train/coco_w32_256x192.yaml')
     parser.add_argument('--resume', action='store_true', help='continue from <out_dir>/<name>/last.pth if present')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override a config value, e.g. --set data.train_images=/data/coco/train2017 '

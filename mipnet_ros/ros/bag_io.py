@@ -2,8 +2,8 @@
 
 Messages are moved as raw CDR bytes: the replay hands the recorded bytes to rclpy's
 deserializer, the recorder writes what rclpy received, so nothing is converted twice.
-A typestore knows the standard messages plus vision_msgs and mipnet_msgs, read from their
-`.msg` files (installed share directories; the repository's msg/ as a fallback), which is what
+A typestore knows the standard messages plus vision_msgs and mipnet_ros's own, read from their
+installed `.msg` files (share/<package>/msg), which is what
 the writer needs to embed the schemas that make the output readable by `ros2 bag` and Foxglove.
 
 Outputs: a path ending in `.mcap` becomes one MCAP file (like the bundled `demo.mcap`); any other
@@ -18,8 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-REPO_MSG_DIR = Path(__file__).resolve().parents[2] / 'msg' / 'msg'
-EXTRA_PACKAGES = ('vision_msgs', 'mipnet_msgs')
+EXTRA_PACKAGES = ('vision_msgs', 'mipnet_ros')
 
 
 def _msg_dirs(package: str) -> List[Path]:
@@ -32,14 +31,12 @@ def _msg_dirs(package: str) -> List[Path]:
     for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
         if prefix:
             dirs.append(Path(prefix) / 'share' / package / 'msg')
-    if package == 'mipnet_msgs':
-        dirs.append(REPO_MSG_DIR)
     return [d for d in dirs if d.is_dir()]
 
 
 @lru_cache(maxsize=1)
 def get_typestore():
-    """rosbags Typestore with the ROS 2 standard types, vision_msgs and mipnet_msgs."""
+    """rosbags Typestore with the ROS 2 standard types, vision_msgs and mipnet_ros messages."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore as _get
     store = _get(Stores.LATEST)
     types = {}

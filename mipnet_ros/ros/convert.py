@@ -240,11 +240,11 @@ def masked_keypoints(keypoints: np.ndarray, scores: np.ndarray, threshold: float
 def people_to_msg(header: Any, image_shape: Tuple[int, int], skeleton: str, people: Sequence[Any],
                   boxes: Sequence[Tuple[int, str, np.ndarray]], keypoint_threshold: float,
                   instance_threshold: float = 0.0):
-    """mipnet_msgs/PersonKeypointsArray from estimator people.
+    """mipnet_ros/PersonKeypointsArray from estimator people.
 
     `boxes[p.box_index]` is (detection index, detection id, xyxy) of the box each person came from.
     """
-    from mipnet_msgs.msg import PersonKeypoints, PersonKeypointsArray
+    from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray
     out = PersonKeypointsArray(header=header, image_height=int(image_shape[0]),
                                image_width=int(image_shape[1]), skeleton=skeleton)
     for p in people:
@@ -277,10 +277,10 @@ def msg_to_arrays(msg: Any) -> List[Dict[str, Any]]:
 
 def model_info_msg(header: Any, estimator: Any, backend: str, device: str, keypoint_threshold: float,
                    instance_threshold: float, oks_nms_threshold: float):
-    """mipnet_msgs/PoseModelInfo describing the loaded estimator (names, edges, hash, sizes)."""
+    """mipnet_ros/PoseModelInfo describing the loaded estimator (names, edges, hash, sizes)."""
     import os
 
-    from mipnet_msgs.msg import PoseModelInfo
+    from mipnet_ros.msg import PoseModelInfo
     spec = estimator.spec
     skel = estimator.skeleton
     edges = [(int(a), int(b)) for a, b in getattr(skel, 'edges', ())]

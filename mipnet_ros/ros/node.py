@@ -27,7 +27,7 @@ import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
-from mipnet_ros.ros import convert, params as P
+from mipnet_ros.ros import convert, params as P, topics
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
 
 NODE_NAME = 'mipnet_node'
@@ -137,15 +137,15 @@ class MipnetNode(LifecycleNode):
         self._model_error = ''
         self._configured = p
         self._edges = [(int(a), int(b)) for a, b in getattr(self._estimator.skeleton, 'edges', ())]
-        from mipnet_msgs.msg import PersonKeypointsArray, PoseModelInfo
+        from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
         out_qos = P.qos_profile(p.qos_output_reliability, p.qos_output_depth)
-        self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, 'keypoints', out_qos)
-        self._pub_markers = self.create_lifecycle_publisher(MarkerArray, '~/markers', out_qos)
-        self._pub_annotated = self.create_lifecycle_publisher(Image, '~/annotated_image', out_qos)
+        self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, topics.KEYPOINTS, out_qos)
+        self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos)
+        self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos)
         self._pub_info = self.create_lifecycle_publisher(
-            PoseModelInfo, '~/model_info', P.qos_profile('reliable', 1, transient_local=True))
+            PoseModelInfo, topics.MODEL_INFO, P.qos_profile('reliable', 1, transient_local=True))
         self._pairer = StampPairer(p.cache_size, int(round(p.stamp_slop_sec * 1e9)))
         self._state = 'inactive'
         spec = self._estimator.spec
@@ -171,7 +171,7 @@ class MipnetNode(LifecycleNode):
         self._subscribe(p)
         self._state = 'active'
         self.get_logger().info(f'active: waiting for {self._image_topic()} and '
-                               f'{self.resolve_topic_name("detections")}')
+                               f'{self.resolve_topic_name(topics.DETECTIONS)}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -251,20 +251,17 @@ class MipnetNode(LifecycleNode):
 
     # ------------------------------------------------------------------ subscriptions
     def _image_topic(self) -> str:
-        name = 'image/compressed' if self._configured.image_transport == 'compressed' else 'image'
-        return self.resolve_topic_name(name)
+        return self.resolve_topic_name(topics.image_topic(self._configured.image_transport))
 
     def _subscribe(self, p: P.NodeParams) -> None:
         from sensor_msgs.msg import CompressedImage, Image
         from vision_msgs.msg import Detection2DArray
-        if p.image_transport == 'compressed':
-            img_type, img_topic = CompressedImage, 'image/compressed'
-        else:
-            img_type, img_topic = Image, 'image'
+        img_type = CompressedImage if p.image_transport == 'compressed' else Image
+        img_topic = topics.image_topic(p.image_transport)
         self._subs = [
             self.create_subscription(img_type, img_topic, self._on_image,
                                      P.qos_profile(p.qos_image_reliability, p.qos_image_depth)),
-            self.create_subscription(Detection2DArray, 'detections', self._on_detections,
+            self.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections,
                                      P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth)),
         ]
 

@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
-DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'
-KEYPOINTS_TYPE = 'mipnet_msgs/msg/PersonKeypointsArray'
+from mipnet_ros.core.stats import percentile_summary
+from mipnet_ros.ros import topics as T
+
 RECORDABLE = {  # name -> (topic relative to the node, type, relative to the node's private namespace)
-    'keypoints': ('keypoints', KEYPOINTS_TYPE, False),
-    'annotated': ('annotated_image', 'sensor_msgs/msg/Image', True),
-    'markers': ('markers', 'visualization_msgs/msg/MarkerArray', True),
-    'model_info': ('model_info', 'mipnet_msgs/msg/PoseModelInfo', True),
+    'keypoints': (T.KEYPOINTS, T.KEYPOINTS_TYPE, False),
+    'annotated': (T.private_leaf(T.ANNOTATED_IMAGE), T.IMAGE_TYPE, True),
+    'markers': (T.private_leaf(T.MARKERS), T.MARKERS_TYPE, True),
+    'model_info': (T.private_leaf(T.MODEL_INFO), T.MODEL_INFO_TYPE, True),
 }
 
 
@@ -112,15 +112,6 @@ def _pick_topic(topics: Dict[str, str], wanted: Optional[str], types: Sequence[s
     return found[0]
 
 
-def _percentiles(values: List[float]) -> Dict[str, float]:
-    if not values:
-        return {}
-    import numpy as np
-    v = np.asarray(values)
-    return {'p50': float(np.percentile(v, 50)), 'p90': float(np.percentile(v, 90)),
-            'p99': float(np.percentile(v, 99)), 'max': float(v.max()), 'mean': float(v.mean())}
-
-
 def run_replay(opts: ReplayOptions) -> ReplaySummary:
     """Play the bag to the node and record its outputs (see the module docstring)."""
     import rclpy
@@ -132,12 +123,12 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
     from mipnet_ros.ros.params import qos_profile
 
     topics = bag_io.bag_topics(opts.bag)
-    img_topic = _pick_topic(topics, opts.image_topic, IMAGE_TYPES, 'image')
-    det_topic = _pick_topic(topics, opts.detections_topic, (DETECTIONS_TYPE,), 'detections')
+    img_topic = _pick_topic(topics, opts.image_topic, T.IMAGE_TYPES, 'image')
+    det_topic = _pick_topic(topics, opts.detections_topic, (T.DETECTIONS_TYPE,), 'detections')
     img_type = topics[img_topic]
     compressed = img_type.endswith('CompressedImage')
-    pub_img_topic = opts.publish_image_topic or _join(opts.namespace, 'image/compressed' if compressed else 'image')
-    pub_det_topic = opts.publish_detections_topic or _join(opts.namespace, 'detections')
+    pub_img_topic = opts.publish_image_topic or _join(opts.namespace, T.IMAGE_COMPRESSED if compressed else T.IMAGE)
+    pub_det_topic = opts.publish_detections_topic or _join(opts.namespace, T.DETECTIONS)
     record = {}
     for name in opts.record:
         rel, msgtype, private = RECORDABLE[name]
@@ -145,11 +136,11 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
         if name == 'keypoints' and opts.keypoints_topic:
             topic = opts.keypoints_topic
         record[name] = (topic, msgtype)
-    kp_topic = opts.keypoints_topic or record.get('keypoints', (_join(opts.namespace, 'keypoints'),))[0]
-    record.setdefault('keypoints', (kp_topic, KEYPOINTS_TYPE))
+    kp_topic = opts.keypoints_topic or record.get('keypoints', (_join(opts.namespace, T.KEYPOINTS),))[0]
+    record.setdefault('keypoints', (kp_topic, T.KEYPOINTS_TYPE))
 
     summary = ReplaySummary(out=opts.out)
-    KeypointsArray = get_message(KEYPOINTS_TYPE)
+    KeypointsArray = get_message(T.KEYPOINTS_TYPE)
     lock = threading.Condition()
     received: Dict[int, float] = {}     # stamp -> wall time of arrival (first keypoints message)
     completed: Dict[int, float] = {}    # stamp -> wall time the pair's last input was published
@@ -203,7 +194,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             qos = latched if name == 'model_info' else qos_profile('reliable', 100)
             subs.append(node.create_subscription(get_message(msgtype), topic, on_output(name, topic), qos, raw=True))
         pub_img = node.create_publisher(get_message(img_type), pub_img_topic, qos_profile('reliable', 10))
-        pub_det = node.create_publisher(get_message(DETECTIONS_TYPE), pub_det_topic, qos_profile('reliable', 10))
+        pub_det = node.create_publisher(get_message(T.DETECTIONS_TYPE), pub_det_topic, qos_profile('reliable', 10))
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
 
@@ -257,7 +248,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             summary.frames_paired = len(completed)
             summary.unanswered = sorted(s for s in completed if s not in received)
             summary.unexpected = sorted(s for s in received if s not in completed)
-            summary.latency_ms = _percentiles([(received[s] - t) * 1e3 for s, t in completed.items() if s in received])
+            summary.latency_ms = percentile_summary([(received[s] - t) * 1e3 for s, t in completed.items() if s in received])
             summary.model_info = dict(model_info)
     finally:
         executor.shutdown(timeout_sec=1.0)

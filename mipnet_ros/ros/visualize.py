@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mipnet_ros.ros import topics as T
+
 # One colour per person (BGR), cycling; instance > 0 (a hidden person) gets a dashed box.
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 60, 220), (60, 60, 255), (255, 220, 60),
@@ -123,25 +125,6 @@ def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[T
     return arr
 
 
-def edges_of(skeleton: Any) -> List[Tuple[int, int]]:
-    """Skeleton edges as 0-based index pairs, whatever container the core uses."""
-    return [(int(a), int(b)) for a, b in getattr(skeleton, 'edges', ())]
-
-
-def default_edges(num_joints: int) -> List[Tuple[int, int]]:
-    """COCO-17 edges when we only know the joint count (e.g. drawing from a recorded bag)."""
-    if num_joints == 17:
-        return [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-                (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
-    return []
-
-
-def edges_from_info(info: Optional[Any]) -> List[Tuple[int, int]]:
-    if info is None:
-        return []
-    return [(int(a), int(b)) for a, b in zip(info.edges_from, info.edges_to)]
-
-
 def render_rviz_like(bag_path: Any, frame_index: int = 0, panel_height: int = 480,
                      scale: float = 0.001) -> Optional[np.ndarray]:
     """A headless stand-in for an RViz screenshot (there is no rviz2 here) from a recorded bag.
@@ -156,8 +139,8 @@ def render_rviz_like(bag_path: Any, frame_index: int = 0, panel_height: int = 48
     from mipnet_ros.ros import bag_io
     images, markers = {}, {}
     for topic, _t, _ts, msg in bag_io.read_messages(str(bag_path)):
-        if topic.endswith('/annotated_image') or topic.endswith('/markers'):
-            if topic.endswith('/markers'):
+        if topic.endswith('/' + T.private_leaf(T.ANNOTATED_IMAGE)) or topic.endswith('/' + T.private_leaf(T.MARKERS)):
+            if topic.endswith('/' + T.private_leaf(T.MARKERS)):
                 stamps = [m.header.stamp for m in msg.markers]
                 if not stamps:
                     continue

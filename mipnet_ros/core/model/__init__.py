@@ -4,9 +4,9 @@ Entry points: `ModelSpec`, `build_model` (registry), `load_checkpoint` / `save_c
 (checkpoint). Names are resolved lazily so that importing this package costs nothing until used.
 """
 _LAZY = {
-    'ModelSpec': 'mipnet_ros.core.model.registry',
-    'PoseNet': 'mipnet_ros.core.model.registry',
-    'ARCHS': 'mipnet_ros.core.model.registry',
+    'ModelSpec': 'mipnet_ros.core.model.spec',
+    'PoseNet': 'mipnet_ros.core.model.spec',
+    'ARCHS': 'mipnet_ros.core.model.spec',
     'build_model': 'mipnet_ros.core.model.registry',
     'load_checkpoint': 'mipnet_ros.core.model.checkpoint',
     'save_checkpoint': 'mipnet_ros.core.model.checkpoint',

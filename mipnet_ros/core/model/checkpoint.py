@@ -7,7 +7,6 @@ DataParallel), so the caller must name the architecture. Every failure names the
 is wrong (which keys, which shapes) because "Error(s) in loading state_dict" or a pickle traceback
 is not something a user can act on.
 """
-import hashlib
 import os
 import pickle
 import zipfile
@@ -32,14 +31,6 @@ PathLike = Union[str, os.PathLike]
 
 class CheckpointError(ValueError):
     """The file cannot be turned into a model; the message names the file and the reason."""
-
-
-def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _unpickler_reason(message: str) -> str:

@@ -28,12 +28,6 @@ def lambda_table(num_instances: int) -> List[List[float]]:
     return [row[:] for row in _TWO_BIT[:n]]
 
 
-def lambda_vectors(instance: torch.Tensor, num_instances: int) -> torch.Tensor:
-    """Codes for a batch of indices, (B,) int -> (B, 2) float32 (what the official forward expects)."""
-    table = torch.tensor(lambda_table(num_instances), dtype=torch.float32, device=instance.device)
-    return table[instance.long()]
-
-
 class LambdaCode(nn.Module):
     """Index -> code lookup; the buffer is non-persistent so state_dict keys stay the official ones."""
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mipnet_ros.core.model.mimb import MIMBGroup
-from mipnet_ros.core.model.registry import ModelSpec, PoseNet
+from mipnet_ros.core.model.spec import ModelSpec, PoseNet
 
 
 def bn2d(channels: int) -> nn.BatchNorm2d:

@@ -1,0 +1,75 @@
+"""Parameters of mipnet_node: the YAML, the declarations and the launch arguments agree."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mipnet_ros.ros import params as P
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _flatten(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f'{prefix}{k}.'))
+        else:
+            out[f'{prefix}{k}'] = v
+    return out
+
+
+def test_yaml_has_every_parameter_with_the_declared_default():
+    doc = yaml.safe_load((REPO / 'config' / 'mipnet.yaml').read_text())
+    assert list(doc) == ['/**'], 'parameters must apply to the node in any namespace'
+    values = _flatten(doc['/**']['ros__parameters'])
+    assert set(values) == {s.name for s in P.SPECS}
+    defaults = P.NodeParams()
+    for s in P.SPECS:
+        want = getattr(defaults, s.attr)
+        assert values[s.name] == want and type(values[s.name]) is type(want), s.name
+
+
+def test_declared_on_a_node_with_descriptors_and_validation():
+    rclpy = pytest.importorskip('rclpy')
+    from rcl_interfaces.msg import ParameterType
+    from rclpy.parameter import Parameter
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=199)
+    try:
+        node = rclpy.create_node('params_probe', context=ctx)
+        P.declare_parameters(node)
+        assert P.read_parameters(node) == P.NodeParams()
+        d = node.describe_parameter('keypoint_threshold')
+        assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range[0].to_value == 1.0
+        assert d.description
+        assert node.describe_parameter('person_class_ids').type == ParameterType.PARAMETER_STRING_ARRAY
+        assert node.describe_parameter('max_boxes').integer_range[0].from_value == 0
+        # rclpy enforces the ranges ...
+        res = node.set_parameters([Parameter('keypoint_threshold', value=1.5)])
+        assert not res[0].successful
+        # ... and check_value the choices, which the node's set-parameters callback applies.
+        assert P.check_value('backend', 'tensorflow') and P.check_value('backend', 'onnxruntime') is None
+        live = P.with_updates(P.NodeParams(), {'instance_threshold': 0.7, 'backend': 'onnxruntime'})
+        assert live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)
+
+
+def test_markdown_table_lists_every_parameter():
+    table = P.markdown_table()
+    assert all(f'`{s.name}`' in table for s in P.SPECS)
+
+
+def test_launch_file_declares_the_topic_and_model_arguments():
+    pytest.importorskip('launch_ros')
+    out = subprocess.run(['ros2', 'launch', 'mipnet_ros', 'mipnet.launch.py', '--show-args'], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    for arg in ('image', 'detections', 'keypoints', 'params_file', 'namespace', 'model', 'backend', 'device',
+                'use_compressed', 'image_reliability', 'autostart'):
+        assert f"'{arg}'" in out.stdout, arg
+    assert 'config/mipnet.yaml' in out.stdout
