@@ -6,8 +6,9 @@ the file) and kept as `<cache>/weights/<name>.pth`, so every consumer loads it l
 checkpoints; the publisher's original stays beside it under its own name.
 """
 import os
+import sys
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from mipnet_ros.core.weights.cache import weights_dir
 from mipnet_ros.core.weights.download import digest_matches, download, sha256_of
@@ -86,11 +87,12 @@ def fetch(entry: ZooEntry, download_allowed: bool = True, progress: bool = True,
     return convert(entry, original, target)
 
 
-def resolve_model(name_or_path: Union[str, os.PathLike], download: bool = False, progress: bool = False,
-                  timeout: float = 30.0) -> Path:
+def resolve_model(name_or_path: Union[str, os.PathLike], download: bool = False,
+                  progress: Optional[bool] = None, timeout: float = 30.0) -> Path:
     """An existing file path as given, or the cached checkpoint of a zoo name.
 
     download: fetch a missing zoo file (otherwise ModelNotAvailable says which command to run).
+    progress: a tqdm bar while downloading; None = only when stderr is a terminal (not in node logs).
     Raises FileNotFoundError (ModelNotAvailable for known names) with a message that says what to do.
     """
     path = Path(name_or_path).expanduser()
@@ -98,6 +100,8 @@ def resolve_model(name_or_path: Union[str, os.PathLike], download: bool = False,
         return path
     name = str(name_or_path)
     if name in ZOO:
+        if progress is None:
+            progress = sys.stderr.isatty()
         return fetch(ZOO[name], download_allowed=download, progress=progress, timeout=timeout)
     if os.sep in name or path.suffix:
         raise FileNotFoundError(f'model file not found: {path}')

@@ -6,9 +6,10 @@ Manual entries are files their authors share only through links a script cannot 
 (Google Drive folders): the user downloads them and puts them in the cache under `file_name`.
 """
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
-from mipnet_ros.core.model.registry import ARCHS, ModelSpec
+if TYPE_CHECKING:   # the table itself is read without importing torch (registry does)
+    from mipnet_ros.core.model.registry import ModelSpec
 
 MMPOSE_ZOO = ('open-mmlab/mmpose configs/body_2d_keypoint/topdown_heatmap/coco/hrnet_coco.yml '
               '(Weights, Results); AP on COCO val2017 with person detector boxes (AP_H 56), flip test')
@@ -44,8 +45,9 @@ class ZooEntry:
         return bool(self.url)
 
     @property
-    def spec(self) -> ModelSpec:
+    def spec(self) -> 'ModelSpec':
         """The architecture our converted file records (ModelSpec validates the input size)."""
+        from mipnet_ros.core.model.registry import ModelSpec
         return ModelSpec(self.arch, self.instances, input_size=self.input_size)
 
     @property
@@ -114,6 +116,7 @@ def get_entry(name: str) -> ZooEntry:
 
 def check_entry(entry: ZooEntry) -> None:
     """Raises ValueError when an entry is malformed (used by the tests on the whole table)."""
+    from mipnet_ros.core.model.registry import ARCHS
     if entry.arch not in ARCHS:
         raise ValueError(f'{entry.name}: unknown arch {entry.arch!r}')
     entry.spec          # noqa: B018 - raises ValueError on an input size the network cannot take
