@@ -22,10 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _list() -> int:
     from mipnet_ros.core.weights.resolve import status
-    from mipnet_ros.core.weights.zoo import ENTRIES
+    from mipnet_ros.core.weights.zoo import ZOO
     print(f'cache: {weights_dir()}')
     print(f'{"name":<32} {"arch":<10} {"N":>2} {"input":>8} {"AP":>5}  {"status":<8} source')
-    for e in ENTRIES:
+    for e in ZOO.values():
         source = 'download' if e.downloadable else 'manual'
         check = '' if e.sha256 else ' (no published checksum)'
         print(f'{e.name:<32} {e.arch:<10} {e.instances:>2} {e.input_size[0]:>4}x{e.input_size[1]:<3} '
