@@ -82,9 +82,8 @@ def default_model_path() -> Path:
 
 
 def _onnx_cache_dir() -> Path:
-    base = os.environ.get('MIPNET_ROS_CACHE') or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), PACKAGE)
-    path = Path(base) / 'onnx'
+    from mipnet_ros.core.weights.cache import cache_root
+    path = cache_root() / 'onnx'
     try:
         path.mkdir(parents=True, exist_ok=True)
         if os.access(path, os.W_OK):

@@ -15,7 +15,7 @@ from test_weights_zoo import SIZE, cache, served  # noqa: E402,F401 - fixtures
 from mipnet_ros.core.weights.cache import weights_dir  # noqa: E402
 
 
-def test_configure_by_zoo_name(served):
+def test_configure_by_zoo_name(served):  # noqa: F811 - the fixture imported above
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 

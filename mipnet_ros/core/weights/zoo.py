@@ -6,7 +6,7 @@ Manual entries are files their authors share only through links a script cannot 
 (Google Drive folders): the user downloads them and puts them in the cache under `file_name`.
 """
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Tuple
 
 if TYPE_CHECKING:   # the table itself is read without importing torch (registry does)
     from mipnet_ros.core.model.registry import ModelSpec
@@ -54,12 +54,6 @@ class ZooEntry:
     def sha256_is_prefix(self) -> bool:
         return 0 < len(self.sha256) < 64
 
-    def matches(self, digest: str) -> Optional[bool]:
-        """Whether a full hex digest fits the published one; None when nothing was published."""
-        if not self.sha256:
-            return None
-        return digest.lower().startswith(self.sha256.lower())
-
 
 def _mmpose(name: str, arch: str, size: Tuple[int, int], file_name: str, ap: float) -> ZooEntry:
     prefix = file_name.rsplit('-', 1)[1].split('_', 1)[0]
@@ -69,6 +63,14 @@ def _mmpose(name: str, arch: str, size: Tuple[int, int], file_name: str, ap: flo
                     url=MMPOSE_URL + file_name, facts_from=MMPOSE_ZOO)
 
 
+def _hrnet(name: str, arch: str, size: Tuple[int, int], file_name: str, ap: float, sha256: str) -> ZooEntry:
+    return ZooEntry(name=name, arch=arch, instances=1, input_size=size, training_data='COCO train2017',
+                    published_ap=ap, ap_note='COCO val2017, detector boxes, flip test (HRNet authors)',
+                    licence='MIT (HRNet code release); trained on COCO train2017', file_name=file_name,
+                    sha256=sha256, layout='official', manual=f'{HRNET_FOLDER} -> pose_coco/{file_name}',
+                    facts_from=HRNET_ZOO)
+
+
 ENTRIES = (
     _mmpose('hrnet_w32_coco', 'hrnet_w32', (256, 192), 'hrnet_w32_coco_256x192-c78dce93_20200708.pth', 74.6),
     _mmpose('hrnet_w32_coco_384x288', 'hrnet_w32', (384, 288),
@@ -76,18 +78,10 @@ ENTRIES = (
     _mmpose('hrnet_w48_coco', 'hrnet_w48', (256, 192), 'hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth', 75.6),
     _mmpose('hrnet_w48_coco_384x288', 'hrnet_w48', (384, 288),
             'hrnet_w48_coco_384x288-314c8528_20200708.pth', 76.7),
-    ZooEntry(name='hrnet_w32_coco_official', arch='hrnet_w32', instances=1, input_size=(256, 192),
-             training_data='COCO train2017', published_ap=74.4,
-             ap_note='COCO val2017, detector boxes, flip test (HRNet authors)',
-             licence='MIT (HRNet code release); trained on COCO train2017', file_name='pose_hrnet_w32_256x192.pth',
-             sha256='19bc083708bb8d873211e50d85d56344c10290c6e8b564c813fdde09645c4c1c', layout='official',
-             manual=f'{HRNET_FOLDER} -> pose_coco/pose_hrnet_w32_256x192.pth', facts_from=HRNET_ZOO),
-    ZooEntry(name='hrnet_w48_coco_384x288_official', arch='hrnet_w48', instances=1, input_size=(384, 288),
-             training_data='COCO train2017', published_ap=76.3,
-             ap_note='COCO val2017, detector boxes, flip test (HRNet authors)',
-             licence='MIT (HRNet code release); trained on COCO train2017', file_name='pose_hrnet_w48_384x288.pth',
-             sha256='95e0fec3194826d5e3f806ea89be68bbb84517b114c3a32b3058c56610b5ef61', layout='official',
-             manual=f'{HRNET_FOLDER} -> pose_coco/pose_hrnet_w48_384x288.pth', facts_from=HRNET_ZOO),
+    _hrnet('hrnet_w32_coco_official', 'hrnet_w32', (256, 192), 'pose_hrnet_w32_256x192.pth', 74.4,
+           '19bc083708bb8d873211e50d85d56344c10290c6e8b564c813fdde09645c4c1c'),
+    _hrnet('hrnet_w48_coco_384x288_official', 'hrnet_w48', (384, 288), 'pose_hrnet_w48_384x288.pth', 76.3,
+           '95e0fec3194826d5e3f806ea89be68bbb84517b114c3a32b3058c56610b5ef61'),
     ZooEntry(name='mipnet_w48_coco_384x288', arch='hrnet_w48', instances=2, input_size=(384, 288),
              training_data='COCO train2017', published_ap=78.8,
              ap_note='COCO val2017 with ground-truth boxes (74.1 on OCHuman test, same file; MIPNet authors)',
