@@ -20,6 +20,7 @@ from mipnet_ros.ros import topics
 # launch argument -> (parameter, converter); empty argument = keep the params_file value
 OVERRIDES = {
     'model': ('model', str),
+    'allow_download': ('allow_download', lambda v: v.lower() in ('1', 'true', 'yes')),
     'backend': ('backend', str),
     'device': ('device', str),
     'autostart': ('autostart', lambda v: v.lower() in ('1', 'true', 'yes')),
@@ -51,7 +52,11 @@ def generate_launch_description():
         DeclareLaunchArgument('params_file', default_value=os.path.join(share, 'config', 'mipnet.yaml'),
                               description='YAML parameter file (ros__parameters under /**).'),
         DeclareLaunchArgument('model', default_value='',
-                              description='Model file (.pth or .onnx); empty = params_file value (default: bundled).'),
+                              description='Model file (.pth or .onnx) or zoo name (python -m mipnet_ros weights list); '
+                                          'empty = params_file value (default: bundled).'),
+        DeclareLaunchArgument('allow_download', default_value='',
+                              description='true: configure may download a zoo model into the user cache; '
+                                          'empty = params_file (false).'),
         DeclareLaunchArgument('backend', default_value='', description='torch or onnxruntime; empty = params_file.'),
         DeclareLaunchArgument('device', default_value='',
                               description='Torch device (cpu, cuda:0); empty = params_file.'),

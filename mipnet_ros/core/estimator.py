@@ -57,9 +57,8 @@ _OWN = object()   # postprocess: "use the estimator's own OKS-NMS threshold"
 
 
 def _onnx_cache_dir() -> Path:
-    base = os.environ.get('MIPNET_ROS_CACHE') or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), PACKAGE)
-    path = Path(base) / 'onnx'
+    from mipnet_ros.core.weights.cache import cache_root
+    path = cache_root() / 'onnx'
     try:
         path.mkdir(parents=True, exist_ok=True)
         if os.access(path, os.W_OK):
@@ -84,7 +83,8 @@ def _is_ours(path: Path) -> bool:
 class PoseEstimator:
     """Multi-instance top-down pose estimation on one image at a time (thread-compatible, not shared).
 
-    model: None (bundled), a path (.pth ours or official, .onnx exported) or a PoseNet module.
+    model: None (bundled), a path (.pth ours or official, .onnx exported), a model zoo name
+        (`python -m mipnet_ros weights list`; fetched into the user cache when allow_download) or a PoseNet.
     instances: lambdas evaluated per box (<= the model's N; default all). For official
         checkpoints, which cannot say whether they were trained for N=2, 3 or 4, it also sets N.
     backend: 'torch' or 'onnxruntime'. A .pth with onnxruntime is exported once to a cache
@@ -99,7 +99,7 @@ class PoseEstimator:
                  keypoint_threshold: float = 0.2, instance_score_decay: float = 0.5,
                  oks_nms_threshold: Optional[float] = 0.9, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
-                 trt_cache_dir: Optional[str] = None):
+                 trt_cache_dir: Optional[str] = None, allow_download: bool = True):
         backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())
         if backend not in ('torch', 'onnxruntime'):
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
@@ -117,9 +117,11 @@ class PoseEstimator:
         onnx_path: Optional[Path] = None
         limit = instances
         if model is None or isinstance(model, (str, os.PathLike)):
-            path = bundled_model_path() if model is None else Path(model).expanduser()
-            if not path.is_file():
-                raise FileNotFoundError(f'model file not found: {path}')
+            if model is None:
+                path = bundled_model_path()
+            else:
+                from mipnet_ros.core.weights.resolve import resolve_model
+                path = resolve_model(model, download=allow_download)
             self.model_path = str(path)
             self.model_hash = file_sha256(path)
             if path.suffix.lower() == '.onnx':

@@ -139,7 +139,10 @@ def load_init_weights(model: PoseNet, path: str) -> Dict[str, int]:
 
     MIPNet's recipe starts from the COCO HRNet weights with the gates random; anything else
     missing or mis-shaped means the wrong file, which is an error rather than a silent partial load.
+    `path` may also be a model zoo name (e.g. hrnet_w32_coco), fetched into the user cache.
     """
+    from mipnet_ros.core.weights.resolve import resolve_model
+    path = str(resolve_model(path, download=True))
     obj = read_checkpoint(path)
     try:
         kept = apply_backbone(model, obj, path)
@@ -338,15 +341,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='override a config value, e.g. --set data.train_images=/data/coco/train2017 '
                              '(repeatable)')
     parser.add_argument('--no-progress', action='store_true', help='no tqdm bar (logs still go to train_log.jsonl)')
+    parser.add_argument('--init', metavar='NAME_OR_PATH',
+                        help='start from these weights (model.init_checkpoint), e.g. hrnet_w32_coco: the lambda '
+                             'gates stay random, as in the MIPNet recipe')
 
 
 def main(args: argparse.Namespace) -> int:
     import sys
     from mipnet_ros.core.model.checkpoint import CheckpointError
+    from mipnet_ros.core.weights.download import DownloadError
     cfg = load_config(args.config, args.set)
+    if getattr(args, 'init', None):
+        cfg.model.init_checkpoint = args.init
     try:
         train(cfg, resume=args.resume, progress=not args.no_progress)
-    except (CheckpointError, FileNotFoundError) as exc:
+    except (CheckpointError, FileNotFoundError, DownloadError) as exc:
         print(f'train: error: {exc}', file=sys.stderr)
         return 2
     return 0

@@ -19,7 +19,7 @@ class ModelConfig:
     instances: int = 2                  # N lambdas (1 = plain HRNet / SimpleBaseline)
     num_joints: int = 17
     input_size: Tuple[int, int] = (256, 192)    # (H, W)
-    init_checkpoint: str = ''           # e.g. the COCO HRNet weights; missing gate weights stay random
+    init_checkpoint: str = ''           # path or zoo name (hrnet_w32_coco); missing gate weights stay random
     init: str = 'official'              # from scratch: official (conv N(0, 0.001), BN 1/0) | default (PyTorch)
 
 

@@ -217,7 +217,8 @@ class MipnetNode(LifecycleNode):
                 model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
                 input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
                 keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
-                providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback)
+                providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
+                allow_download=p.allow_download)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
             self.get_logger().warning(str(w.message))
         return est

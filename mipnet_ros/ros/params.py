@@ -17,6 +17,7 @@ DEFAULT_PERSON_CLASS_IDS = ['person', '0', '1']
 class NodeParams:
     # model
     model: str = ''
+    allow_download: bool = False
     backend: str = 'torch'
     device: str = 'cpu'
     providers: str = ''
@@ -71,6 +72,9 @@ class ParamSpec:
 SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('model', 'model',
               'Model file (.pth checkpoint or .onnx); empty = the bundled model in share/mipnet_ros/models.'),
+    ParamSpec('allow_download', 'allow_download',
+              "Let configure download a model given by zoo name (e.g. model: hrnet_w32_coco) into the user cache; "
+              "false = fail with the command that fetches it ('python -m mipnet_ros weights get NAME')."),
     ParamSpec('backend', 'backend', 'Inference backend.', choices=('torch', 'onnxruntime')),
     ParamSpec('device', 'device', "Torch device, e.g. 'cpu' or 'cuda:0' (torch backend)."),
     ParamSpec('providers', 'providers',
