@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mipnet_ros.core import inputs
+from mipnet_ros.core import defaults, inputs
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.oks import oks_nms
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 PACKAGE = 'mipnet_ros'
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
-DEFAULT_INSTANCE_THRESHOLD = 0.3   # the node's instance_threshold default (config/mipnet.yaml)
 
 
 @dataclass
@@ -140,9 +139,10 @@ class PoseEstimator:
     def __init__(self, model=None, arch: Optional[str] = None, backend: str = 'torch', device: str = 'cpu',
                  instances: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
                  fp16: bool = False, flip: bool = False, shared_trunk: bool = True, max_batch: int = 64,
-                 keypoint_threshold: float = 0.2, instance_threshold: float = DEFAULT_INSTANCE_THRESHOLD,
+                 keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD,
+                 instance_threshold: float = defaults.INSTANCE_THRESHOLD,
                  instance_score_decay: float = 0.5,
-                 oks_nms_threshold: Optional[float] = 0.9, providers: Optional[Sequence] = None,
+                 oks_nms_threshold: Optional[float] = defaults.OKS_NMS_THRESHOLD, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
                  trt_cache_dir: Optional[str] = None):
         backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())

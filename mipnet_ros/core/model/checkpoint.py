@@ -97,8 +97,9 @@ def _read(path: Path, map_location, allow_pickle: bool) -> Any:
             # a real checkpoint that also stores Python objects (e.g. a config class)
             raise CheckpointError(
                 f'{path}: the file holds Python objects other than tensors and plain containers '
-                f'({reason.split(" was not")[0]}); if you trust it, re-save its weights in Python with '
-                f'torch.save({{"state_dict": torch.load(path, weights_only=False)["state_dict"]}}, new_path)') from exc
+                f'({reason.split(" was not")[0]}); if you trust it, re-save its weights once in Python: '
+                f'save_checkpoint(new_path, load_checkpoint(path, arch=..., allow_pickle=True)) '
+                f'(mipnet_ros.core.model.checkpoint), then use new_path') from exc
         raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file, or not '
                               f'written by torch.save?): {reason}') from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
