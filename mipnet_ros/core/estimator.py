@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from mipnet_ros.core import defaults, inputs
+from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.oks import oks_nms
@@ -147,14 +148,14 @@ class PoseEstimator:
                  trt_cache_dir: Optional[str] = None):
         backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())
         if backend not in ('torch', 'onnxruntime'):
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+            raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         self.flip = bool(flip)
         self.dark = bool(dark)
         self.shared_trunk = bool(shared_trunk)
         self.keypoint_threshold = float(keypoint_threshold)
         self.instance_threshold = float(instance_threshold)
         if not 0.0 <= self.instance_threshold <= 1.0:
-            raise ValueError(f'instance_threshold must be in [0, 1] (person scores are), got {instance_threshold}')
+            raise UsageError(f'instance_threshold must be in [0, 1] (person scores are), got {instance_threshold}')
         self.instance_score_decay = float(instance_score_decay)
         self.oks_nms_threshold = None if oks_nms_threshold is None else float(oks_nms_threshold)
         self.model_path: Optional[str] = None
@@ -189,7 +190,7 @@ class PoseEstimator:
         else:
             torch_model = model      # a PoseNet already in memory (tests, benchmarks, notebooks)
             if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
-                raise ValueError('input_size cannot change an in-memory model; build it with that size')
+                raise UsageError('input_size cannot change an in-memory model; build it with that size')
 
         if backend == 'onnxruntime':
             from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
@@ -199,7 +200,7 @@ class PoseEstimator:
                                        trt_cache_dir=trt_cache_dir, allow_fallback=allow_fallback,
                                        max_batch=max_batch)
             if input_size is not None and tuple(input_size) != tuple(self.backend.spec.input_size):
-                raise ValueError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
+                raise UsageError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
                                  f'not {tuple(input_size)}; export again with --input-size')
         else:
             from mipnet_ros.core.backends import TorchBackend
@@ -209,7 +210,7 @@ class PoseEstimator:
         self.spec = self.backend.spec
         n = int(self.spec.instances)
         if limit is not None and not 1 <= limit <= n:
-            raise ValueError(f'instances={limit} but the model has N={n}; choose 1..{n} (0 or None = all)')
+            raise UsageError(f'instances={limit} but the model has N={n}; choose 1..{n} (0 or None = all)')
         self.num_instances = n if limit is None else int(limit)
         self.skeleton: Skeleton = skeleton_for_joints(int(self.spec.num_joints))
         self.input_size = tuple(int(v) for v in self.spec.input_size)

@@ -71,8 +71,6 @@ def predict_raw(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple
                 ) -> Dict[int, object]:
     """image_id -> the estimator's RawPredictions for every image of `gt` that has boxes (network once)."""
     import cv2
-    if not Path(image_dir).is_dir():
-        raise FileNotFoundError(f'image folder not found: {image_dir} (--images, or data.val_images of the config)')
     raw: Dict[int, object] = {}
     images = gt['images']
     it = images
@@ -198,10 +196,16 @@ def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arc
                          oks_nms_threshold=None if is_crowdpose(opts.dataset) else opts.oks_nms_threshold)
 
 
-def load_annotations(ann: str) -> dict:
-    """The COCO-format keypoint annotation file, or a UsageError that says what is wrong with it."""
+def require_inputs(ann: str, images: str) -> None:
+    """Both inputs exist (checked before a model is loaded, so a typo costs no time)."""
     if not Path(ann).is_file():
         raise FileNotFoundError(f'annotation file not found: {ann} (--ann, or data.val_ann of the config)')
+    if not Path(images).is_dir():
+        raise FileNotFoundError(f'image folder not found: {images} (--images, or data.val_images of the config)')
+
+
+def load_annotations(ann: str) -> dict:
+    """The COCO-format keypoint annotation file, or a UsageError that says what is wrong with it."""
     try:
         with open(ann) as f:
             gt = json.load(f)
@@ -227,9 +231,10 @@ def check_joints(model_joints: int, gt: dict, dataset: str, ann: str) -> None:
     """A model evaluated on annotations with another keypoint layout would only give a numpy error."""
     want = annotation_joints(gt) or get_skeleton(dataset).num_joints
     if int(model_joints) != want:
-        raise UsageError(f'the model predicts {model_joints} keypoints but {ann} has {want} per person '
-                         f'({dataset}): evaluate a {want}-keypoint model on it (e.g. one trained with '
-                         f'data.dataset: {dataset}), or annotations of the model\'s layout')
+        example = {17: ' (data.dataset: coco or ochuman)', 14: ' (data.dataset: crowdpose)'}.get(want, '')
+        raise UsageError(f'the model predicts {model_joints} keypoints but {ann} has {want} per person: evaluate '
+                         f'a model trained on {want}-keypoint annotations{example}, or give annotations with '
+                         f'{model_joints} keypoints')
 
 
 def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 'gt', device: str = 'cpu',
@@ -244,6 +249,7 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
     of `oks_nms_sweep` (default: just the estimator's) and of `instance_sweep` (default: just
     `instance_threshold`) adds a `sweep` row (AP/AR and the published-set counts) from the same predictions.
     """
+    require_inputs(ann, images)
     gt = load_annotations(ann)
     est = checkpoint if hasattr(checkpoint, 'estimate_batch') else build_estimator(checkpoint, opts, device, arch)
     check_joints(est.spec.num_joints, gt, opts.dataset, ann)
@@ -336,6 +342,7 @@ def main(args: argparse.Namespace) -> int:
     if not ann or not images:
         raise UsageError('give --ann and --images (or a --config with data.val_ann/val_images)')
     sweep, inst = _thresholds(args.oks_nms, '--oks-nms'), _thresholds(args.instance_threshold, '--instance-threshold')
+    require_inputs(ann, images)
     opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances, oks_nms_threshold=sweep[0])
     if args.threads:
         import torch
