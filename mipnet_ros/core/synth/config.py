@@ -5,6 +5,8 @@ from typing import List, Tuple
 
 import yaml
 
+from mipnet_ros.core.errors import UsageError
+
 
 @dataclass
 class SynthConfig:
@@ -38,7 +40,7 @@ class SynthConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f'{path}: unknown synth keys {sorted(unknown)}; known: {sorted(names)}')
+            raise UsageError(f'{path}: unknown synth keys {sorted(unknown)}; known: {sorted(names)}')
         cfg = cls(**data)
         cfg.canvas_size = tuple(int(v) for v in cfg.canvas_size)
         cfg.people_per_scene = tuple(int(v) for v in cfg.people_per_scene)
