@@ -21,7 +21,7 @@ COMMANDS = {
     'export': ('mipnet_ros.core.export', 'export a checkpoint (ours or official) to ONNX and check it'),
     'bench': ('mipnet_ros.core.bench', 'speed benchmark: shared trunk vs per-instance, torch vs onnxruntime'),
     'synth': ('mipnet_ros.core.synth', 'generate the occlusion benchmark (COCO format) from real cut-outs'),
-    'report': ('mipnet_ros.core.report', 'write the occlusion results table, plot and JSON to docs/results/'),
+    'report': ('mipnet_ros.core.report', 'write the occlusion results table, plot and JSON (to out/results/ unless --out)'),
     'replay': ('mipnet_ros.ros.replay', 'replay a ROS 2 bag through a running node and record its outputs'),
     'soak': ('mipnet_ros.ros.soak', 'soak benchmark: many frames through the node, RSS and latency'),
     'check': ('mipnet_ros.core.gpu_check',

@@ -15,6 +15,7 @@ import yaml
 
 from mipnet_ros.core.data.augment import AugmentConfig
 from mipnet_ros.core.errors import UsageError
+from mipnet_ros.core.fileio import resolve_relative
 
 # the keys that name files or folders (val_boxes may also be 'gt')
 PATH_KEYS = ('model.init_checkpoint', 'data.train_ann', 'data.train_images', 'data.val_ann', 'data.val_images',
@@ -164,8 +165,7 @@ def _resolve_paths(cfg: TrainConfig, base: Path, overridden: Sequence[str]) -> N
         value = getattr(obj, key)
         if dotted in overridden or not value or (dotted == 'data.val_boxes' and value == 'gt'):
             continue
-        if not os.path.isabs(os.path.expanduser(value)):
-            setattr(obj, key, os.path.abspath(os.path.join(cfg.root, value)))
+        setattr(obj, key, resolve_relative(cfg.root, value))
 
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> TrainConfig:

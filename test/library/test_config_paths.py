@@ -76,3 +76,14 @@ def test_bad_files(tmp_path):
     bad.write_text('model: {arch: x\n')
     with pytest.raises(UsageError, match='not valid YAML'):
         load_config(str(bad))
+
+
+def test_synth_config_paths_follow_the_file(tmp_path, monkeypatch):
+    from mipnet_ros.core.synth.config import SynthConfig
+    monkeypatch.chdir(tmp_path)
+    cfg = SynthConfig.from_yaml(str(REPO / 'config' / 'synth_small.yaml'))
+    assert cfg.out_dir == str(REPO / 'out' / 'synth_small')
+    assert cfg.image_root == str(REPO.parent / 'shared' / 'data')
+    (tmp_path / 's.yaml').write_text('synth: {image_root: /abs/data, out_dir: here}\n')
+    cfg = SynthConfig.from_yaml('s.yaml')
+    assert cfg.image_root == '/abs/data' and cfg.out_dir == str(tmp_path / 'here')
