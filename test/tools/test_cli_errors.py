@@ -73,7 +73,8 @@ def test_eval_errors(tmp_path, capsys):
                          'keypoints': [10, 10, 2] * 14, 'num_keypoints': 14, 'area': 1500}]}))
     base = ['eval', '--no-progress', '--ann', str(ann), '--images', str(images)]
     _fails(capsys, base + ['--checkpoint', str(tmp_path / 'none.pth')], 'none.pth')
-    _fails(capsys, base + ['--checkpoint', str(BUNDLED), '--dataset', 'crowdpose'], '17 keypoints', 'has 14', 'data.dataset: crowdpose')
+    _fails(capsys, base + ['--checkpoint', str(BUNDLED), '--dataset', 'crowdpose'],
+           '17 keypoints', 'has 14', 'data.dataset: crowdpose')
     _fails(capsys, ['eval', '--checkpoint', str(BUNDLED), '--ann', str(ann), '--images', str(tmp_path / 'nope')],
            'image folder not found')
     _fails(capsys, ['eval', '--checkpoint', str(BUNDLED), '--ann', str(tmp_path / 'no.json'), '--images',
