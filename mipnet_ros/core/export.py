@@ -272,7 +272,13 @@ def main(args: argparse.Namespace) -> int:
     from mipnet_ros.core.errors import UsageError
     from mipnet_ros.core.inputs import input_size_note
     from mipnet_ros.core.model.checkpoint import load_checkpoint
+    from mipnet_ros.core.model.registry import parse_input_size
     int8 = bool(getattr(args, 'int8', False))
+    if args.input_size is not None:
+        try:
+            parse_input_size(args.input_size)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f'--input-size: {exc}') from exc
     if int8 and not (args.calib_ann and args.calib_images):
         raise UsageError('--int8 needs --calib-ann and --calib-images (annotated people to calibrate on)')
     try:

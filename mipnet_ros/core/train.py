@@ -264,7 +264,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     dataset = make_dataset(cfg)
     spec = ModelSpec(cfg.model.arch, cfg.model.instances, cfg.model.num_joints, cfg.model.input_size)
@@ -294,6 +293,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
     loss_fn = MultiInstanceLoss(use_target_weight=True)
 
     epoch, epoch_step, global_step, wall = 0, 0, 0, 0.0
+    out_dir.mkdir(parents=True, exist_ok=True)     # only once the data and model are known to be fine
     last_path = out_dir / LAST
     if resume and last_path.is_file():
         try:
