@@ -18,7 +18,7 @@ for cfg in synth_hrnet_w16s_pre synth_hrnet_w16s_n1 synth_hrnet_w16s_n2 synth_hr
   if [[ -f "runs/$cfg/final.pth" ]]; then echo "$cfg: done"; continue; fi
   python -m mipnet_ros train --config "config/$cfg.yaml" --resume --no-progress --set "run.device=$DEVICE"
 done
-python -m mipnet_ros report --test out/synth_small/test.json --no-progress \
+python -m mipnet_ros report --test out/synth_small/test.json --no-progress --out docs/results \
   --method hrnet_n1=runs/synth_hrnet_w16s_n1/final.pth --method hrnet_n2=runs/synth_hrnet_w16s_n2/final.pth \
   --method hrnet_n3=runs/synth_hrnet_w16s_n3/final.pth \
   --method simplebaseline_n1=runs/synth_resnet18_n1/final.pth \

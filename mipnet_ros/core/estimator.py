@@ -8,7 +8,8 @@ Scoring follows the HRNet/MIPNet evaluation: a person's score is the mean of its
 above `keypoint_threshold` (times the detector score when given), and lambda>0 predictions are
 multiplied by `instance_score_decay` (0.5 in the official code) because they are less reliable
 than the box's own person. OKS-NMS then removes the duplicates that overlapping boxes and
-multiple lambdas produce.
+multiple lambdas produce. Keypoint and person scores are in [0, 1] (heatmap maxima are clipped),
+and calling the estimator keeps the people scoring at least `instance_threshold` (0.3, as the node).
 """
 import hashlib
 import logging
@@ -22,6 +23,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mipnet_ros.core import defaults, inputs
+from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.fileio import file_sha256
@@ -37,8 +40,8 @@ CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 @dataclass
 class Person:
     keypoints: np.ndarray        # (K,2) float32, image pixels
-    keypoint_scores: np.ndarray  # (K,) float32, heatmap maxima
-    score: float                 # instance score after lambda>0 decay
+    keypoint_scores: np.ndarray  # (K,) float32 in [0, 1], heatmap maxima
+    score: float                 # in [0, 1]: instance score after lambda>0 decay
     box_index: int               # row of `boxes` this person came from
     instance: int                # lambda index
 
@@ -47,7 +50,7 @@ class Person:
 class RawPredictions:
     """What the network said about the valid boxes of one image, before scoring and NMS."""
     keypoints: np.ndarray        # (M,N,K,2) float32 image pixels, M valid boxes, N lambdas
-    scores: np.ndarray           # (M,N,K) float32 heatmap maxima
+    scores: np.ndarray           # (M,N,K) float32 heatmap maxima, clipped to [0, 1]
     box_rows: np.ndarray         # (M,) rows of the caller's `boxes` these are
     areas: np.ndarray            # (M,) crop scale area (OKS-NMS object scale)
     box_scores: np.ndarray       # (M,) detector confidences (1 when none were given)
@@ -72,9 +75,9 @@ def _onnx_cache_dir() -> Path:
 
 def _is_ours(path: Path) -> bool:
     """Peek whether a checkpoint carries our spec (then `instances` limits lambdas, not the model N)."""
-    import torch
+    from mipnet_ros.core.model.checkpoint import safe_load
     try:
-        obj = torch.load(str(path), map_location='cpu', weights_only=True, mmap=True)
+        obj = safe_load(path, mmap=True)
     except Exception:  # noqa: BLE001 - unreadable here: load_checkpoint will report it properly
         return False
     return isinstance(obj, dict) and 'spec' in obj and 'state_dict' in obj
@@ -83,10 +86,14 @@ def _is_ours(path: Path) -> bool:
 class PoseEstimator:
     """Multi-instance top-down pose estimation on one image at a time (thread-compatible, not shared).
 
-    model: None (bundled), a path (.pth ours or official, .onnx exported), a model zoo name
-        (`python -m mipnet_ros weights list`; fetched into the user cache when allow_download) or a PoseNet.
-    instances: lambdas evaluated per box (<= the model's N; default all). For official
-        checkpoints, which cannot say whether they were trained for N=2, 3 or 4, it also sets N.
+    model: None (bundled), a path (.pth ours, including a training run's last.pth, or official;
+        .onnx exported), a model zoo name (`python -m mipnet_ros weights list`; fetched into the user
+        cache when allow_download) or a PoseNet module.
+    instances: lambdas evaluated per box (1..N; None or 0 = all, as the node's `instances: 0`). For
+        official checkpoints, which cannot say whether they were trained for N=2, 3 or 4, it also sets N.
+    input_size: (H, W) crop size; default the one the model was trained at (another one warns).
+    instance_threshold: people scoring below it are not returned by a call (the node's default, 0.3);
+        0 returns every prediction that survives OKS-NMS. Scores are in [0, 1].
     backend: 'torch' or 'onnxruntime'. A .pth with onnxruntime is exported once to a cache
         (~/.cache/mipnet_ros/onnx, keyed by the file hash) and checked against eager PyTorch.
     shared_trunk: run the lambda-free trunk once per box instead of once per (box, lambda).
@@ -96,26 +103,32 @@ class PoseEstimator:
     def __init__(self, model=None, arch: Optional[str] = None, backend: str = 'torch', device: str = 'cpu',
                  instances: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
                  fp16: bool = False, flip: bool = False, shared_trunk: bool = True, max_batch: int = 64,
-                 keypoint_threshold: float = 0.2, instance_score_decay: float = 0.5,
-                 oks_nms_threshold: Optional[float] = 0.9, providers: Optional[Sequence] = None,
+                 keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD,
+                 instance_threshold: float = defaults.INSTANCE_THRESHOLD,
+                 instance_score_decay: float = 0.5,
+                 oks_nms_threshold: Optional[float] = defaults.OKS_NMS_THRESHOLD, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
                  trt_cache_dir: Optional[str] = None, allow_download: bool = True):
         backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())
         if backend not in ('torch', 'onnxruntime'):
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+            raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         self.flip = bool(flip)
         self.dark = bool(dark)
         self.shared_trunk = bool(shared_trunk)
         self.keypoint_threshold = float(keypoint_threshold)
+        self.instance_threshold = float(instance_threshold)
+        if not 0.0 <= self.instance_threshold <= 1.0:
+            raise UsageError(f'instance_threshold must be in [0, 1] (person scores are), got {instance_threshold}')
         self.instance_score_decay = float(instance_score_decay)
         self.oks_nms_threshold = None if oks_nms_threshold is None else float(oks_nms_threshold)
         self.model_path: Optional[str] = None
         self.model_hash = ''
         self.last_timing: Dict[str, float] = {}
+        self._warned: set = set()
 
         torch_model = None
         onnx_path: Optional[Path] = None
-        limit = instances
+        limit = None if instances is None or int(instances) == 0 else int(instances)
         if model is None or isinstance(model, (str, os.PathLike)):
             if model is None:
                 path = bundled_model_path()
@@ -133,12 +146,16 @@ class PoseEstimator:
             else:
                 from mipnet_ros.core.model.checkpoint import load_checkpoint
                 ours = _is_ours(path)
-                torch_model = load_checkpoint(path, arch=arch, instances=None if ours else instances,
+                torch_model = load_checkpoint(path, arch=arch, instances=None if ours else limit,
                                               input_size=input_size)
+                note = inputs.input_size_note(torch_model.checkpoint_info.get('trained_input_size'),
+                                              torch_model.spec.input_size)
+                if note:
+                    warnings.warn(f'{path.name}: {note}', RuntimeWarning, stacklevel=2)
         else:
             torch_model = model      # a PoseNet already in memory (tests, benchmarks, notebooks)
             if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
-                raise ValueError('input_size cannot change an in-memory model; build it with that size')
+                raise UsageError('input_size cannot change an in-memory model; build it with that size')
 
         if backend == 'onnxruntime':
             from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
@@ -148,7 +165,7 @@ class PoseEstimator:
                                        trt_cache_dir=trt_cache_dir, allow_fallback=allow_fallback,
                                        max_batch=max_batch)
             if input_size is not None and tuple(input_size) != tuple(self.backend.spec.input_size):
-                raise ValueError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
+                raise UsageError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
                                  f'not {tuple(input_size)}; export again with --input-size')
         else:
             from mipnet_ros.core.backends import TorchBackend
@@ -157,8 +174,8 @@ class PoseEstimator:
         self.backend_name = backend
         self.spec = self.backend.spec
         n = int(self.spec.instances)
-        if limit is not None and not 1 <= int(limit) <= n:
-            raise ValueError(f'instances={limit} but the model has N={n}; choose 1..{n}')
+        if limit is not None and not 1 <= limit <= n:
+            raise UsageError(f'instances={limit} but the model has N={n}; choose 1..{n} (0 or None = all)')
         self.num_instances = n if limit is None else int(limit)
         self.skeleton: Skeleton = skeleton_for_joints(int(self.spec.num_joints))
         self.input_size = tuple(int(v) for v in self.spec.input_size)
@@ -209,22 +226,15 @@ class PoseEstimator:
             hm = merge_flip(hm[:m], hm[m:], self.skeleton.flip_pairs, shift=True)
         return hm
 
-    def _prepare(self, image: np.ndarray, boxes) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.dtype != np.uint8:
-            raise ValueError(f'image must be an (H,W,3) BGR uint8 array, got {image.shape} {image.dtype}')
-        if image.shape[2] == 1:
-            image = np.repeat(image, 3, axis=2)
-        elif image.shape[2] == 4:
-            image = image[..., :3]
-        boxes = np.asarray(boxes, np.float64)
-        if boxes.size == 0:
-            boxes = boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f'boxes must be (M,4) x1,y1,x2,y2, got shape {boxes.shape}')
-        return image, boxes, T.valid_box_mask(boxes, image.shape[:2])
+    def _prepare(self, image, boxes) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BGR uint8 image, (M,4) boxes and the mask of boxes worth cropping (see core/inputs.py)."""
+        image = inputs.as_bgr_image(image)
+        boxes, ok, notes = inputs.check_boxes(boxes, image.shape[:2])
+        for cause, message in notes:
+            if cause not in self._warned:          # once per estimator and cause, not once per frame
+                self._warned.add(cause)
+                warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return image, boxes, ok
 
     def _infer(self, image: np.ndarray, boxes: np.ndarray):
         """Valid boxes only -> keypoints (M,L,K,2), scores (M,L,K), scales (M,2)."""
@@ -235,6 +245,7 @@ class PoseEstimator:
         t2 = time.perf_counter()
         coords, maxvals = self.codec.decode(hm, dark=self.dark)
         keypoints = T.heatmap_to_image(coords, centers, scales, self.codec.heatmap_size)
+        maxvals = np.clip(maxvals, 0.0, 1.0)     # MSE-trained heatmaps can peak above 1: scores stay in [0, 1]
         t3 = time.perf_counter()
         self.last_timing = {'crop_s': t1 - t0, 'network_s': t2 - t1, 'decode_s': t3 - t2,
                             'boxes': float(len(boxes))}
@@ -264,32 +275,34 @@ class PoseEstimator:
         image, boxes, ok = self._prepare(image, boxes)
         rows = np.nonzero(ok)[0]
         k = int(self.spec.num_joints)
-        if box_scores is not None:
-            det = np.asarray(box_scores, np.float64).reshape(-1)
-            if det.shape[0] != boxes.shape[0]:
-                raise ValueError(f'box_scores has {det.shape[0]} entries for {boxes.shape[0]} boxes')
+        det = inputs.check_box_scores(box_scores, boxes.shape[0])
         if rows.size == 0:
             return RawPredictions(np.zeros((0, self.num_instances, k, 2), np.float32),
                                   np.zeros((0, self.num_instances, k), np.float32), rows, np.zeros(0), np.zeros(0))
         keypoints, scores, scales = self._infer(image, boxes[rows])
-        det = np.ones(rows.size) if box_scores is None else det[rows]
+        det = np.ones(rows.size) if det is None else det[rows]
         return RawPredictions(keypoints, scores, rows, scales[:, 0] * scales[:, 1], det)
 
     def __call__(self, image: np.ndarray, boxes, box_scores: Optional[np.ndarray] = None) -> List[Person]:
-        """People found in `boxes` (M,4) x1,y1,x2,y2 of a BGR uint8 image, best score first.
+        """People found in `boxes` (M,4) x1,y1,x2,y2 pixels of a BGR uint8 image, best score first.
 
-        `box_scores` (M,), the detector confidences, multiply the person scores when given.
+        `box_scores` (M,), the detector confidences in [0, 1], multiply the person scores when given.
+        Only people scoring at least `instance_threshold` are returned. A PIL image is converted from
+        RGB; boxes that cannot be x1, y1, x2, y2 pixels raise a UsageError (a ValueError) with the fix.
         """
         r = self.raw(image, boxes, box_scores)
         if r.box_rows.size == 0:
             return []
-        return self.postprocess(r.keypoints, r.scores, r.box_rows, r.areas, r.box_scores)
+        people = self.postprocess(r.keypoints, r.scores, r.box_rows, r.areas, r.box_scores)
+        return [p for p in people if p.score >= self.instance_threshold]
 
     def postprocess(self, keypoints: np.ndarray, scores: np.ndarray, box_rows: np.ndarray, areas: np.ndarray,
                     box_scores: Optional[np.ndarray] = None, oks_nms_threshold=_OWN) -> List[Person]:
         """(M,N,K,2) predictions of M boxes -> rescored people after OKS-NMS (shared with evaluation).
 
-        `oks_nms_threshold` overrides the estimator's for this call (None: no NMS).
+        `oks_nms_threshold` overrides the estimator's for this call (None: no NMS). Every
+        prediction is kept whatever its score (evaluation ranks them); `instance_threshold` is
+        applied by `__call__` only.
         """
         threshold = self.oks_nms_threshold if oks_nms_threshold is _OWN else oks_nms_threshold
         m, n, k = scores.shape
@@ -298,7 +311,7 @@ class PoseEstimator:
         mean = np.divide(np.where(confident, scores, 0).sum(-1), count, out=np.zeros((m, n)), where=count > 0)
         decay = np.where(np.arange(n) > 0, self.instance_score_decay, 1.0)
         det = np.ones(m) if box_scores is None else np.asarray(box_scores, np.float64)
-        person = mean * decay[None, :] * det[:, None]                          # (M,N)
+        person = np.clip(mean * decay[None, :] * det[:, None], 0.0, 1.0)      # (M,N)
         flat_kp = keypoints.reshape(m * n, k, 2)
         flat_sc = scores.reshape(m * n, k)
         flat_person = person.reshape(-1)

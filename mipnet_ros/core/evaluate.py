@@ -21,10 +21,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mipnet_ros.core import defaults
+from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core.fileio import write_json
 from mipnet_ros.core.skeleton import get_skeleton
 
-DEFAULT_INSTANCE_THRESHOLD = 0.3       # the node's instance_threshold default (config/mipnet.yaml)
+DEFAULT_INSTANCE_THRESHOLD = defaults.INSTANCE_THRESHOLD    # the node's and PoseEstimator's default
 COCO_NAMES = ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']
 CROWD_NAMES = ['AP', 'AP50', 'AP75', 'AR', 'AR50', 'AR75', 'AP_easy', 'AP_medium', 'AP_hard']
 
@@ -82,7 +84,8 @@ def predict_raw(estimator, gt: dict, image_dir: str, boxes: Dict[int, List[tuple
         path = str(Path(image_dir) / im['file_name'])
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            raise FileNotFoundError(f'cannot read {path}')
+            raise FileNotFoundError(f'cannot read image {path} (listed in the annotations as {im["file_name"]!r}; '
+                                    'is --images the folder these names are relative to?)')
         arr = np.asarray(rows, np.float64)
         raw[im['id']] = estimator.raw(image, arr[:, :4], box_scores=arr[:, 4])
     return raw
@@ -193,6 +196,47 @@ def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arc
                          oks_nms_threshold=None if is_crowdpose(opts.dataset) else opts.oks_nms_threshold)
 
 
+def require_inputs(ann: str, images: str) -> None:
+    """Both inputs exist (checked before a model is loaded, so a typo costs no time)."""
+    if not Path(ann).is_file():
+        raise FileNotFoundError(f'annotation file not found: {ann} (--ann, or data.val_ann of the config)')
+    if not Path(images).is_dir():
+        raise FileNotFoundError(f'image folder not found: {images} (--images, or data.val_images of the config)')
+
+
+def load_annotations(ann: str) -> dict:
+    """The COCO-format keypoint annotation file, or a UsageError that says what is wrong with it."""
+    try:
+        with open(ann) as f:
+            gt = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f'{ann}: not a JSON file: {exc}') from exc
+    if not isinstance(gt, dict) or 'images' not in gt or 'annotations' not in gt:
+        raise UsageError(f'{ann}: not COCO-format keypoint annotations (no "images" and "annotations")')
+    return gt
+
+
+def annotation_joints(gt: dict) -> Optional[int]:
+    """Keypoints per person in the annotations (from the category, else the first annotation)."""
+    for cat in gt.get('categories', []):
+        if cat.get('keypoints'):
+            return len(cat['keypoints'])
+    for a in gt['annotations']:
+        if a.get('keypoints'):
+            return len(a['keypoints']) // 3
+    return None
+
+
+def check_joints(model_joints: int, gt: dict, dataset: str, ann: str) -> None:
+    """A model evaluated on annotations with another keypoint layout would only give a numpy error."""
+    want = annotation_joints(gt) or get_skeleton(dataset).num_joints
+    if int(model_joints) != want:
+        example = {17: ' (data.dataset: coco or ochuman)', 14: ' (data.dataset: crowdpose)'}.get(want, '')
+        raise UsageError(f'the model predicts {model_joints} keypoints but {ann} has {want} per person: evaluate '
+                         f'a model trained on {want}-keypoint annotations{example}, or give annotations with '
+                         f'{model_joints} keypoints')
+
+
 def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 'gt', device: str = 'cpu',
              arch: Optional[str] = None, progress: bool = True, oks_nms_sweep: Sequence[float] = (),
              instance_threshold: float = DEFAULT_INSTANCE_THRESHOLD, keep_results: bool = False,
@@ -205,9 +249,10 @@ def evaluate(checkpoint, ann: str, images: str, opts: EvalOptions, boxes: str = 
     of `oks_nms_sweep` (default: just the estimator's) and of `instance_sweep` (default: just
     `instance_threshold`) adds a `sweep` row (AP/AR and the published-set counts) from the same predictions.
     """
-    with open(ann) as f:
-        gt = json.load(f)
+    require_inputs(ann, images)
+    gt = load_annotations(ann)
     est = checkpoint if hasattr(checkpoint, 'estimate_batch') else build_estimator(checkpoint, opts, device, arch)
+    check_joints(est.spec.num_joints, gt, opts.dataset, ann)
     t0 = time.time()
     raw = predict_raw(est, gt, images, load_boxes(gt, boxes, opts.det_score_threshold), progress)
     wall = time.time() - t0
@@ -258,9 +303,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--boxes', default=None, help="'gt' or a COCO detections JSON (default: config data.val_boxes)")
     parser.add_argument('--flip', action='store_true', help='flip test (average with the mirrored crop)')
     parser.add_argument('--instances', type=int, default=None, help='lambdas per box (default: all)')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
-    parser.add_argument('--json', default=None, help='write the metrics here')
+    parser.add_argument('--json', default=None, help='write the metrics here (default: not written)')
     parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
     parser.add_argument('--oks-nms', default='0.9', metavar='T[,T..]',
                         help='OKS-NMS threshold (default: %(default)s, the HRNet/MIPNet evaluation value); several, '
@@ -268,13 +313,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--instance-threshold', default=str(DEFAULT_INSTANCE_THRESHOLD), metavar='T[,T..]',
                         help="person score from which a pose counts as published in the 'people' metrics "
                              '(default: %(default)s, the node default); several, comma separated, add sweep rows')
-    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--no-progress', action='store_true', help='no tqdm progress bar')
 
 
 def _thresholds(text: str, flag: str) -> List[float]:
-    values = [float(v) for v in str(text).split(',') if v.strip()]
+    try:
+        values = [float(v) for v in str(text).split(',') if v.strip()]
+    except ValueError:
+        values = []
     if not values or any(not 0.0 <= v <= 1.0 for v in values):
-        raise SystemExit(f'eval: {flag} takes thresholds in [0, 1], got {text!r}')
+        raise UsageError(f'{flag} takes thresholds in [0, 1], comma separated, got {text!r}')
     return values
 
 
@@ -292,8 +340,9 @@ def main(args: argparse.Namespace) -> int:
             arch = cfg.model.arch          # needed by official checkpoints, checked against ours
     dataset = args.dataset or dataset
     if not ann or not images:
-        raise SystemExit('eval: give --ann and --images (or a --config with data.val_ann/val_images)')
+        raise UsageError('give --ann and --images (or a --config with data.val_ann/val_images)')
     sweep, inst = _thresholds(args.oks_nms, '--oks-nms'), _thresholds(args.instance_threshold, '--instance-threshold')
+    require_inputs(ann, images)
     opts = EvalOptions(dataset=dataset, flip=args.flip, instances=instances, oks_nms_threshold=sweep[0])
     if args.threads:
         import torch

@@ -222,7 +222,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-joints', type=int, default=None, metavar='K',
                         help='keypoints per person (default: read from the weights)')
     parser.add_argument('--input-size', default=None, metavar='HxW',
-                        help='crop size, e.g. 256x192 (default: stored in the file / the arch default)')
+                        help='crop size, e.g. 256x192 (default: the size the model was trained at, stored in our '
+                             'files; the arch default for official ones)')
     parser.add_argument('--onnx', required=True, metavar='OUT.onnx', help='where to write the ONNX file')
     parser.add_argument('--shared-trunk', action='store_true',
                         help='export the (B,L,K,h,w) graph that runs the trunk once for L instances')
@@ -245,18 +246,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mipnet_ros.core.model.checkpoint import CheckpointError, load_checkpoint
+    import sys
+
+    from mipnet_ros.core.errors import UsageError
+    from mipnet_ros.core.inputs import input_size_note
+    from mipnet_ros.core.model.checkpoint import load_checkpoint
+    from mipnet_ros.core.model.registry import parse_input_size
+    int8 = bool(getattr(args, 'int8', False))
+    if args.input_size is not None:
+        try:
+            parse_input_size(args.input_size)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f'--input-size: {exc}') from exc
+    if int8 and not (args.calib_ann and args.calib_images):
+        raise UsageError('--int8 needs --calib-ann and --calib-images (annotated people to calibrate on)')
     try:
         model = load_checkpoint(args.checkpoint, arch=args.arch, instances=args.instances,
                                 num_joints=getattr(args, 'num_joints', None), input_size=args.input_size)
-    except (CheckpointError, FileNotFoundError, ValueError) as exc:
-        print(f'export: {exc}')
-        return 2
+    except ValueError as exc:   # CheckpointError is one; a malformed --input-size is another
+        raise UsageError(str(exc)) from exc
+    note = input_size_note(model.checkpoint_info.get('trained_input_size'), model.spec.input_size)
+    if note:
+        print(f'export: warning: {note} (--input-size)', file=sys.stderr)
     layout = LAYOUT_SHARED if args.shared_trunk else LAYOUT_PER_INSTANCE
-    int8 = bool(getattr(args, 'int8', False))
-    if int8 and not (args.calib_ann and args.calib_images):
-        print('export: --int8 needs --calib-ann and --calib-images (annotated people to calibrate on)')
-        return 2
     try:
         diff = export_onnx(model, args.onnx, shared_trunk=args.shared_trunk, opset=args.opset,
                            tolerance=getattr(args, 'tolerance', DEFAULT_TOLERANCE))

@@ -32,6 +32,16 @@ def atomic_path(path: Union[str, Path], suffix: str = '.tmp', mode: int = 0o644)
             os.unlink(tmp)
 
 
+def resolve_relative(base: Union[str, Path], value: str) -> str:
+    """`value` as an absolute path, read relative to `base` when it is relative ('' stays '').
+
+    Config files use it so that their paths mean the same from any working directory.
+    """
+    if not value or os.path.isabs(os.path.expanduser(value)):
+        return value
+    return os.path.abspath(os.path.join(str(base), value))
+
+
 def write_json(path: Union[str, Path], obj: Any, indent: Optional[int] = 2, sort_keys: bool = False) -> Path:
     """Write `obj` as JSON through atomic_path (a report is whole or absent), with a final newline.
 

@@ -8,12 +8,18 @@ augmentation a pure function of (seed, epoch, index), so nothing about the data 
 be pickled beyond (epoch, step in epoch); the checkpoint additionally stores the optimiser,
 scheduler, AMP scaler and the python/numpy/torch RNG states. A run killed at any point restarts
 from the last checkpoint and produces the same weights as an uninterrupted one (tested on CPU).
+Ctrl-C finishes the current step, writes last.pth and raises TrainingInterrupted; a run directory
+that already holds a run is only reused with --resume or --overwrite.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +30,68 @@ import torch
 from torch import nn
 
 from mipnet_ros.core.data.coco_dataset import CocoPoseDataset, DatasetConfig
+from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core.loss import MultiInstanceLoss
 from mipnet_ros.core.model.checkpoint import CheckpointError, apply_backbone, read_checkpoint, save_checkpoint
 from mipnet_ros.core.model.registry import ModelSpec, PoseNet, build_model
 from mipnet_ros.core.train_config import TrainConfig, load_config
+from mipnet_ros.core.train_pace import Pace, auto_threads
 
 LAST = 'last.pth'       # full training state (resume)
 FINAL = 'final.pth'     # weights + spec + recipe summary (what eval/export/the estimator load)
+LOG = 'train_log.jsonl'
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after last.pth was written (`checkpoint`, at `step`)."""
+
+    def __init__(self, checkpoint: Path, step: int):
+        super().__init__(f'interrupted at step {step}; saved {checkpoint}')
+        self.checkpoint, self.step = checkpoint, step
+
+
+def claim_run_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix two runs in one directory: an existing run needs --resume or --overwrite."""
+    if resume and overwrite:
+        raise UsageError('--resume continues the run in the directory, --overwrite deletes it: choose one')
+    found = [p for p in (out_dir / LAST, out_dir / FINAL, out_dir / LOG) if p.is_file()]
+    found += sorted(out_dir.glob('step*.pth'))
+    if not found or resume:
+        return
+    if not overwrite:
+        raise UsageError(f'{out_dir} already holds a run ({", ".join(p.name for p in found)}): add --resume to '
+                         'continue it, --overwrite to delete it and start over, or pick another run.name '
+                         '(--set run.name=NEW)')
+    for p in found:
+        p.unlink()
+
+
+@contextlib.contextmanager
+def stop_on_sigint():
+    """Yields a flag set by the first Ctrl-C (the loop stops at the end of the step); a second one
+    interrupts at once. Only the main thread can own signals: elsewhere the flag is never set."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+        print('\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)',
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_ignores_sigint(_worker_id: int) -> None:
+    """Data loader workers leave Ctrl-C to the main process, which stops at a step boundary."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # ---------------------------------------------------------------------------- distributed
@@ -187,18 +248,25 @@ def make_dataset(cfg: TrainConfig) -> CocoPoseDataset:
 
 
 # ---------------------------------------------------------------------------- the loop
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Runs (or continues) training; returns the path of the final weights."""
-    if cfg.run.threads:
-        torch.set_num_threads(int(cfg.run.threads))
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
+    """Runs (or continues) training; returns the path of the final weights.
+
+    Raises UsageError when the run directory already holds a run and neither `resume` nor
+    `overwrite` is set, and TrainingInterrupted (after saving last.pth) on Ctrl-C.
+    """
     device = pick_device(cfg.run.device)
     dist_info = setup_distributed(device)
+    out_dir = Path(cfg.run.out_dir) / cfg.run.name
+    if dist_info.main:
+        claim_run_dir(out_dir, resume, overwrite)
+    threads, why = (int(cfg.run.threads), 'run.threads') if cfg.run.threads else auto_threads(cfg.data.num_workers)
+    torch.set_num_threads(threads)
+    if dist_info.main:
+        print(f'{threads} torch thread(s) ({why})')
     seed = int(cfg.run.seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    out_dir = Path(cfg.run.out_dir) / cfg.run.name
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     dataset = make_dataset(cfg)
     spec = ModelSpec(cfg.model.arch, cfg.model.instances, cfg.model.num_joints, cfg.model.input_size)
@@ -228,13 +296,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     loss_fn = MultiInstanceLoss(use_target_weight=True)
 
     epoch, epoch_step, global_step, wall = 0, 0, 0, 0.0
+    out_dir.mkdir(parents=True, exist_ok=True)     # only once the data and model are known to be fine
     last_path = out_dir / LAST
     if resume and last_path.is_file():
-        # our own file, written by this function: it holds RNG tuples, so a full unpickle is needed
         try:
-            ckpt = read_checkpoint(last_path, 'cpu', allow_pickle=True)
+            ckpt = read_checkpoint(last_path)
         except CheckpointError as exc:
-            raise CheckpointError(f'{exc}; cannot resume: delete {last_path} to start over') from None
+            raise CheckpointError(f'{exc}; cannot resume: use --overwrite instead of --resume to start over') from None
         model.load_state_dict(ckpt['state_dict'])
         optimizer.load_state_dict(ckpt['optimizer'])
         scheduler.load_state_dict(ckpt['scheduler'])
@@ -255,11 +323,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     # training the init already had (our snapshots of the same data), so that `epochs` in the final
     # file counts the whole budget of an N>1 run started from an N=1 net
     init_epochs = float(init_info.get('epochs', init_info.get('steps', 0) / per_epoch))
-    log_path = out_dir / 'train_log.jsonl'
+    log_path = out_dir / LOG
 
-    def checkpoint() -> None:
+    def checkpoint(gather: bool = True) -> None:
         states = [rng_state()]
-        if dist_info.enabled:
+        if dist_info.enabled and gather:
             import torch.distributed as dist
             gathered = [None] * dist_info.world_size
             dist.all_gather_object(gathered, states[0])
@@ -271,53 +339,68 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     t_start = time.time() - wall
     done = global_step >= max_steps
-    while epoch < cfg.optim.epochs and not done:
-        dataset.set_epoch(epoch)
-        sampler = EpochSampler(len(dataset), seed, epoch, dist_info.rank, dist_info.world_size,
-                               start=epoch_step * bs)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=True,
-                                             num_workers=cfg.data.num_workers, pin_memory=device.type == 'cuda')
-        model.train()
-        bar = None
-        if progress and dist_info.main:
-            from tqdm import tqdm
-            bar = tqdm(total=per_epoch, initial=epoch_step, desc=f'epoch {epoch}', dynamic_ncols=True)
-        for batch in loader:
-            images = batch['image'].to(device, non_blocking=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                preds = runner(images)
-            loss = loss_fn(preds.float(), batch['target'].to(device), batch['weight'].to(device),
-                           batch['n'].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            epoch_step += 1
-            global_step += 1
-            wall = time.time() - t_start
-            value = float(loss.detach())
+    pace = Pace(threads, cfg.data.num_workers)
+    with stop_on_sigint() as stop:
+        while epoch < cfg.optim.epochs and not done:
+            dataset.set_epoch(epoch)
+            sampler = EpochSampler(len(dataset), seed, epoch, dist_info.rank, dist_info.world_size,
+                                   start=epoch_step * bs)
+            loader = torch.utils.data.DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=True,
+                                                 num_workers=cfg.data.num_workers, pin_memory=device.type == 'cuda',
+                                                 worker_init_fn=_worker_ignores_sigint)
+            model.train()
+            bar = None
+            if progress and dist_info.main:
+                from tqdm import tqdm
+                bar = tqdm(total=per_epoch, initial=epoch_step, desc=f'epoch {epoch}', dynamic_ncols=True)
+            pace.start()
+            for batch in loader:
+                pace.data_ready()
+                images = batch['image'].to(device, non_blocking=True)
+                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                    preds = runner(images)
+                loss = loss_fn(preds.float(), batch['target'].to(device), batch['weight'].to(device),
+                               batch['n'].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                epoch_step += 1
+                global_step += 1
+                wall = time.time() - t_start
+                value = float(loss.detach())
+                note = pace.step_done()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f'{value:.2e}', lr=f'{optimizer.param_groups[0]["lr"]:.1e}')
+                if note and dist_info.main:
+                    print(f'warning: {note}', file=sys.stderr, flush=True)
+                if dist_info.main and (global_step % max(1, cfg.run.log_every) == 0 or global_step == 1):
+                    with open(log_path, 'a') as f:
+                        f.write(json.dumps({'step': global_step, 'epoch': epoch, 'loss': value,
+                                            'lr': optimizer.param_groups[0]['lr'], 'wall_s': round(wall, 1),
+                                            **pace.summary()}) + '\n')
+                if dist_info.main and global_step in cfg.run.snapshot_steps:
+                    save_checkpoint(out_dir / f'step{global_step}.pth', model, steps=global_step,
+                                    epochs=init_epochs + epoch + epoch_step / per_epoch,
+                                    trained_on=cfg.data.train_ann, device=str(device), config=cfg.to_dict())
+                if global_step >= max_steps:
+                    done = True
+                    break
+                if stop.is_set():
+                    break
+                if cfg.run.checkpoint_every and global_step % cfg.run.checkpoint_every == 0:
+                    checkpoint()
+                pace.start()
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f'{value:.2e}', lr=f'{optimizer.param_groups[0]["lr"]:.1e}')
-            if dist_info.main and (global_step % max(1, cfg.run.log_every) == 0 or global_step == 1):
-                with open(log_path, 'a') as f:
-                    f.write(json.dumps({'step': global_step, 'epoch': epoch, 'loss': value,
-                                        'lr': optimizer.param_groups[0]['lr'], 'wall_s': round(wall, 1)}) + '\n')
-            if dist_info.main and global_step in cfg.run.snapshot_steps:
-                save_checkpoint(out_dir / f'step{global_step}.pth', model, steps=global_step,
-                                epochs=init_epochs + epoch + epoch_step / per_epoch,
-                                trained_on=cfg.data.train_ann, device=str(device), config=cfg.to_dict())
-            if global_step >= max_steps:
-                done = True
-                break
-            if cfg.run.checkpoint_every and global_step % cfg.run.checkpoint_every == 0:
-                checkpoint()
-        if bar is not None:
-            bar.close()
-        if epoch_step >= per_epoch:
-            epoch, epoch_step = epoch + 1, 0
-            scheduler.step()
-        checkpoint()
+                bar.close()
+            if epoch_step >= per_epoch:
+                epoch, epoch_step = epoch + 1, 0
+                scheduler.step()
+            if stop.is_set() and not done:
+                checkpoint(gather=False)      # other ranks may be stopping too: no collective here
+                raise TrainingInterrupted(last_path, global_step)
+            checkpoint()
 
     final = out_dir / FINAL
     if dist_info.main:
@@ -335,11 +418,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
 # ---------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', required=True, help='YAML recipe, e.g. config/train/coco_w32_256x192.yaml')
+    parser.add_argument('--config', required=True,
+                        help='YAML recipe, e.g. config/train/coco_w32_256x192.yaml (its relative paths are read from the '
+                             'directory in its `root` key, itself relative to the file)')
     parser.add_argument('--resume', action='store_true', help='continue from <out_dir>/<name>/last.pth if present')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='delete the run already in <out_dir>/<name> (checkpoints and log) and start over')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override a config value, e.g. --set data.train_images=/data/coco/train2017 '
-                             '(repeatable)')
+                             '(repeatable; relative paths are relative to the current directory)')
     parser.add_argument('--no-progress', action='store_true', help='no tqdm bar (logs still go to train_log.jsonl)')
     parser.add_argument('--init', metavar='NAME_OR_PATH',
                         help='start from these weights (model.init_checkpoint), e.g. hrnet_w32_coco: the lambda '
@@ -347,15 +434,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-    from mipnet_ros.core.model.checkpoint import CheckpointError
-    from mipnet_ros.core.weights.download import DownloadError
     cfg = load_config(args.config, args.set)
     if getattr(args, 'init', None):
         cfg.model.init_checkpoint = args.init
     try:
-        train(cfg, resume=args.resume, progress=not args.no_progress)
-    except (CheckpointError, FileNotFoundError, DownloadError) as exc:
-        print(f'train: error: {exc}', file=sys.stderr)
-        return 2
+        train(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    except TrainingInterrupted as exc:
+        import shlex
+        again = shlex.join(['python', '-m', 'mipnet_ros', 'train', '--config', args.config]
+                           + [a for item in args.set for a in ('--set', item)] + ['--resume'])
+        print(f'train: interrupted at step {exc.step}; saved {exc.checkpoint}\nresume with: {again}', file=sys.stderr)
+        return 130
     return 0

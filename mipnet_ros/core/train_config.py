@@ -1,16 +1,25 @@
 """Typed training configuration, loaded from YAML (config/*.yaml) with command-line overrides.
 
 The YAML mirrors these dataclasses section by section (model / data / optim / run). Unknown keys
-are an error, so a typo cannot silently fall back to a default. Paths are plain values: edit the
-YAML or override them, e.g. `--set data.train_images=/data/coco/train2017`.
+are an error, so a typo cannot silently fall back to a default. Relative paths in a file resolve
+against its `root` key, itself relative to the file (the shipped configs say `root: ..`, the
+repository), so they work from any directory; `--set` paths are relative to the current directory.
 """
 import dataclasses
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from mipnet_ros.core.data.augment import AugmentConfig
+from mipnet_ros.core.errors import UsageError
+from mipnet_ros.core.fileio import resolve_relative
+
+# the keys that name files or folders (val_boxes may also be 'gt')
+PATH_KEYS = ('model.init_checkpoint', 'data.train_ann', 'data.train_images', 'data.val_ann', 'data.val_images',
+             'data.val_boxes', 'run.out_dir')
 
 
 @dataclass
@@ -55,7 +64,7 @@ class RunConfig:
     out_dir: str = 'runs'               # checkpoints go to out_dir/name/
     seed: int = 0
     amp: bool = True                    # mixed precision, only used on CUDA
-    threads: int = 0                    # torch CPU threads; 0 = leave torch's default
+    threads: int = 0                    # torch CPU threads; 0 = automatic: the CPUs other work leaves free
     max_steps: int = 0                  # stop after this many optimiser steps (0 = run all epochs)
     checkpoint_every: int = 200         # steps between mid-epoch checkpoints (0 = end of epoch only)
     snapshot_steps: List[int] = field(default_factory=list)   # also keep weights-only step<N>.pth here
@@ -65,6 +74,7 @@ class RunConfig:
 
 @dataclass
 class TrainConfig:
+    root: str = '.'                     # relative paths below resolve against this; itself relative to the file
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -88,17 +98,19 @@ def _coerce(default: Any, value: Any, where: str) -> Any:
         if isinstance(default, tuple):
             return tuple(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f'{where}: cannot read {value!r} as {type(default).__name__}') from exc
+        raise UsageError(f'{where}: cannot read {value!r} as {type(default).__name__}') from exc
     return value
 
 
 def _build(cls, data: Dict[str, Any], where: str):
     """Dataclass `cls` from a dict, recursing into dataclass-typed fields; unknown keys are errors."""
+    if data is not None and not isinstance(data, dict):
+        raise UsageError(f'{where}: expected a mapping of keys, got {data!r}')
     data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f'{where}: unknown keys {sorted(unknown)}; known: {sorted(fields)}')
+        raise UsageError(f'{where}: unknown keys {sorted(unknown)}; known: {sorted(fields)}')
     kwargs = {}
     for name, value in data.items():
         default = getattr(cls(), name)
@@ -114,24 +126,62 @@ def _set_path(cfg: TrainConfig, dotted: str, raw: str) -> None:
     parts = dotted.split('.')
     obj = cfg
     for p in parts[:-1]:
-        if not hasattr(obj, p):
-            raise ValueError(f'--set {dotted}: no section {p!r}')
+        if not dataclasses.is_dataclass(getattr(obj, p, None)):
+            raise UsageError(f'--set {dotted}: no section {p!r}; sections: {_section_names(obj)}')
         obj = getattr(obj, p)
-    if not hasattr(obj, parts[-1]):
-        raise ValueError(f'--set {dotted}: unknown key {parts[-1]!r}')
-    setattr(obj, parts[-1], _coerce(getattr(obj, parts[-1]), yaml.safe_load(raw), f'--set {dotted}'))
+    if not hasattr(obj, parts[-1]) or dataclasses.is_dataclass(getattr(obj, parts[-1])):
+        raise UsageError(f'--set {dotted}: unknown key {parts[-1]!r}; known: {_section_names(obj)}')
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise UsageError(f'--set {dotted}: cannot parse {raw!r} as a YAML value') from exc
+    setattr(obj, parts[-1], _coerce(getattr(obj, parts[-1]), value, f'--set {dotted}'))
+
+
+def _section_names(obj) -> str:
+    return ', '.join(f.name for f in dataclasses.fields(obj))
+
+
+def _read_yaml(path: str) -> Dict[str, Any]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f'{path}: not valid YAML: {exc}') from exc
+    if not isinstance(data, dict):
+        raise UsageError(f'{path}: expected sections model/data/optim/run, got a {type(data).__name__}')
+    return data
+
+
+def _resolve_paths(cfg: TrainConfig, base: Path, overridden: Sequence[str]) -> None:
+    """Relative paths from the file -> absolute, against root (itself relative to the file's folder)."""
+    root = Path(cfg.root) if 'root' in overridden else base / cfg.root
+    cfg.root = os.path.abspath(root)
+    for dotted in PATH_KEYS:
+        section, key = dotted.split('.')
+        obj = getattr(cfg, section)
+        value = getattr(obj, key)
+        if dotted in overridden or not value or (dotted == 'data.val_boxes' and value == 'gt'):
+            continue
+        setattr(obj, key, resolve_relative(cfg.root, value))
 
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> TrainConfig:
-    data: Dict[str, Any] = {}
-    if path:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
+    """The recipe of `path` (None: the defaults) with `--set KEY=VALUE` overrides; paths resolved."""
+    data = _read_yaml(path) if path else {}
     cfg = _build(TrainConfig, data, path or '<defaults>')
+    overridden = []
     for item in overrides:
         if '=' not in item:
-            raise ValueError(f'--set expects KEY=VALUE, got {item!r}')
+            raise UsageError(f'--set expects KEY=VALUE, got {item!r}')
         key, value = item.split('=', 1)
         _set_path(cfg, key.strip(), value)
-    cfg.model.input_size = tuple(int(v) for v in cfg.model.input_size)
+        overridden.append(key.strip())
+    _resolve_paths(cfg, Path(path).resolve().parent if path else Path.cwd(), overridden)
+    try:
+        cfg.model.input_size = tuple(int(v) for v in cfg.model.input_size)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f'model.input_size must be [H, W] integers, got {cfg.model.input_size!r}') from exc
     return cfg

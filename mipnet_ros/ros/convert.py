@@ -183,6 +183,17 @@ def detection_person_score(det: Any, class_ids: Sequence[str], unlabeled_is_pers
     return max(finite) if finite else float('nan')   # NaN: a person with a broken score (rejected)
 
 
+# what each rejection reason of select_person_boxes means and how to fix it (for the node's log)
+BOX_REJECT_HINTS: Dict[str, str] = {
+    'score': 'the person score is NaN or infinite',
+    'nonfinite': 'NaN or infinite box coordinates',
+    'size': 'size_x or size_y <= 0: BoundingBox2D is center + size in pixels',
+    'outside': 'the box lies entirely outside the image',
+    'normalized': 'every box of the frame lies within [0, 1]: the detector publishes normalised coordinates; '
+                  'scale center and size by the image width and height',
+}
+
+
 def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_threshold: float,
                         max_boxes: int, unlabeled_is_person: bool = False,
                         image_shape: Optional[Tuple[int, int]] = None,
@@ -191,8 +202,10 @@ def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_thr
 
     The result is in the original array order so that `detection_index` stays meaningful.
     Person boxes that cannot be run (non-finite score or coordinates, no area, entirely outside
-    `image_shape`) are counted per reason in `rejected`; other classes and low scores are policy,
-    not faults, and are not counted.
+    `image_shape`, or all of the frame's boxes within [0, 1] on a larger image: normalised
+    coordinates) are counted per reason in `rejected` (see BOX_REJECT_HINTS); other classes and
+    low scores are policy, not faults, and are not counted. The same checks as the Python API's
+    (core/inputs.py), except that one bad box never costs the others their results.
     """
     def reject(reason: str) -> None:
         if rejected is not None:
@@ -220,6 +233,11 @@ def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_thr
             reject('outside')
             continue
         scored.append((s, i, str(det.id), xyxy))
+    if scored and image_shape is not None and max(image_shape[:2]) > 2 and \
+            all(float(b.min()) >= 0.0 and float(b.max()) <= 1.0 for _, _, _, b in scored):
+        for _ in scored:
+            reject('normalized')
+        return []
     if max_boxes > 0 and len(scored) > max_boxes:
         scored = sorted(scored, key=lambda t: -t[0])[:max_boxes]
     return [(i, did, xyxy) for _, i, did, xyxy in sorted(scored, key=lambda t: t[1])]

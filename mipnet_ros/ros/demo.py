@@ -68,11 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--model', default='', help='model file; default: the bundled model')
     parser.add_argument('--random-weights', action='store_true',
                         help='use an untrained network (plumbing check when no trained model is available)')
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'))
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'), help='inference backend')
+    parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--timeout', type=float, default=120.0, help='seconds to wait for the node to become active')
     parser.add_argument('--fps', type=float, default=2.0, help='frame rate of annotated.mp4')
-    parser.add_argument('--screenshot', default='', help='also render an RViz-like view of one frame to this PNG')
+    parser.add_argument('--screenshot', default='',
+                        help='also render an RViz-like view of one frame to this PNG (default: none)')
     parser.add_argument('--screenshot-frame', type=int, default=1, help='index of the frame for --screenshot')
 
 

@@ -217,6 +217,7 @@ class MipnetNode(LifecycleNode):
                 model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
                 input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
                 keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
+                instance_threshold=0.0,   # the node filters with its live instance_threshold in people_to_msg
                 providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
                 allow_download=p.allow_download)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr

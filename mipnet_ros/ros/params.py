@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from mipnet_ros.core import defaults
+
 DEFAULT_PERSON_CLASS_IDS = ['person', '0', '1']
 
 
@@ -31,9 +33,9 @@ class NodeParams:
     max_batch: int = 64
     warmup: bool = True
     # result filtering
-    keypoint_threshold: float = 0.2
-    instance_threshold: float = 0.3
-    oks_nms_threshold: float = 0.9
+    keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD
+    instance_threshold: float = defaults.INSTANCE_THRESHOLD
+    oks_nms_threshold: float = defaults.OKS_NMS_THRESHOLD
     # detections
     person_class_ids: List[str] = field(default_factory=lambda: list(DEFAULT_PERSON_CLASS_IDS))
     detection_score_threshold: float = 0.3
@@ -86,7 +88,8 @@ SPECS: Tuple[ParamSpec, ...] = (
               'Run on the CPU (with a warning) when the requested device or execution provider is not available; '
               'false = fail the configure transition instead.'),
     ParamSpec('fp16', 'fp16', 'Half precision inference (CUDA only).'),
-    ParamSpec('instances', 'instances', 'Instances per box (lambda values) to run; 0 = all the model has.',
+    ParamSpec('instances', 'instances',
+              'Instances per box (lambda values) to run; 0 = all the model has (as instances=0 or None in Python).',
               int_range=(0, 16)),
     ParamSpec('input_height', 'input_height', 'Network input height in pixels; 0 = the model default.',
               int_range=(0, 2048)),
@@ -99,8 +102,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published as NaN.',
               float_range=(0.0, 1.0)),
     ParamSpec('instance_threshold', 'instance_threshold',
-              'Minimum person score to publish a person (0.3: few lambda>0 duplicates get through, see '
-              'docs/results/thresholds.md).', live=True, float_range=(0.0, 1.0)),
+              'Minimum person score (scores are in [0, 1]) to publish a person; the same default as the Python '
+              "API's PoseEstimator (0.3: few lambda>0 duplicates get through, see docs/results/thresholds.md).",
+              live=True, float_range=(0.0, 1.0)),
     ParamSpec('oks_nms_threshold', 'oks_nms_threshold',
               'OKS above which two found people are the same person (deduplication; 0.9 is the HRNet/MIPNet '
               'evaluation value, see docs/results/thresholds.md).',

@@ -12,13 +12,14 @@ from mipnet_ros.synth.config import SynthConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', default=None, help='YAML with SynthConfig keys (e.g. config/synth/synth_small.yaml)')
-    parser.add_argument('--split', choices=['train', 'test', 'both'], default='both')
-    parser.add_argument('--out-dir', default=None, help='override out_dir')
-    parser.add_argument('--train-scenes', type=int, default=None)
-    parser.add_argument('--test-scenes', type=int, default=None)
-    parser.add_argument('--seed', type=int, default=None)
-    parser.add_argument('--image-root', default=None, help='folder the source annotation file names are relative to')
-    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--split', choices=['train', 'test', 'both'], default='both', help='which split to write')
+    parser.add_argument('--out-dir', default=None, help='override out_dir (default: the config\'s)')
+    parser.add_argument('--train-scenes', type=int, default=None, help='override train_scenes (default: the config\'s)')
+    parser.add_argument('--test-scenes', type=int, default=None, help='override test_scenes (default: the config\'s)')
+    parser.add_argument('--seed', type=int, default=None, help='override seed (default: the config\'s)')
+    parser.add_argument('--image-root', default=None, help='folder the source annotation file names are relative to '
+                                                           '(default: the config\'s image_root)')
+    parser.add_argument('--no-progress', action='store_true', help='no tqdm progress bar')
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,13 +1,19 @@
 """Typed configuration of the occlusion scene generator (loaded from config/synth_*.yaml)."""
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import yaml
 
+from mipnet_ros.core.errors import UsageError
+from mipnet_ros.core.fileio import resolve_relative
+
 
 @dataclass
 class SynthConfig:
+    # image_root and out_dir resolve against root, itself relative to the YAML file (shipped files: '..')
+    root: str = '.'
     # sources of real people: COCO-format files with segmentation; file_name relative to image_root
     sources: List[str] = field(default_factory=lambda: ['coco17_merged.json'])
     image_root: str = '../shared/data'
@@ -38,9 +44,12 @@ class SynthConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f'{path}: unknown synth keys {sorted(unknown)}; known: {sorted(names)}')
+            raise UsageError(f'{path}: unknown synth keys {sorted(unknown)}; known: {sorted(names)}')
         cfg = cls(**data)
         cfg.canvas_size = tuple(int(v) for v in cfg.canvas_size)
         cfg.people_per_scene = tuple(int(v) for v in cfg.people_per_scene)
         cfg.person_height = tuple(float(v) for v in cfg.person_height)
+        cfg.root = resolve_relative(os.path.dirname(os.path.abspath(path)), cfg.root)
+        cfg.image_root = resolve_relative(cfg.root, cfg.image_root)
+        cfg.out_dir = resolve_relative(cfg.root, cfg.out_dir)
         return cfg

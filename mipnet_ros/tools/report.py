@@ -114,11 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='a trained model to compare (repeatable), e.g. hrnet_n2=runs/x/final.pth')
     parser.add_argument('--eval-dir', default='out/report', help='per-method eval JSONs are kept here')
     parser.add_argument('--reuse', action='store_true', help='reuse an existing per-method eval JSON')
-    parser.add_argument('--out', default='docs/results', help='where occlusion.{json,md,png} go')
+    parser.add_argument('--out', default='out/results', help='where occlusion.{json,md,png} go')
     parser.add_argument('--notes', default=None, help='a paragraph appended to the markdown table')
     parser.add_argument('--notes-file', default=None, metavar='MD', help='read that paragraph from a file')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads for the evaluations')
-    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--no-progress', action='store_true', help='no tqdm progress bar')
 
 
 def main(args: argparse.Namespace) -> int:

@@ -342,8 +342,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(default: max(every, frames/10))')
     parser.add_argument('--model', default='', help='model file; default the bundled one, else a random-weight '
                                                     'hrnet_w16s N=2 at --input-size')
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'))
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'), help='inference backend')
+    parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--input-size', default='',
                         help='network input HxW the node runs at (default: the model\'s own; 128x96 for the '
                              'random-weight model used when there is no bundled one)')
@@ -357,8 +357,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--wait-node', type=float, default=90.0, help='seconds to wait for the node to come up')
     parser.add_argument('--max-growth-pct', type=float, default=5.0, help='fail when RSS grows more than this')
     parser.add_argument('--json', default=str(DEFAULT_JSON), help='write the results here ("" = do not write; default: %(default)s)')
-    parser.add_argument('--node-log', default='', help='keep the node log here')
-    parser.add_argument('--quiet', action='store_true')
+    parser.add_argument('--node-log', default='', help='keep the node log here (default: not kept)')
+    parser.add_argument('--quiet', action='store_true', help='no progress lines')
 
 
 def main(args: argparse.Namespace) -> int:

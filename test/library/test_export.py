@@ -97,8 +97,10 @@ def test_failures_return_non_zero_and_write_nothing(tmp_path, capsys):
     ckpt = tmp_path / 'official.pth'
     torch.save(model.state_dict(), ckpt)
     out = tmp_path / 'never.onnx'
-    assert _run_export(['--checkpoint', str(ckpt), '--onnx', str(out)]) == 2
-    assert '--arch' in capsys.readouterr().out
+    from mipnet_ros import cli
+    assert cli.main(['export', '--checkpoint', str(ckpt), '--onnx', str(out)]) == 2     # one line, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith('export: error: ') and '--arch' in err and 'Traceback' not in err
     # an impossible tolerance makes the onnxruntime check fail
     assert _run_export(['--checkpoint', str(ckpt), '--arch', 'hrnet_w16s', '--onnx', str(out),
                         '--input-size', '64x64', '--tolerance', '-1']) == 1

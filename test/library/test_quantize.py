@@ -116,8 +116,10 @@ def test_int8_check_failure_leaves_no_file(tmp_path, one_torch_thread):
 
 
 def test_int8_needs_calibration_data(tmp_path, capsys):
-    assert E.main(_export_args(tmp_path / 'x.onnx', '--int8')) == 2
-    assert '--calib-ann' in capsys.readouterr().out
+    from mipnet_ros import cli
+    assert cli.main(['export', '--checkpoint', str(bundled_model_path()), '--onnx', str(tmp_path / 'x.onnx'),
+                     '--int8']) == 2
+    assert '--calib-ann' in capsys.readouterr().err
     assert not (tmp_path / 'x.onnx').exists()
 
 

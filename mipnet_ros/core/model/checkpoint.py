@@ -13,9 +13,11 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch import nn
 
+from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core.fileio import atomic_path
 from mipnet_ros.core.model.registry import ARCHS, ModelSpec, PoseNet, build_model, parse_input_size
 
@@ -29,7 +31,7 @@ _SHOW = 5   # keys listed in an error message before "... and N more"
 PathLike = Union[str, os.PathLike]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """The file cannot be turned into a model; the message names the file and the reason."""
 
 
@@ -59,19 +61,36 @@ def _verify_zip(path: Path) -> None:
         raise CheckpointError(f'{path}: corrupt file: checksum mismatch in {bad!r}')
 
 
+def numpy_array_globals() -> list:
+    """What torch.load(weights_only=True) needs for plain numpy arrays: the numpy RNG state that
+    training checkpoints (last.pth) hold. Arrays of Python objects still need other globals and stay refused."""
+    core = getattr(np, '_core', None) or np.core
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def safe_load(path: PathLike, map_location='cpu', **kwargs) -> Any:
+    """torch.load(weights_only=True) that also accepts plain numpy arrays (see numpy_array_globals)."""
+    with torch.serialization.safe_globals(numpy_array_globals()):
+        return torch.load(str(path), map_location=map_location, weights_only=True, **kwargs)
+
+
 def _read(path: Path, map_location, allow_pickle: bool) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint not found: {path}')
     _verify_zip(path)
     try:
-        return torch.load(str(path), map_location=map_location, weights_only=not allow_pickle)
+        if not allow_pickle:
+            return safe_load(path, map_location)
+        return torch.load(str(path), map_location=map_location, weights_only=False)
     except pickle.UnpicklingError as exc:
         reason = _unpickler_reason(str(exc))
         if 'Unsupported global' in reason:
             # a real checkpoint that also stores Python objects (e.g. a config class)
             raise CheckpointError(
                 f'{path}: the file holds Python objects other than tensors and plain containers '
-                f'({reason.split(" was not")[0]}); if you trust it, load it with allow_pickle=True') from exc
+                f'({reason.split(" was not")[0]}); if you trust it, re-save its weights once in Python: '
+                f'save_checkpoint(new_path, load_checkpoint(path, arch=..., allow_pickle=True)) '
+                f'(mipnet_ros.core.model.checkpoint), then use new_path') from exc
         raise CheckpointError(f'{path}: cannot read checkpoint (truncated or corrupt file, or not '
                               f'written by torch.save?): {reason}') from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
@@ -239,6 +258,8 @@ def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optio
     model = build_model(spec)
     load_state_dict_checked(model, state, str(path))
     model.checkpoint_info = {'path': str(path), 'format': wrapper}
+    if wrapper == FORMAT:      # what it was trained at, so that callers can warn when it runs at another size
+        model.checkpoint_info['trained_input_size'] = tuple(ModelSpec.from_dict(obj['spec']).input_size)
     return model.eval()
 
 

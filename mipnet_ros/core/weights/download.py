@@ -6,7 +6,6 @@ place (os.replace on the same file system), so the weights directory never holds
 A checksum mismatch deletes the partial file: resuming a corrupt prefix cannot fix it.
 """
 import fcntl
-import hashlib
 import http.client
 import os
 import socket
@@ -16,22 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
+from mipnet_ros.core.errors import UsageError
+from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.weights.cache import partial_dir
 
 CHUNK = 1 << 20
 USER_AGENT = 'mipnet_ros-weights/1'
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UsageError, RuntimeError):
     """One line a user can act on: what failed, the URL, and how to place the file by hand."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(CHUNK), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def digest_matches(digest: str, expected: str) -> bool:
@@ -114,7 +107,7 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0, progress:
     part = Path(partial) if partial is not None else partial_dir() / (dest.name + '.part')
     part.parent.mkdir(parents=True, exist_ok=True)
     with _locked(part.with_name(part.name + '.lock')):
-        if dest.is_file() and digest_matches(sha256_of(dest), sha256):
+        if dest.is_file() and digest_matches(file_sha256(dest), sha256):
             return dest                    # another process finished it while we waited
         try:
             _transfer(url, part, timeout, progress)
@@ -129,7 +122,7 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0, progress:
             raise _failure(url, dest, f'no connection ({reason})', part.exists()) from None
         except (ConnectionError, OSError, http.client.HTTPException) as exc:
             raise _failure(url, dest, f'transfer interrupted ({exc})', part.exists()) from None
-        digest = sha256_of(part)
+        digest = file_sha256(part)
         if not digest_matches(digest, sha256):
             part.unlink()
             raise DownloadError(f'{url}: checksum mismatch: sha256 {digest} does not match the published '

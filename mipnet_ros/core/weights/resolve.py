@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from mipnet_ros.core.weights.cache import weights_dir
-from mipnet_ros.core.weights.download import digest_matches, download, sha256_of
+from mipnet_ros.core.fileio import file_sha256
+from mipnet_ros.core.weights.download import digest_matches, download
 from mipnet_ros.core.weights.zoo import ZOO, ZooEntry
 
 COMMAND = 'python -m mipnet_ros weights get'
@@ -51,7 +52,7 @@ def _not_available(entry: ZooEntry) -> ModelNotAvailable:
 def _verify(entry: ZooEntry, path: Path) -> None:
     if not entry.sha256:
         return                    # nothing published to check against (said in `weights list`)
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     if not digest_matches(digest, entry.sha256):
         raise ModelNotAvailable(f'{path}: sha256 {digest} does not match the published {entry.sha256} of '
                                 f'{entry.name}; delete the file and fetch it again (`{COMMAND} {entry.name}`)')
