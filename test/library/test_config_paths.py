@@ -44,10 +44,10 @@ def test_default_root_is_the_files_folder(tmp_path):
 
 def test_shipped_configs_work_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = load_config(str(REPO / 'config' / 'synth_hrnet_w16s_n2.yaml'))
+    cfg = load_config(str(REPO / 'config' / 'train' / 'synth_hrnet_w16s_n2.yaml'))
     assert cfg.data.train_ann == str(REPO / 'out' / 'synth_small' / 'train.json')
     assert cfg.model.init_checkpoint == str(REPO / 'runs' / 'synth_hrnet_w16s_pre' / 'final.pth')
-    for path in sorted((REPO / 'config').glob('*.yaml')):
+    for path in sorted((REPO / 'config' / 'train').glob('*.yaml')):
         text = path.read_text()
         if 'data:' in text and 'ros__parameters' not in text and 'synth:' not in text:
             assert load_config(str(path)).root == str(REPO), path.name
@@ -81,7 +81,7 @@ def test_bad_files(tmp_path):
 def test_synth_config_paths_follow_the_file(tmp_path, monkeypatch):
     from mipnet_ros.synth.config import SynthConfig
     monkeypatch.chdir(tmp_path)
-    cfg = SynthConfig.from_yaml(str(REPO / 'config' / 'synth_small.yaml'))
+    cfg = SynthConfig.from_yaml(str(REPO / 'config' / 'synth' / 'synth_small.yaml'))
     assert cfg.out_dir == str(REPO / 'out' / 'synth_small')
     assert cfg.image_root == str(REPO.parent / 'shared' / 'data')
     (tmp_path / 's.yaml').write_text('synth: {image_root: /abs/data, out_dir: here}\n')

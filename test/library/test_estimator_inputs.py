@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip('torch')
 
 from mipnet_ros.core.errors import UsageError  # noqa: E402
-from mipnet_ros.core.estimator import PoseEstimator, default_model_path  # noqa: E402
+from mipnet_ros.core.estimator import PoseEstimator  # noqa: E402
+from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COCO = REPO.parent / 'shared' / 'data' / 'coco'
@@ -128,4 +129,4 @@ def test_same_policy_as_the_node(est, image):
 
 def test_bundled_model_is_the_one_the_readme_export_example_names():
     readme = (REPO / 'README.md').read_text()
-    assert f'export --checkpoint models/{default_model_path().name}' in readme
+    assert f'export --checkpoint models/{bundled_model_path().name}' in readme
