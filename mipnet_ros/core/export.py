@@ -310,9 +310,3 @@ def _write_int8(args: argparse.Namespace, spec) -> int:
              f'confident joints on {info["check_crops"]} held-out crops' if 'agreement' in info else '')
     print(f'export: wrote {out} (int8, calibrated on {info["calibration_crops"]} crops){check}')
     return 0
-
-
-if __name__ == '__main__':
-    _parser = argparse.ArgumentParser(prog='python -m mipnet_ros.core.export', description=__doc__.splitlines()[0])
-    add_arguments(_parser)
-    raise SystemExit(main(_parser.parse_args()))

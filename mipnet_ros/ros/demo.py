@@ -144,9 +144,3 @@ def _per_frame_report(summary) -> List[str]:
         lines.append(f'stamp {stamp / 1e9:.1f} s: {n} people' +
                      (f' (ground truth {len(e["people"])}: {e["description"]})' if e else ''))
     return lines
-
-
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(prog='python -m mipnet_ros.ros.demo', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    sys.exit(main(p.parse_args()))

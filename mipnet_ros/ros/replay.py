@@ -311,9 +311,3 @@ def main(args: argparse.Namespace) -> int:
     if summary.outputs == 0:
         return 1
     return 1 if args.lockstep and summary.unanswered else 0
-
-
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(prog='python -m mipnet_ros.ros.replay', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    sys.exit(main(p.parse_args()))

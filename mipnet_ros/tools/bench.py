@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -542,9 +541,3 @@ def _main(args: argparse.Namespace) -> int:
     png = plot_report(report, Path(args.plot) if args.plot else out.with_suffix('.png'))
     print(f'bench: wrote {out} and {png} in {report["config"]["wall_s"]:.0f} s')
     return 0
-
-
-if __name__ == '__main__':
-    _parser = argparse.ArgumentParser(prog='python -m mipnet_ros.tools.bench', description=__doc__.splitlines()[0])
-    add_arguments(_parser)
-    sys.exit(main(_parser.parse_args()))

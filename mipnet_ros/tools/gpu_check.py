@@ -20,7 +20,6 @@ import copy
 import functools
 import json
 import logging
-import sys
 import tempfile
 import time
 import traceback
@@ -349,9 +348,3 @@ def main(args: argparse.Namespace) -> int:
     print(f'check: {s["pass"]} passed, {s["fail"]} failed, {s["skip"]} skipped on {args.device} '
           f'in {report["wall_s"]:.0f} s')
     return 1 if s['fail'] else 0
-
-
-if __name__ == '__main__':
-    _parser = argparse.ArgumentParser(prog='python -m mipnet_ros check', description=__doc__.splitlines()[0])
-    add_arguments(_parser)
-    sys.exit(main(_parser.parse_args()))

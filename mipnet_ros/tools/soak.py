@@ -383,9 +383,3 @@ def main(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         ok = ok and result['dropped'] == 0
     return 0 if ok else 1
-
-
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(prog='python -m mipnet_ros.tools.soak', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    sys.exit(main(p.parse_args()))

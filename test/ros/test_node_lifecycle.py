@@ -85,6 +85,13 @@ def test_lifecycle_transitions(tmp_path):
         def answered(stamp, timeout):
             return probe.wait(lambda: any(stamp_of(m) == stamp for m in kp), timeout)
 
+        def send_when_subscribed(stamp):
+            deadline = time.time() + 10
+            while img_pub.get_subscription_count() == 0 and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            frame(stamp)
+
         assert state() == State.PRIMARY_STATE_UNCONFIGURED            # autostart:=false waits
         assert node.count_publishers('/keypoints') == 0
 
@@ -114,12 +121,8 @@ def test_lifecycle_transitions(tmp_path):
         assert transition(Transition.TRANSITION_ACTIVATE)
         assert state() == State.PRIMARY_STATE_ACTIVE
         assert probe.wait(lambda: bool(info), 10), 'no model info after activate'
-        deadline = time.time() + 10
-        while img_pub.get_subscription_count() == 0 and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        frame(11 * 10**9)
-        assert answered(11 * 10**9, 20), 'active node did not answer a CompressedImage frame'
+        send_when_subscribed(11 * 10**9)
+        assert answered(11 * 10**9, 20), 'active node did not answer a CompressedImage frame''
         out = [m for m in kp if stamp_of(m) == 11 * 10**9][0]
         assert (out.image_width, out.image_height) == (160, 120) and out.header.frame_id == 'cam'
 
@@ -136,11 +139,7 @@ def test_lifecycle_transitions(tmp_path):
         assert node.count_publishers('/keypoints') == 0               # the model and publishers are released
 
         assert transition(Transition.TRANSITION_CONFIGURE) and transition(Transition.TRANSITION_ACTIVATE)
-        deadline = time.time() + 10
-        while img_pub.get_subscription_count() == 0 and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        frame(13 * 10**9)
+        send_when_subscribed(13 * 10**9)
         assert answered(13 * 10**9, 20), 'no answer after cleanup + configure + activate'
         assert not any(stamp_of(m) in (10 * 10**9, 12 * 10**9) for m in kp)
     except AssertionError:
