@@ -571,6 +571,7 @@ def main(args: Optional[List[str]] = None) -> int:
             step()
         except Exception as exc:  # noqa: BLE001 - teardown goes on; the process is ending anyway
             node.get_logger().debug(f'teardown: {type(exc).__name__}: {exc}')
+    stop.ignore_signals()       # the teardown is done; a late signal must not kill the exit
     if not finished:
         flush_and_exit(0)       # a frame is still inside the network: skip interpreter finalisation
     return 0

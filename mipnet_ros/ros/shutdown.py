@@ -46,6 +46,12 @@ class StopRequest:
         for s in signums:
             self._previous[s] = signal.signal(s, self._on_signal)
 
+    def ignore_signals(self) -> None:
+        """Ignore the handled signals from now on: at interpreter exit Python resets handlers it set
+        to the default action, so a late Ctrl-C during finalisation would kill the process."""
+        for s in self._previous:
+            signal.signal(s, signal.SIG_IGN)
+
     def uninstall_signal_handlers(self) -> None:
         for s, old in self._previous.items():
             signal.signal(s, old)
