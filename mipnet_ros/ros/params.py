@@ -210,9 +210,14 @@ def check_value(name: str, value: Any) -> Optional[str]:
 
 
 def read_parameters(node: Any) -> NodeParams:
+    """Current values; a list given empty in YAML (`[]`, which rclpy leaves uninitialised) reads as []."""
+    from rclpy.exceptions import ParameterUninitializedException
     values = {}
     for spec in SPECS:
-        v = node.get_parameter(spec.name).value
+        try:
+            v = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:
+            v = [] if isinstance(_default(spec.attr), list) else _default(spec.attr)
         values[spec.attr] = list(v) if isinstance(v, (list, tuple)) or type(v).__name__ == 'array' else v
     return NodeParams(**values)
 

@@ -32,9 +32,10 @@ class IncompatibleQosLog:
 
     def on_event(self, topic: str, peer: str, event: Any) -> None:
         now = time.monotonic()
+        new = max(1, int(getattr(event, 'total_count_change', 1) or 1))   # the middleware may coalesce events
         with self._lock:
-            self.counts[topic] = self.counts.get(topic, 0) + 1
-            self._unlogged[topic] = self._unlogged.get(topic, 0) + 1
+            self.counts[topic] = self.counts.get(topic, 0) + new
+            self._unlogged[topic] = self._unlogged.get(topic, 0) + new
             if now - self._last_log.get(topic, -1e18) < self.period_sec:
                 return
             n, self._unlogged[topic], self._last_log[topic] = self._unlogged[topic], 0, now
