@@ -38,6 +38,7 @@ from mipnet_ros.ros.worker import FrameWorker
 NODE_NAME = 'mipnet_node'
 LOG_THROTTLE_SEC = 5.0
 WORKER_EXIT_SEC = 1.0      # at shutdown, how long a frame in progress may still finish (dropped after)
+STOP_DEADLINE_SEC = 2.0    # after a stop request the process exits at the latest this much later
 
 
 @dataclass
@@ -536,14 +537,21 @@ def _parameter_to_fix(exc: BaseException) -> str:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run the node until SIGINT, SIGTERM, the parent's death or an external rclpy shutdown.
+    """Run the node until SIGINT, SIGTERM, the parent's death or an external rclpy shutdown; then
+    end the process (status 0) without interpreter finalisation.
 
     Teardown order: stop spinning, unsubscribe, end the worker (a frame in progress gets
-    WORKER_EXIT_SEC, then it is dropped), destroy the node, shut the context down.
+    WORKER_EXIT_SEC, then it is dropped), destroy the node, shut the context down. Whatever
+    hangs (e.g. a model still loading), the process exits STOP_DEADLINE_SEC after the request.
     """
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
-    stop = StopRequest()
+
+    def out_of_time() -> None:
+        rclpy.logging.get_logger(NODE_NAME).warning(
+            f'stop requested ({stop.reason}) {STOP_DEADLINE_SEC:g} s ago and the teardown is not done: exiting now')
+        flush_and_exit(0)
+    stop = StopRequest(STOP_DEADLINE_SEC, out_of_time)
     stop.install_signal_handlers()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = MipnetNode()
@@ -560,20 +568,22 @@ def main(args: Optional[List[str]] = None) -> int:
                 node.get_logger().error('autostart: configure failed; fix the parameters and call '
                                         'the lifecycle configure transition again')
         while not stop.requested and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)     # a signal handler runs between two waits
+            executor.spin_once(timeout_sec=0.1)     # looks at the stop request 10 times a second
     except ExternalShutdownException:
         pass
     if stop.requested:
         node.get_logger().info(f'stopping ({stop.reason})')
-    finished = node.stop_processing()
+    node.stop_processing()
     for step in (executor.shutdown, node.destroy_node, rclpy.try_shutdown):
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - teardown goes on; the process is ending anyway
             node.get_logger().debug(f'teardown: {type(exc).__name__}: {exc}')
     stop.ignore_signals()       # the teardown is done; a late signal must not kill the exit
-    if not finished:
-        flush_and_exit(0)       # a frame is still inside the network: skip interpreter finalisation
+    stop.finished()
+    # Everything is closed; interpreter finalisation (torch, a frame maybe still inside the network)
+    # would only add seconds, or abort in native code: leave now.
+    flush_and_exit(0)
     return 0
 
 
