@@ -118,8 +118,8 @@ def setup(tmp_path_factory):
 def _launch(setup, name):
     tmp, params = setup
     domain = domain_id_for(__file__ + name)
-    launcher = NodeLauncher({'params_file': str(params)}, env=dict(os.environ, ROS_DOMAIN_ID=str(domain)),
-                            log_path=tmp / f'{name}.log').start()
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_LOG_DIR=str(tmp / f'{name}_ros_log'))
+    launcher = NodeLauncher({'params_file': str(params)}, env=env, log_path=tmp / f'{name}.log').start()
     deadline = time.time() + 60
     node_pid = None
     while time.time() < deadline and 'active: waiting' not in launcher.log_text():
@@ -181,5 +181,10 @@ def test_sigterm_to_launch_leaves_no_orphan(setup):
         assert _gone(node_pid, 15), 'the node outlived its launch'
     finally:
         launcher.stop()
-    log = launcher.log_text()
-    _assert_clean(log)
+    _assert_clean(launcher.log_text())
+    # the launch is gone, so the node's own log file tells how it ended: a clean stop, not a kill
+    node_logs = list((setup[0] / 'sigterm_launch_ros_log').glob(f'*_{node_pid}_*.log'))
+    assert node_logs, 'no log file of the node'
+    text = node_logs[0].read_text()
+    _assert_clean(text)
+    assert 'stopping (SIGTERM)' in text or 'stopping (parent exited)' in text, text[-2000:]
