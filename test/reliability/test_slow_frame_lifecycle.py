@@ -137,7 +137,9 @@ def test_transitions_during_a_held_frame(tmp_path, one_torch_thread):
         assert stamps == [2], f'the held frame published after its generation ended: {stamps}'
         assert node.stats.errors == 0 and len(_workers()) == 1
 
-        # a burst of requests: each one answered (success or refusal), none lost
+        # a burst of requests: each one answered (success or refusal), none lost. 10 is the depth of
+        # the lifecycle services' request queue, which rcl_lifecycle creates with the default service
+        # QoS (KEEP_LAST 10): a larger burst loses its oldest requests in the middleware.
         tids = [Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_ACTIVATE] * 5
         futures = [request(t) for t in tids]
         assert _until(lambda: all(f.done() for f in futures)), \
