@@ -39,6 +39,16 @@ def _worker(pub):
     return h
 
 
+def _held():
+    """A worker whose first frame ('slow') is inside the handler, waiting for `release`."""
+    pub = _Recorder()
+    h = _worker(pub)
+    h.worker.activate()
+    h.worker.slot.put('slow')
+    assert h.entered.wait(5)
+    return pub, h, h.worker
+
+
 def _workers():
     return [t for t in threading.enumerate() if t.name == 'test_worker']
 
@@ -53,12 +63,7 @@ def _wait_for(pub, n, timeout=5.0):
 
 
 def test_frame_running_across_deactivate_and_reactivate_never_publishes():
-    pub = _Recorder()
-    h = _worker(pub)
-    w = h.worker
-    w.activate()
-    w.slot.put('slow')
-    assert h.entered.wait(5)
+    pub, h, w = _held()
     w.deactivate()                  # returns at once although the frame is still running
     assert not h.release.is_set()
     w.activate()                    # a new generation; the same (busy) thread serves it
@@ -86,12 +91,7 @@ def test_one_thread_over_many_cycles():
 
 
 def test_shutdown_gives_up_on_a_stuck_frame_and_it_cannot_publish():
-    pub = _Recorder()
-    h = _worker(pub)
-    w = h.worker
-    w.activate()
-    w.slot.put('slow')
-    assert h.entered.wait(5)
+    pub, h, w = _held()
     assert w.shutdown(0.2) is False         # still inside the frame
     assert w.shutdown(10.0) is False        # asked again: does not wait a second time
     h.release.set()
