@@ -394,7 +394,8 @@ class MipnetNode(LifecycleNode):
             return              # deactivated meanwhile: the frame finishes into nothing
         t_visualize = time.perf_counter()
         want_markers = live.publish_markers and gate.run(generation, pub_markers.get_subscription_count, default=0) > 0
-        want_image = live.publish_annotated and gate.run(generation, pub_annotated.get_subscription_count, default=0) > 0
+        want_image = live.publish_annotated and gate.run(generation, pub_annotated.get_subscription_count,
+                                                         default=0) > 0
         if want_markers or want_image:
             from mipnet_ros.ros import visualize
             drawn = convert.msg_to_arrays(msg)

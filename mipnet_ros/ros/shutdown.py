@@ -109,12 +109,11 @@ class StopRequest:
 
 
 def flush_and_exit(status: int = 0) -> None:
-    """Leave without interpreter finalisation: used when a frame is still running in native code,
-    where finalisation could abort the process (std::terminate) instead of exiting."""
+    """Leave without interpreter finalisation: with torch loaded it takes seconds, and while a frame
+    still runs in native code it can abort the process (std::terminate) instead of exiting."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
     os._exit(status)
-

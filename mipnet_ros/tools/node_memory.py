@@ -159,8 +159,9 @@ def measure(model: str, boxes: int = 1000, flood: int = 60, flood_size: Tuple[in
     tmp = Path(log_dir or tempfile.mkdtemp(prefix='node-memory-'))
     domain = domain_id_for('node_memory') if domain is None else domain
     params = write_params_file(tmp / 'params.yaml', {
-        'model': model, 'warmup': frame_budget_sec > 0, 'max_boxes': max(boxes, 1), 'frame_budget_sec': float(frame_budget_sec),
-        'cache_max_mb': int(cache_max_mb), 'qos.image.reliability': 'reliable', 'instance_threshold': 0.0})
+        'model': model, 'warmup': frame_budget_sec > 0, 'max_boxes': max(boxes, 1),
+        'frame_budget_sec': float(frame_budget_sec), 'cache_max_mb': int(cache_max_mb),
+        'qos.image.reliability': 'reliable', 'instance_threshold': 0.0})
     launcher = NodeLauncher({'params_file': str(params)}, env=dict(os.environ, ROS_DOMAIN_ID=str(domain)),
                             log_path=tmp / 'launch.log').start()
     driver = Driver(domain)
