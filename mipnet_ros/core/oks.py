@@ -35,12 +35,28 @@ def oks(pose: np.ndarray, others: np.ndarray, area: Union[float, np.ndarray], si
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
+def _oks_row(poses: np.ndarray, areas: np.ndarray, var: np.ndarray, i: int, others: np.ndarray,
+             vis: Optional[np.ndarray]) -> np.ndarray:
+    """OKS of pose `i` with the poses `others` (indices), area = mean of the pair's areas.
+
+    The same element-wise arithmetic as one row of `oks_matrix`, so both give identical values.
+    """
+    d2 = ((poses[i][None] - poses[others]) ** 2).sum(-1)                     # (Q,K)
+    pair_area = 0.5 * (areas[i] + areas[others])
+    sim = np.exp(-d2 / var / (pair_area[:, None] + _EPS) / 2.0)
+    if vis is None:
+        return sim.mean(-1)
+    m = vis[i][None] & vis[others]
+    count = m.sum(-1)
+    return np.divide(np.where(m, sim, 0.0).sum(-1), count, out=np.zeros(count.shape), where=count > 0)
+
+
 def oks_matrix(poses: np.ndarray, areas: np.ndarray, sigmas: np.ndarray,
                scores: Optional[np.ndarray] = None, keypoint_threshold: Optional[float] = None) -> np.ndarray:
     """Symmetric (P,P) OKS of every pair, area = mean of the pair's areas (OKS-NMS convention).
 
     With `keypoint_threshold`, a joint counts for a pair only when both poses score it above
-    the threshold.
+    the threshold. Memory O(P*P*K): for analysis of small sets; `oks_nms` does not use it.
     """
     poses = np.asarray(poses, np.float64)[..., :2]
     areas = np.asarray(areas, np.float64)
@@ -63,20 +79,21 @@ def oks_nms(keypoints: np.ndarray, scores: Optional[np.ndarray], person_scores: 
     keypoints (P,K,2), scores (P,K) per-joint confidences (only used with `keypoint_threshold`),
     person_scores (P,), areas (P,). Take the best remaining pose, drop every remaining pose whose
     OKS with it exceeds `threshold`, repeat. The official HRNet/MIPNet evaluation counts all
-    joints (keypoint_threshold=None).
+    joints (keypoint_threshold=None). Only the kept pose's OKS with the poses still remaining is
+    computed: memory O(P*K), time O(kept * P * K).
     """
     person_scores = np.asarray(person_scores, np.float64).reshape(-1)
-    p = person_scores.shape[0]
-    if p == 0:
+    if person_scores.shape[0] == 0:
         return []
-    sim = oks_matrix(keypoints, areas, sigmas, scores, keypoint_threshold)
-    order = np.argsort(-person_scores, kind='stable')
-    alive = np.ones(p, bool)
+    poses = np.asarray(keypoints, np.float64)[..., :2]
+    areas = np.asarray(areas, np.float64).reshape(-1)
+    var = (2.0 * np.asarray(sigmas, np.float64)) ** 2
+    vis = None if keypoint_threshold is None or scores is None else np.asarray(scores) > keypoint_threshold
+    remaining = np.argsort(-person_scores, kind='stable')
     keep: List[int] = []
-    for i in order:                    # greedy: each step depends on what the previous ones removed
-        if not alive[i]:
-            continue
-        keep.append(int(i))
-        alive &= ~(sim[i] > threshold)
-        alive[i] = False
+    while remaining.size:              # greedy: each step depends on what the previous ones removed
+        i = int(remaining[0])
+        keep.append(i)
+        rest = remaining[1:]
+        remaining = rest[~(_oks_row(poses, areas, var, i, rest, vis) > threshold)]
     return keep

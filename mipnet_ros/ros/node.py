@@ -8,9 +8,10 @@ serving lifecycle services, parameters and diagnostics while the network runs), 
 network is slower than the camera the node works on the newest frame instead of a growing backlog.
 
 Lifecycle: configure loads the model (FAILURE if it cannot, diagnostics then say ERROR),
-activate warms it, publishes ~/model_info and subscribes, deactivate unsubscribes and stops the
-worker (pending frames are dropped), cleanup frees the model. With `autostart` (default) the node
-configures and activates itself at start-up.
+activate warms it, publishes ~/model_info and subscribes, deactivate unsubscribes and ends the
+worker's generation (pending frames are dropped; a frame in progress finishes into nothing, see
+worker.py), cleanup frees the model. With `autostart` (default) the node configures and activates
+itself at start-up. SIGINT, SIGTERM or the parent's death stop it cleanly (shutdown.py).
 """
 from __future__ import annotations
 
@@ -28,10 +29,16 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rcl_interfaces.msg import SetParametersResult
 
 from mipnet_ros.ros import convert, params as P, topics
+from mipnet_ros.ros.budget import BoxBudget
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
+from mipnet_ros.ros.qos_events import IncompatibleQosLog
+from mipnet_ros.ros.shutdown import StopRequest, flush_and_exit
+from mipnet_ros.ros.worker import FrameWorker
 
 NODE_NAME = 'mipnet_node'
 LOG_THROTTLE_SEC = 5.0
+WORKER_EXIT_SEC = 1.0      # at shutdown, how long a frame in progress may still finish (dropped after)
+STOP_DEADLINE_SEC = 2.0    # after a stop request the process exits at the latest this much later
 
 
 @dataclass
@@ -52,6 +59,7 @@ class NodeStats:
     people_total: int = 0
     rejected: int = 0               # images we cannot decode (encoding, layout)
     rejected_boxes: int = 0         # person boxes that cannot be run (NaN, no area, outside the image)
+    boxes_cut: int = 0              # person boxes left out because the frame would exceed frame_budget_sec
     errors: int = 0                 # inference / publishing failures
     last_error: str = ''
     processing_ms: float = float('nan')
@@ -87,8 +95,10 @@ class MipnetNode(LifecycleNode):
         self._pairer: Optional[StampPairer] = None
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._pairing_ms = 0.0
-        self._worker: Optional[threading.Thread] = None
-        self._stop = threading.Event()
+        self._worker = FrameWorker(self._slot, self._process, self._on_frame_error)
+        self._generation = 0
+        self._budget = BoxBudget()
+        self._qos_log = IncompatibleQosLog(self.get_logger(), LOG_THROTTLE_SEC)
         self._subs: List[Any] = []
         self._pub_kp = self._pub_markers = self._pub_annotated = self._pub_info = None
         self._edges: List[Any] = []
@@ -117,9 +127,8 @@ class MipnetNode(LifecycleNode):
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.params = p = P.read_parameters(self)
-        for name in ('backend', 'image_transport', 'qos.image.reliability', 'qos.detections.reliability',
-                     'qos.output.reliability'):
-            why = P.check_value(name, self.get_parameter(name).value)
+        for spec in P.SPECS:
+            why = P.check_value(spec.name, getattr(p, spec.attr))
             if why:
                 self._model_error = why
                 self.get_logger().error(why)
@@ -141,12 +150,18 @@ class MipnetNode(LifecycleNode):
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
         out_qos = P.qos_profile(p.qos_output_reliability, p.qos_output_depth)
-        self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, topics.KEYPOINTS, out_qos)
-        self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos)
-        self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos)
+        events = self._qos_log.publisher_callbacks
+        self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, topics.KEYPOINTS, out_qos,
+                                                       event_callbacks=events(topics.KEYPOINTS))
+        self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos,
+                                                            event_callbacks=events(topics.MARKERS))
+        self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos,
+                                                              event_callbacks=events(topics.ANNOTATED_IMAGE))
         self._pub_info = self.create_lifecycle_publisher(
-            PoseModelInfo, topics.MODEL_INFO, P.qos_profile('reliable', 1, transient_local=True))
-        self._pairer = StampPairer(p.cache_size, int(round(p.stamp_slop_sec * 1e9)))
+            PoseModelInfo, topics.MODEL_INFO, P.qos_profile('reliable', 1, transient_local=True),
+            event_callbacks=events(topics.MODEL_INFO))
+        self._pairer = StampPairer(p.cache_size, int(round(p.stamp_slop_sec * 1e9)), max_bytes=p.cache_max_mb << 20)
+        self._budget = BoxBudget()
         self._state = 'inactive'
         spec = self._estimator.spec
         self.get_logger().info(
@@ -166,8 +181,8 @@ class MipnetNode(LifecycleNode):
         ret = super().on_activate(state)   # enables the lifecycle publishers
         if ret != TransitionCallbackReturn.SUCCESS:
             return ret
+        self._generation = self._worker.activate()
         self._publish_model_info()
-        self._start_worker()
         self._subscribe(p)
         self._state = 'active'
         self.get_logger().info(f'active: waiting for {self._image_topic()} and '
@@ -176,7 +191,7 @@ class MipnetNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._unsubscribe()
-        self._stop_worker()
+        self._worker.deactivate()
         if self._pairer is not None:
             self._pairer.clear()
             self._warn_unmatched()
@@ -184,20 +199,21 @@ class MipnetNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._worker.deactivate()
         self._release()
         self._state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._unsubscribe()
-        self._stop_worker()
+        self._worker.deactivate()
         self._release()
         self._state = 'finalized'
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._unsubscribe()
-        self._stop_worker()
+        self._worker.deactivate()
         self._release()
         self._state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
@@ -227,7 +243,9 @@ class MipnetNode(LifecycleNode):
     def _warm_up(self) -> None:
         h, w = (int(v) for v in self._estimator.spec.input_size)
         image = np.zeros((2 * h, 2 * w, 3), np.uint8)
+        t0 = time.perf_counter()
         self._estimator(image, np.array([[w / 2, h / 2, 1.5 * w, 1.5 * h]], np.float32))
+        self._budget.record(1, time.perf_counter() - t0)     # first estimate of the time per box
 
     def _release(self) -> None:
         for pub in (self._pub_kp, self._pub_markers, self._pub_annotated, self._pub_info):
@@ -247,7 +265,7 @@ class MipnetNode(LifecycleNode):
         from std_msgs.msg import Header
         p = self._configured
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
-        self._pub_info.publish(convert.model_info_msg(
+        self._worker.gate.publish(self._generation, self._pub_info, convert.model_info_msg(
             header, self._estimator, p.backend, p.device, p.keypoint_threshold, self.params.instance_threshold,
             p.oks_nms_threshold))
 
@@ -260,11 +278,14 @@ class MipnetNode(LifecycleNode):
         from vision_msgs.msg import Detection2DArray
         img_type = CompressedImage if p.image_transport == 'compressed' else Image
         img_topic = topics.image_topic(p.image_transport)
+        events = self._qos_log.subscription_callbacks
         self._subs = [
             self.create_subscription(img_type, img_topic, self._on_image,
-                                     P.qos_profile(p.qos_image_reliability, p.qos_image_depth)),
+                                     P.qos_profile(p.qos_image_reliability, p.qos_image_depth),
+                                     event_callbacks=events(img_topic)),
             self.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections,
-                                     P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth)),
+                                     P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth),
+                                     event_callbacks=events(topics.DETECTIONS)),
         ]
 
     def _unsubscribe(self) -> None:
@@ -313,35 +334,26 @@ class MipnetNode(LifecycleNode):
             self._slot.put(Frame(stamp, image, dets, pairing_ms), key=stamp)
 
     # ------------------------------------------------------------------ worker
-    def _start_worker(self) -> None:
-        self._stop.clear()
-        self._slot.reopen()
-        self._worker = threading.Thread(target=self._work, name='mipnet_worker', daemon=True)
-        self._worker.start()
+    def stop_processing(self, timeout: float = WORKER_EXIT_SEC) -> bool:
+        """Unsubscribe and end the worker thread; False if a frame was still running after `timeout` s
+        (it can no longer publish, but the process should then exit without finalisation)."""
+        self._unsubscribe()
+        return self._worker.shutdown(timeout)
 
-    def _stop_worker(self) -> None:
-        self._stop.set()
-        self._slot.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
-        self._worker = None
-        self._slot.clear()
+    def destroy_node(self) -> None:
+        self.stop_processing()
+        super().destroy_node()
 
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            frame = self._slot.get(timeout=0.2)
-            if frame is None or self._stop.is_set():
-                continue
-            try:
-                self._process(frame)
-            except Exception as exc:  # noqa: BLE001 - keep serving; diagnostics report the error
-                with self._stats_lock:
-                    self.stats.errors += 1
-                    self.stats.last_error = f'{type(exc).__name__}: {exc}'
-                self.get_logger().error(f'frame failed: {type(exc).__name__}: {exc}',
-                                        throttle_duration_sec=LOG_THROTTLE_SEC)
+    def _on_frame_error(self, exc: BaseException, stale: bool) -> None:
+        if stale:       # the node was deactivated or cleaned up under this frame: nothing to report
+            self.get_logger().debug(f'frame dropped at a transition: {type(exc).__name__}: {exc}')
+            return
+        with self._stats_lock:
+            self.stats.errors += 1
+            self.stats.last_error = f'{type(exc).__name__}: {exc}'
+        self.get_logger().error(f'frame failed: {type(exc).__name__}: {exc}', throttle_duration_sec=LOG_THROTTLE_SEC)
 
-    def _process(self, frame: Frame) -> None:
+    def _process(self, frame: Frame, generation: int) -> None:
         t0 = time.perf_counter()
         try:
             bgr = convert.image_msg_to_bgr(frame.image)
@@ -367,24 +379,31 @@ class MipnetNode(LifecycleNode):
             self.get_logger().warning(
                 f'{n_bad} detection box(es) rejected (' + ', '.join(f'{k}: {v}' for k, v in sorted(bad_boxes.items()))
                 + '): the rest of the frame is processed', throttle_duration_sec=LOG_THROTTLE_SEC)
+        boxes = self._cut_to_budget(boxes, frame, live, bgr.shape[:2])
         t_model = time.perf_counter()
         people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
         t_message = time.perf_counter()
+        self._budget.record(len(boxes), t_message - t_model)
         header = frame.image.header
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
                                     conf.keypoint_threshold, live.instance_threshold)
         t_publish = time.perf_counter()
-        pub_kp.publish(msg)
+        gate = self._worker.gate
+        if not gate.publish(generation, pub_kp, msg):
+            return              # deactivated meanwhile: the frame finishes into nothing
         t_visualize = time.perf_counter()
-        want_markers = live.publish_markers and pub_markers.get_subscription_count() > 0
-        want_image = live.publish_annotated and pub_annotated.get_subscription_count() > 0
+        want_markers = live.publish_markers and gate.run(generation, pub_markers.get_subscription_count, default=0) > 0
+        want_image = live.publish_annotated and gate.run(generation, pub_annotated.get_subscription_count,
+                                                         default=0) > 0
         if want_markers or want_image:
             from mipnet_ros.ros import visualize
             drawn = convert.msg_to_arrays(msg)
             if want_markers:
-                pub_markers.publish(visualize.markers_msg(header, drawn, self._edges, scale=live.marker_scale))
+                gate.publish(generation, pub_markers,
+                             visualize.markers_msg(header, drawn, self._edges, scale=live.marker_scale))
             if want_image:
-                pub_annotated.publish(convert.bgr_to_image_msg(visualize.draw_people(bgr, drawn, self._edges), header))
+                gate.publish(generation, pub_annotated,
+                             convert.bgr_to_image_msg(visualize.draw_people(bgr, drawn, self._edges), header))
             with self._stats_lock:
                 self.stats.markers_published += int(want_markers)
                 self.stats.annotated_published += int(want_image)
@@ -408,6 +427,22 @@ class MipnetNode(LifecycleNode):
             s.overhead_ms_mean = _ema(s.overhead_ms_mean, overhead_ms, first)
             s.pairing_ms_mean = _ema(s.pairing_ms_mean, frame.pairing_ms, first)
             s.frame_age_ms = age_ms
+
+    def _cut_to_budget(self, boxes: list, frame: Frame, live: P.NodeParams, image_shape) -> list:
+        """The best-scoring boxes that fit in frame_budget_sec (all of them when they fit)."""
+        allowed = self._budget.allowed(len(boxes), live.frame_budget_sec)
+        if allowed >= len(boxes):
+            return boxes
+        cut = len(boxes) - allowed
+        with self._stats_lock:
+            self.stats.boxes_cut += cut
+        self.get_logger().warning(
+            f'{cut} of {len(boxes)} person box(es) left out (lowest scores): at '
+            f'{self._budget.sec_per_box * 1e3:.0f} ms per box the frame would exceed frame_budget_sec='
+            f'{live.frame_budget_sec:g} s (raise it, or lower max_boxes)', throttle_duration_sec=LOG_THROTTLE_SEC)
+        return convert.select_person_boxes(frame.detections.detections, live.person_class_ids,
+                                           live.detection_score_threshold, allowed, live.unlabeled_is_person,
+                                           image_shape=image_shape, rejected={})
 
     def estimator_spec(self):
         """ModelSpec of the loaded model (None before configure)."""
@@ -459,6 +494,7 @@ class MipnetNode(LifecycleNode):
         stat.add('unmatched_detections', str(pairing.unmatched_detections if pairing else 0))
         stat.add('rejected_images', str(values['rejected']))
         stat.add('rejected_boxes', str(values['rejected_boxes']))
+        stat.add('boxes_cut', str(values['boxes_cut']))
         stat.add('rejected_reasons', ', '.join(f'{k}: {v}' for k, v in sorted(values['rejected_reasons'].items())))
         stat.add('errors', str(values['errors']))
         stat.add('annotated_published', str(values['annotated_published']))
@@ -491,6 +527,8 @@ def _parameter_to_fix(exc: BaseException) -> str:
     if isinstance(exc, ParameterError):
         return exc.param
     text = str(exc).lower()
+    if text.startswith('instances='):
+        return 'instances'
     if 'execution provider' in text:
         return 'providers'
     if 'device' in text and 'model file' not in text:
@@ -499,24 +537,53 @@ def _parameter_to_fix(exc: BaseException) -> str:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    from rclpy.executors import ExternalShutdownException
-    rclpy.init(args=args)
+    """Run the node until SIGINT, SIGTERM, the parent's death or an external rclpy shutdown; then
+    end the process (status 0) without interpreter finalisation.
+
+    Teardown order: stop spinning, unsubscribe, end the worker (a frame in progress gets
+    WORKER_EXIT_SEC, then it is dropped), destroy the node, shut the context down. Whatever
+    hangs (e.g. a model still loading), the process exits STOP_DEADLINE_SEC after the request.
+    """
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    def out_of_time() -> None:
+        rclpy.logging.get_logger(NODE_NAME).warning(
+            f'stop requested ({stop.reason}) {STOP_DEADLINE_SEC:g} s ago and the teardown is not done: exiting now')
+        flush_and_exit(0)
+    stop = StopRequest(STOP_DEADLINE_SEC, out_of_time)
+    stop.install_signal_handlers()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = MipnetNode()
+    if node.params.exit_with_parent:
+        stop.watch_parent()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        if node.params.autostart:
+        if node.params.autostart and not stop.requested:
             if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                node.trigger_activate()
+                if not stop.requested:
+                    node.trigger_activate()
             else:
                 node.get_logger().error('autostart: configure failed; fix the parameters and call '
                                         'the lifecycle configure transition again')
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)     # looks at the stop request 10 times a second
+    except ExternalShutdownException:
         pass
-    finally:
-        node._unsubscribe()
-        node._stop_worker()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    if stop.requested:
+        node.get_logger().info(f'stopping ({stop.reason})')
+    node.stop_processing()
+    for step in (executor.shutdown, node.destroy_node, rclpy.try_shutdown):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - teardown goes on; the process is ending anyway
+            node.get_logger().debug(f'teardown: {type(exc).__name__}: {exc}')
+    stop.ignore_signals()       # the teardown is done; a late signal must not kill the exit
+    stop.finished()
+    # Everything is closed; interpreter finalisation (torch, a frame maybe still inside the network)
+    # would only add seconds, or abort in native code: leave now.
+    flush_and_exit(0)
     return 0
 
 

@@ -3,7 +3,8 @@
 Why not message_filters: its synchronisers pair by approximate time and may join a detection
 with a neighbouring frame. Here a detection array is only ever joined with the image that has
 the same header stamp (or one within an explicit `slop`, default 0), whichever arrives first.
-Both caches are bounded; whatever falls out without a partner is counted, never re-paired.
+Both caches are bounded in count and in bytes; whatever falls out without a partner is counted,
+never re-paired.
 
 Plain Python (no ROS), so the policy is unit-tested on its own.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Generic, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, Optional, Tuple, TypeVar
 
 T = TypeVar('T')
 
@@ -28,21 +29,35 @@ class PairingStats:
         return self.unmatched_images + self.unmatched_detections
 
 
+def payload_bytes(msg: Any) -> int:
+    """Size of a message's `data` field (Image, CompressedImage); 0 for messages without one."""
+    data = getattr(msg, 'data', None)
+    try:
+        return len(data) if data is not None else 0
+    except TypeError:
+        return 0
+
+
 class StampPairer:
     """Join (stamp, image) and (stamp, detections) into (stamp, image, detections).
 
-    `capacity` items are kept per side (oldest arrival evicted first). With `slop_ns` > 0 the
-    closest waiting partner within the slop is taken; an exact match always wins.
+    At most `capacity` items and `max_bytes` bytes (as measured by `size_of`) are kept per side,
+    oldest arrival evicted first; the newest item is kept even when it alone is larger. With
+    `slop_ns` > 0 the closest waiting partner within the slop is taken; an exact match always wins.
     """
 
-    def __init__(self, capacity: int = 30, slop_ns: int = 0):
+    def __init__(self, capacity: int = 30, slop_ns: int = 0, max_bytes: Optional[int] = None,
+                 size_of: Callable[[Any], int] = payload_bytes):
         if capacity < 1:
             raise ValueError('capacity must be >= 1')
         self.capacity = int(capacity)
         self.slop_ns = max(0, int(slop_ns))
+        self.max_bytes = None if max_bytes is None else max(0, int(max_bytes))
         self.stats = PairingStats()
+        self._size_of = size_of
         self._images: 'OrderedDict[int, Any]' = OrderedDict()
         self._dets: 'OrderedDict[int, Any]' = OrderedDict()
+        self._sizes: Dict[int, Dict[int, int]] = {id(self._images): {}, id(self._dets): {}}
         self._lock = threading.Lock()
 
     def add_image(self, stamp_ns: int, image: Any) -> Optional[Tuple[int, Any, Any]]:
@@ -67,6 +82,10 @@ class StampPairer:
         with self._lock:
             return len(self._images), len(self._dets)
 
+    def pending_bytes(self) -> Tuple[int, int]:
+        with self._lock:
+            return tuple(sum(self._sizes[id(c)].values()) for c in (self._images, self._dets))
+
     def clear(self) -> None:
         """Forget everything waiting (e.g. on deactivate); those items count as unmatched."""
         with self._lock:
@@ -74,26 +93,42 @@ class StampPairer:
             self.stats.unmatched_detections += len(self._dets)
             self._images.clear()
             self._dets.clear()
+            for sizes in self._sizes.values():
+                sizes.clear()
 
     # ------------------------------------------------------------------------------------------
     def _take(self, cache: 'OrderedDict[int, Any]', stamp_ns: int) -> Optional[Tuple[int, Any]]:
         if stamp_ns in cache:
-            return stamp_ns, cache.pop(stamp_ns)
+            return stamp_ns, self._pop(cache, stamp_ns)
         if self.slop_ns <= 0 or not cache:
             return None
         best = min(cache, key=lambda s: abs(s - stamp_ns))
         if abs(best - stamp_ns) <= self.slop_ns:
-            return best, cache.pop(best)
+            return best, self._pop(cache, best)
         return None
+
+    def _pop(self, cache: 'OrderedDict[int, Any]', stamp_ns: Optional[int] = None) -> Any:
+        """Remove `stamp_ns` (default: the oldest arrival) from `cache` with its size."""
+        if stamp_ns is None:
+            stamp_ns, item = cache.popitem(last=False)
+        else:
+            item = cache.pop(stamp_ns)
+        self._sizes[id(cache)].pop(stamp_ns, None)
+        return item
 
     def _store(self, cache: 'OrderedDict[int, Any]', stamp_ns: int, item: Any, image_side: bool) -> None:
         lost = 0
         if stamp_ns in cache:          # a second message with the same stamp replaces the first
-            del cache[stamp_ns]
+            self._pop(cache, stamp_ns)
             lost += 1
+        sizes = self._sizes[id(cache)]
         cache[stamp_ns] = item
-        while len(cache) > self.capacity:
-            cache.popitem(last=False)
+        sizes[stamp_ns] = self._size_of(item) if self.max_bytes is not None else 0
+        total = sum(sizes.values()) if self.max_bytes is not None else 0
+        while len(cache) > self.capacity or (self.max_bytes is not None and total > self.max_bytes and len(cache) > 1):
+            oldest = next(iter(cache))
+            total -= sizes.get(oldest, 0)
+            self._pop(cache)
             lost += 1
         if image_side:
             self.stats.unmatched_images += lost

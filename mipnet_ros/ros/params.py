@@ -41,9 +41,11 @@ class NodeParams:
     detection_score_threshold: float = 0.3
     unlabeled_is_person: bool = False
     max_boxes: int = 20
+    frame_budget_sec: float = 2.0
     # inputs
     image_transport: str = 'raw'
     cache_size: int = 30
+    cache_max_mb: int = 256
     stamp_slop_sec: float = 0.0
     qos_image_reliability: str = 'best_effort'
     qos_image_depth: int = 5
@@ -58,6 +60,7 @@ class NodeParams:
     stale_frame_age_sec: float = 1.0
     # lifecycle
     autostart: bool = True
+    exit_with_parent: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,19 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('max_boxes', 'max_boxes',
               'At most this many person boxes per frame (highest scores kept); 0 = no limit.', live=True,
               int_range=(0, 1000)),
+    ParamSpec('frame_budget_sec', 'frame_budget_sec',
+              'Model time one frame may take, predicted from the time per box measured so far; a frame '
+              'predicted to take longer runs only its best-scoring boxes that fit (the rest are counted as '
+              'boxes_cut with a WARN); 0 = no budget.', live=True, float_range=(0.0, 3600.0)),
     ParamSpec('image_transport', 'image_transport',
               "'raw' subscribes sensor_msgs/Image on 'image'; 'compressed' subscribes "
               "sensor_msgs/CompressedImage on 'image/compressed'.", choices=('raw', 'compressed')),
     ParamSpec('cache_size', 'cache_size',
               'Images and detection arrays kept (each) while waiting for their partner with the same stamp.',
               int_range=(1, 1000)),
+    ParamSpec('cache_max_mb', 'cache_max_mb',
+              'Largest total size in MB of the images waiting for their partner (the oldest go first; the '
+              'newest image is always kept).', int_range=(1, 65536)),
     ParamSpec('stamp_slop_sec', 'stamp_slop_sec', 'Largest stamp difference still paired; 0 = exact stamps only.',
               float_range=(0.0, 1.0)),
     ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability.',
@@ -147,6 +157,9 @@ SPECS: Tuple[ParamSpec, ...] = (
               'Diagnostics warn when a processed frame is older than this (now - header stamp).', live=True,
               float_range=(0.0, 3600.0)),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
+    ParamSpec('exit_with_parent', 'exit_with_parent',
+              'Stop the node (cleanly) when the process that started it exits, e.g. a killed ros2 launch; '
+              'false = keep running as an orphan.'),
 )
 SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
 
@@ -194,17 +207,25 @@ def declare_parameters(node: Any) -> None:
 
 
 def check_value(name: str, value: Any) -> Optional[str]:
-    """Why `value` is not allowed for `name` (choices only; rclpy checks ranges), else None."""
+    """Why `value` is not allowed for `name` (choices, empty class ids; rclpy checks ranges), else None."""
     spec = SPEC_BY_NAME.get(name)
     if spec is not None and spec.choices and value not in spec.choices:
         return f'{name} must be one of {list(spec.choices)}, got {value!r}'
+    if name == 'person_class_ids' and not [v for v in (value or []) if str(v).strip()]:
+        return ("person_class_ids is empty: no detection would count as a person; give at least one class id, "
+                f"e.g. {DEFAULT_PERSON_CLASS_IDS}")
     return None
 
 
 def read_parameters(node: Any) -> NodeParams:
+    """Current values; a list given empty in YAML (`[]`, which rclpy leaves uninitialised) reads as []."""
+    from rclpy.exceptions import ParameterUninitializedException
     values = {}
     for spec in SPECS:
-        v = node.get_parameter(spec.name).value
+        try:
+            v = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:
+            v = [] if isinstance(_default(spec.attr), list) else _default(spec.attr)
         values[spec.attr] = list(v) if isinstance(v, (list, tuple)) or type(v).__name__ == 'array' else v
     return NodeParams(**values)
 

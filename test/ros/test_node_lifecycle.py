@@ -122,7 +122,7 @@ def test_lifecycle_transitions(tmp_path):
         assert state() == State.PRIMARY_STATE_ACTIVE
         assert probe.wait(lambda: bool(info), 10), 'no model info after activate'
         send_when_subscribed(11 * 10**9)
-        assert answered(11 * 10**9, 20), 'active node did not answer a CompressedImage frame''
+        assert answered(11 * 10**9, 20), 'active node did not answer a CompressedImage frame'
         out = [m for m in kp if stamp_of(m) == 11 * 10**9][0]
         assert (out.image_width, out.image_height) == (160, 120) and out.header.frame_id == 'cam'
 
