@@ -155,100 +155,15 @@ fi
 source "$ROOT/scripts/gpu_stack.sh"
 read -r STACK STACK_WHY < <(gpu_stack)
 say "GPU stack: $STACK ($STACK_WHY)"
-in_venv() {   # names of the given distributions installed in the venv itself (not the system's)
-  "$VENV/bin/python" - "$@" <<'PY'
-import sys
-from importlib import metadata
-for name in sys.argv[1:]:
-    try:
-        where = str(metadata.distribution(name).locate_file(''))
-    except metadata.PackageNotFoundError:
-        continue
-    if where.startswith(sys.prefix):
-        print(name)
-PY
-}
-jetpack_missing() {   # what the venv lacks of JetPack's CUDA stack (empty: all there)
-  "$VENV/bin/python" - <<'PY'
-import sys
-try:
-    import torch
-    if not torch.version.cuda:
-        print(f'torch {torch.__version__} is not a CUDA build')
-    else:
-        import numpy
-        try:
-            torch.from_numpy(numpy.zeros(1))
-        except Exception:
-            print(f'torch {torch.__version__} cannot use NumPy {numpy.__version__} (built against NumPy 1?): '
-                  f"{sys.executable} -m pip install 'numpy<2'")
-except Exception as exc:
-    print(f'torch: {type(exc).__name__}: {str(exc)[:160]}')
-try:
-    import onnxruntime
-    if 'CUDAExecutionProvider' not in onnxruntime.get_available_providers():
-        print(f'onnxruntime {onnxruntime.__version__} has no CUDAExecutionProvider (not onnxruntime-gpu)')
-except Exception as exc:
-    print(f'onnxruntime-gpu: {type(exc).__name__}: {str(exc)[:160]}')
-PY
-}
-jetpack_help() {
-  local sys_py; sys_py="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo '?')"
-  say "the jetson stack uses JetPack's CUDA builds of torch and onnxruntime-gpu, which PyPI does not have:"
-  while read -r line; do say "  - $line"; done <<< "$1"
-  say "JetPack 6 (L4T R36, CUDA 12.6, Python 3.10): install them for the system Python, then run this again:"
-  say "  python3 -m pip install --user torch onnxruntime-gpu 'numpy<2' --index-url https://pypi.jetson-ai-lab.io/jp6/cu126"
-  say "(or NVIDIA's torch wheel from 'Installing PyTorch for Jetson Platform' on docs.nvidia.com, and onnxruntime-gpu"
-  say " from elinux.org/Jetson_Zoo#ONNX_Runtime)."
-  if [[ "$PYVER" != "$sys_py" ]]; then
-    say "The venv runs Python $PYVER but python3 is $sys_py: JetPack's wheels need the venv on the system Python:"
-    say "  rm -rf $VENV && PYTHON=/usr/bin/python3 make setup"
-  fi
-  say "MIPNET_GPU=0 installs the CPU stack instead."
-}
-sum="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1) $STACK"   # another stack: run again, switching
+# The CPU stamp keeps its earlier form (requirements only), so existing CPU venvs are not reinstalled.
+sum="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+[[ $STACK == cpu ]] || sum+=" $STACK"   # another stack: this step runs again and switches the venv
 if ! stamp_ok "$VENV/.stamp-pydeps" "$sum"; then
   say "installing Python libraries (requirements.txt, $STACK stack)"
-  if [[ $STACK == jetson ]]; then
-    sed -i -E 's/^(include-system-site-packages *= *).*/\1true/' "$VENV/pyvenv.cfg"
-  elif ((!SYSTEM_ROS)); then
-    sed -i -E 's/^(include-system-site-packages *= *).*/\1false/' "$VENV/pyvenv.cfg"
-  fi
-  ort="$(stack_requirements "$STACK" "$ROOT/requirements.txt" | grep -E '^onnxruntime(-gpu)?([=<>~!]|$)' || true)"
-  # both wheels ship the onnxruntime/ folder: removing the other one damages an installed `ort`
-  had_ort="$(if [[ -n "$ort" ]]; then in_venv "${ort%%[=<>~!]*}"; fi)"
-  # shellcheck disable=SC2046
-  gone=($(in_venv $(stack_conflicts "$STACK")))
-  if ((${#gone[@]})); then
-    say "removing ${gone[*]} from the venv ($STACK stack)"
-    "$VENV/bin/python" -m pip uninstall --quiet -y "${gone[@]}"
-  fi
-  if [[ $STACK == jetson ]] && missing="$(jetpack_missing)" && [[ -n "$missing" ]]; then
-    jetpack_help "$missing"; exit 1
-  fi
-  reqs="$VENV/requirements-$STACK.txt"
-  stack_requirements "$STACK" "$ROOT/requirements.txt" > "$reqs"
-  torch_req="$(grep -E '^torch([=<>~!]|$)' "$reqs" || true)"
-  if [[ -n "$torch_req" ]]; then
-    # torch first: with no torch present, an unpinned dependency would pull the multi-GB CUDA build.
-    "${PIP[@]}" "$torch_req" "setuptools<80"
-    torch_build="$("$VENV/bin/python" -c 'import torch; print(torch.__version__, torch.version.cuda or "cpu")')"
-    if [[ $STACK == cuda && "$torch_build" == *" cpu" ]]; then
-      # a pip find-links/index of this machine offered a CPU wheel (2.13.0+cpu): `===` excludes local labels
-      v="${torch_build%% *}"; v="${v%%+*}"
-      say "torch ${torch_build%% *} is a CPU build: replacing it with PyPI's CUDA build torch $v"
-      "$VENV/bin/python" -m pip uninstall --quiet -y torch
-      "${PIP[@]}" "torch===$v"
-    fi
-  fi
-  "${PIP[@]}" -r "$reqs" "setuptools<80"
-  if ((${#gone[@]})) && [[ -n "$had_ort" ]]; then "${PIP[@]}" --force-reinstall --no-deps "$ort"; fi
+  stack_install "$VENV" "$STACK" "$ROOT/requirements.txt" "$SYSTEM_ROS"   # stops here when JetPack's wheels are missing
   # The xtcocotools wheel is built against numpy 1 and fails to import with numpy 2: build it here.
   "${PIP[@]}" cython wheel
   "${PIP[@]}" --no-binary xtcocotools --no-build-isolation xtcocotools
-  if [[ $STACK == jetson ]] && missing="$(jetpack_missing)" && [[ -n "$missing" ]]; then
-    jetpack_help "$missing"; exit 1   # e.g. a library above pulled NumPy 2 under a NumPy 1 torch
-  fi
   echo "$sum" > "$VENV/.stamp-pydeps"
 fi
 

@@ -1,4 +1,5 @@
 """scripts/gpu_stack.sh: which stack `make setup` installs, with nvidia-smi, uname and the Jetson file faked."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,3 +109,94 @@ def test_switching_removes_the_other_onnxruntime(tmp_path, stack, installed):
 def test_jetson_removes_venv_copies_that_would_hide_jetpack(tmp_path):
     assert set(run(tmp_path, 'stack_conflicts', ['jetson']).split()) == {'torch', 'onnxruntime', 'onnxruntime-gpu'}
 
+
+
+# ---------------------------------------------------------------------- switching a real venv
+def _wheel(folder: Path, dist: str, files: dict) -> None:
+    """A minimal pure-Python wheel: enough for pip to install, record and uninstall it."""
+    import base64
+    import hashlib
+    import zipfile
+    info = f'{dist.replace("-", "_")}-1.0.0.dist-info'
+    files = dict(files)
+    files[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0.0\n'
+    files[f'{info}/WHEEL'] = 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()
+        record.append(f'{name},sha256={digest},{len(text.encode())}')
+    files[f'{info}/RECORD'] = '\n'.join(record + [f'{info}/RECORD,,']) + '\n'
+    with zipfile.ZipFile(folder / f'{dist.replace("-", "_")}-1.0.0-py3-none-any.whl', 'w') as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+
+
+@pytest.fixture(scope='module')
+def venv(tmp_path_factory):
+    """A throwaway venv and local wheels that clash like the real ones: both own onnxruntime/__init__.py."""
+    import sys
+    root = tmp_path_factory.mktemp('stack')
+    wheels = root / 'wheels'
+    wheels.mkdir()
+    for dist, build in (('onnxruntime', 'cpu'), ('onnxruntime-gpu', 'gpu')):
+        _wheel(wheels, dist, {'onnxruntime/__init__.py': f'BUILD = {build!r}\n'})
+    _wheel(wheels, 'fakecommon', {'fakecommon.py': 'X = 1\n'})
+    _wheel(wheels, 'setuptools', {'setuptools_stand_in.py': ''})   # the install pins setuptools<80
+    (root / 'requirements.txt').write_text('# common list\nonnxruntime\nfakecommon\n')
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(root / 'venv')], check=True, timeout=120)
+    import pip   # ensurepip is slow: lend the venv this pip (a plain package folder)
+    site = subprocess.run([str(root / 'venv' / 'bin' / 'python'), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copytree(Path(pip.__file__).parent, Path(site) / 'pip')
+    return root
+
+
+def _install(root: Path, stack: str) -> subprocess.CompletedProcess:
+    venv = root / 'venv'
+    cmd = (f'set -e; source {SCRIPT}; '
+           f'pip_install() {{ "{venv}/bin/python" -m pip install --quiet --no-compile --no-index --find-links {root}/wheels "$@"; }}; '
+           f'stack_install {venv} {stack} {root}/requirements.txt 0')
+    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK='1')
+    return subprocess.run([BASH, '-c', cmd], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _state(root: Path):
+    code = ('import importlib.metadata as m, onnxruntime, fakecommon\n'
+            'names = sorted(d.metadata["Name"] for d in m.distributions() if d.metadata["Name"].startswith("onnx"))\n'
+            'print(onnxruntime.BUILD, *names)')
+    out = subprocess.run([str(root / 'venv' / 'bin' / 'python'), '-c', code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_a_venv_switches_between_stacks_and_never_holds_both(venv):
+    assert _install(venv, 'cpu').returncode == 0
+    assert _state(venv) == ['cpu', 'onnxruntime']
+    out = _install(venv, 'cuda')
+    assert out.returncode == 0, out.stderr
+    assert 'removing onnxruntime from the venv' in out.stderr
+    assert _state(venv) == ['gpu', 'onnxruntime-gpu']
+    assert _install(venv, 'cpu').returncode == 0
+    assert _state(venv) == ['cpu', 'onnxruntime']
+
+
+def test_both_wheels_installed_by_hand_are_untangled(venv):
+    pip = [str(venv / 'venv' / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet', '--no-index',
+           '--find-links', str(venv / 'wheels')]
+    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull)
+    subprocess.run(pip + ['onnxruntime', 'onnxruntime-gpu'], check=True, env=env, timeout=120)
+    # removing onnxruntime deletes the shared onnxruntime/__init__.py: the GPU wheel must be restored
+    assert _install(venv, 'cuda').returncode == 0
+    assert _state(venv) == ['gpu', 'onnxruntime-gpu']
+
+
+def test_jetson_without_jetpack_wheels_stops_and_says_what_to_install(venv):
+    out = _install(venv, 'jetson')
+    assert out.returncode != 0
+    assert 'pypi.jetson-ai-lab.io/jp6/cu126' in out.stderr and 'JetPack 6' in out.stderr
+    assert 'torch: ModuleNotFoundError' in out.stderr
+    assert 'include-system-site-packages = true' in (venv / 'venv' / 'pyvenv.cfg').read_text()
+    assert _install(venv, 'cpu').returncode == 0          # and back
+    assert 'include-system-site-packages = false' in (venv / 'venv' / 'pyvenv.cfg').read_text()
+    assert _state(venv) == ['cpu', 'onnxruntime']
