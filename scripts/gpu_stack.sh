@@ -50,7 +50,8 @@ stack_requirements() {
     [[ -z "$line" ]] && continue
     name="${line%%[=<>~!;\[]*}"
     case "$stack:${name,,}" in
-      cuda:onnxruntime) echo "onnxruntime-gpu${line#"$name"}" ;;   # same version spec, CUDA build
+      # same version spec; the extras bring the CUDA and cuDNN libraries it was built with, as pip packages
+      cuda:onnxruntime) echo "onnxruntime-gpu[cuda,cudnn]${line#"$name"}" ;;
       jetson:torch|jetson:onnxruntime) ;;                          # JetPack provides them
       *) echo "$line" ;;
     esac
@@ -136,9 +137,9 @@ stack_install() {   # VENV STACK REQUIREMENTS KEEP_SYSTEM_SITE(0|1): switch VENV
   fi
   reqs="$venv/requirements-$stack.txt"
   stack_requirements "$stack" "$req" > "$reqs"
-  ort="$(grep -E '^onnxruntime(-gpu)?([=<>~!]|$)' "$reqs" || true)"
+  ort="$(grep -E '^onnxruntime(-gpu)?([=<>~![]|$)' "$reqs" || true)"
   # Both onnxruntime wheels ship the onnxruntime/ folder: removing the other one damages an installed $ort.
-  had_ort="$(if [[ -n "$ort" ]]; then _venv_has "$venv" "${ort%%[=<>~!]*}"; fi)"
+  had_ort="$(if [[ -n "$ort" ]]; then _venv_has "$venv" "${ort%%[=<>~![]*}"; fi)"
   # shellcheck disable=SC2046
   gone=($(_venv_has "$venv" $(stack_conflicts "$stack")))
   if ((${#gone[@]})); then

@@ -155,8 +155,8 @@ fi
 source "$ROOT/scripts/gpu_stack.sh"
 read -r STACK STACK_WHY < <(gpu_stack)
 say "GPU stack: $STACK ($STACK_WHY)"
-# The CPU stamp keeps its earlier form (requirements only), so existing CPU venvs are not reinstalled.
-sum="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+# The requirement lines, not the comments; the CPU stamp has no stack name, as before there were stacks.
+sum="$(grep -vE '^[[:space:]]*(#|$)' "$ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)"
 [[ $STACK == cpu ]] || sum+=" $STACK"   # another stack: this step runs again and switches the venv
 if ! stamp_ok "$VENV/.stamp-pydeps" "$sum"; then
   say "installing Python libraries (requirements.txt, $STACK stack)"

@@ -75,7 +75,7 @@ def resolve_device(device: str = AUTO) -> Tuple[str, str]:
         return 'cuda:0', f'device auto: torch {torch.__version__} sees {count} CUDA device(s), cuda:0 is {name}'
     if torch.version.cuda is None:
         return 'cpu', (f'device auto: torch {torch.__version__} is a CPU-only build '
-                       '(a GPU needs the CUDA build: see docs/gpu.md)')
+                       '(a GPU needs its CUDA build: MIPNET_GPU=1 make setup)')
     return 'cpu', f'device auto: torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device'
 
 
@@ -113,6 +113,22 @@ def uses_tensorrt(providers: Optional[Sequence], device: str) -> bool:
         return str(device).split(':')[0].strip().lower() in ('tensorrt', 'trt')
     names = [str(p if isinstance(p, str) else p[0]).lower() for p in providers]
     return any(n in ('tensorrt', 'trt', TENSORRT.lower()) for n in names)
+
+
+def preload_cuda_libraries() -> str:
+    """Let onnxruntime-gpu load the CUDA/cuDNN libraries that came as pip packages (onnxruntime >= 1.21).
+
+    Without it, its CUDA provider finds them only on the library path or after `import torch`.
+    Returns what happened, for the log.
+    """
+    import onnxruntime as ort
+    if not hasattr(ort, 'preload_dlls') or CUDA not in ort.get_available_providers():
+        return ''
+    try:
+        ort.preload_dlls()
+    except Exception as exc:  # noqa: BLE001 - the provider still tries the library path itself
+        return f'onnxruntime could not preload the CUDA libraries ({type(exc).__name__}: {exc})'
+    return ''
 
 
 def parse_fp16(value: Union[bool, str, None]) -> Union[bool, str]:

@@ -155,6 +155,10 @@ class PoseEstimator:
         reasons = [why_device]
         if backend == 'onnxruntime':
             from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
+            if D.is_gpu(device):
+                note = D.preload_cuda_libraries()
+                if note:
+                    reasons.append(note)
             if device_auto and not providers:
                 import onnxruntime as ort
                 providers, why = D.default_providers(device, ort.get_available_providers())

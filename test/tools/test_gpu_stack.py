@@ -83,7 +83,7 @@ def test_requirements_per_stack(tmp_path):
         ['torch==2.13.*', 'numpy', 'onnxruntime>=1.20', 'onnx', 'pyyaml']
     # the same version spec for the CUDA build, never both onnxruntime wheels
     assert _lines(run(tmp_path, 'stack_requirements', ['cuda', req])) == \
-        ['torch==2.13.*', 'numpy', 'onnxruntime-gpu>=1.20', 'onnx', 'pyyaml']
+        ['torch==2.13.*', 'numpy', 'onnxruntime-gpu[cuda,cudnn]>=1.20', 'onnx', 'pyyaml']
     # JetPack provides torch and onnxruntime-gpu: nothing CUDA from PyPI
     assert _lines(run(tmp_path, 'stack_requirements', ['jetson', req])) == ['numpy', 'onnx', 'pyyaml']
 
@@ -94,9 +94,9 @@ def test_the_project_requirements_map_cleanly(tmp_path):
     cuda = _lines(run(tmp_path, 'stack_requirements', ['cuda', req]))
     jetson = _lines(run(tmp_path, 'stack_requirements', ['jetson', req]))
     assert 'onnxruntime' in cpu and 'onnxruntime-gpu' not in cpu
-    assert 'onnxruntime-gpu' in cuda and 'onnxruntime' not in cuda
+    assert 'onnxruntime-gpu[cuda,cudnn]' in cuda and 'onnxruntime' not in cuda
     assert not any(r.startswith(('torch', 'onnxruntime')) for r in jetson)
-    assert set(cpu) - {'onnxruntime'} == set(cuda) - {'onnxruntime-gpu'}
+    assert set(cpu) - {'onnxruntime'} == set(cuda) - {'onnxruntime-gpu[cuda,cudnn]'}
 
 
 @pytest.mark.parametrize('stack, installed', [('cpu', 'onnxruntime'), ('cuda', 'onnxruntime-gpu')])
@@ -110,7 +110,6 @@ def test_jetson_removes_venv_copies_that_would_hide_jetpack(tmp_path):
     assert set(run(tmp_path, 'stack_conflicts', ['jetson']).split()) == {'torch', 'onnxruntime', 'onnxruntime-gpu'}
 
 
-
 # ---------------------------------------------------------------------- switching a real venv
 def _wheel(folder: Path, dist: str, files: dict) -> None:
     """A minimal pure-Python wheel: enough for pip to install, record and uninstall it."""
@@ -119,7 +118,8 @@ def _wheel(folder: Path, dist: str, files: dict) -> None:
     import zipfile
     info = f'{dist.replace("-", "_")}-1.0.0.dist-info'
     files = dict(files)
-    files[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0.0\n'
+    extras = ''.join(f'Provides-Extra: {e}\n' for e in ('cuda', 'cudnn'))   # as onnxruntime-gpu declares
+    files[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0.0\n{extras}'
     files[f'{info}/WHEEL'] = 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'
     record = []
     for name, text in files.items():
@@ -145,7 +145,8 @@ def venv(tmp_path_factory):
     (root / 'requirements.txt').write_text('# common list\nonnxruntime\nfakecommon\n')
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(root / 'venv')], check=True, timeout=120)
     import pip   # ensurepip is slow: lend the venv this pip (a plain package folder)
-    site = subprocess.run([str(root / 'venv' / 'bin' / 'python'), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+    site = subprocess.run([str(root / 'venv' / 'bin' / 'python'), '-c',
+                           'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
                           capture_output=True, text=True, check=True).stdout.strip()
     shutil.copytree(Path(pip.__file__).parent, Path(site) / 'pip')
     return root
@@ -154,7 +155,8 @@ def venv(tmp_path_factory):
 def _install(root: Path, stack: str) -> subprocess.CompletedProcess:
     venv = root / 'venv'
     cmd = (f'set -e; source {SCRIPT}; '
-           f'pip_install() {{ "{venv}/bin/python" -m pip install --quiet --no-compile --no-index --find-links {root}/wheels "$@"; }}; '
+           f'pip_install() {{ "{venv}/bin/python" -m pip install --quiet --no-compile --no-index '
+           f'--find-links {root}/wheels "$@"; }}; '
            f'stack_install {venv} {stack} {root}/requirements.txt 0')
     env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK='1')
     return subprocess.run([BASH, '-c', cmd], env=env, capture_output=True, text=True, timeout=120)
