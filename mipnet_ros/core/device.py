@@ -165,18 +165,23 @@ def probe_crops(input_size: Sequence[int], count: int = 2, seed: int = 0) -> np.
 
 
 def choose_precision(fp16: Union[bool, str], device: str, build: Callable[[bool], B],
-                     compare: Callable[[B, B], float]) -> Tuple[B, bool, str]:
+                     compare: Callable[[B, B], float],
+                     on_gpu: Optional[Callable[[B], bool]] = None) -> Tuple[B, bool, str]:
     """(backend, fp16 used, why). `build(half)` makes a backend; `compare(b32, b16)` is their relative difference.
 
     fp16 'auto' on a GPU builds both and keeps fp16 when it agrees with fp32 within FP16_TOLERANCE;
-    on the CPU, or when the fp16 path fails or disagrees, it stays fp32.
+    on the CPU (also when `on_gpu(b32)` says the GPU fell back to it), or when the fp16 path fails
+    or disagrees, it stays fp32.
     """
     mode = parse_fp16(fp16)
     if mode != AUTO:
         return build(bool(mode)), bool(mode), f'fp16 {"on" if mode else "off"} as configured'
+    cpu_why = 'fp16 auto: fp32 on the CPU (half precision pays only on a GPU)'
     if not is_gpu(device):
-        return build(False), False, 'fp16 auto: fp32 on the CPU (half precision pays only on a GPU)'
+        return build(False), False, cpu_why
     b32 = build(False)
+    if on_gpu is not None and not on_gpu(b32):
+        return b32, False, cpu_why
     try:
         b16 = build(True)
         rel = float(compare(b32, b16))

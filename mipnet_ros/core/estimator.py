@@ -72,6 +72,14 @@ def _precision(backend) -> str:
     return str(getattr(backend, 'precision', 'fp32'))
 
 
+def _runs_on(backend, device: str) -> str:
+    """The device a backend really uses ('cpu' after a fallback)."""
+    providers = list(getattr(backend, 'providers', ()))
+    if providers:
+        return 'cpu' if providers[0] == 'CPUExecutionProvider' else device
+    return str(getattr(backend, 'device', device))
+
+
 def _half_graph(path: Path) -> Path:
     """The half-precision file beside an exported float32 one (`export --fp16`), else the file itself."""
     from mipnet_ros.core.export import fp16_path
@@ -196,13 +204,14 @@ class PoseEstimator:
             crops, n = D.probe_crops(b32.spec.input_size), int(b32.spec.instances)
             return D.relative_difference(b16.run_shared(crops, n), b32.run_shared(crops, n))
 
-        self.backend, _, why_fp16 = D.choose_precision(fp16, device, build, compare)
+        self.backend, _, why_fp16 = D.choose_precision(fp16, device, build, compare,
+                                                       on_gpu=lambda b: _runs_on(b, device) != 'cpu')
         if backend == 'onnxruntime' and input_size is not None \
                 and tuple(input_size) != tuple(self.backend.spec.input_size):
             raise ValueError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
                              f'not {tuple(input_size)}; export again with --input-size')
         providers_used = tuple(getattr(self.backend, 'providers', ()))
-        used = 'cpu' if providers_used[:1] == (D.CPU,) else str(getattr(self.backend, 'device', device))
+        used = _runs_on(self.backend, device)
         if used != device:
             reasons.append(f'running on {used}: {device} is not available here')
         precision = _precision(self.backend)
@@ -221,10 +230,6 @@ class PoseEstimator:
         self.codec = HeatmapCodec(self.input_size)
 
     # ------------------------------------------------------------------ model plumbing
-    @property
-    def device(self) -> str:
-        return self.device_choice.device
-
     def _export_cached(self, model, half: bool = False) -> Path:
         """Export a torch model to ONNX once; later constructions reuse the checked file.
 

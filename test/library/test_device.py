@@ -115,6 +115,13 @@ def test_fp16_auto_on_the_cpu_builds_fp32_only_and_never_checks():
     assert (backend, used, build.calls) == ('fp32-backend', False, [False]) and 'CPU' in why
 
 
+def test_fp16_auto_does_not_try_fp16_when_the_gpu_fell_back_to_the_cpu():
+    build = _Recorder()
+    backend, used, why = D.choose_precision('auto', 'cuda:0', build, lambda *a: pytest.fail('checked'),
+                                            on_gpu=lambda b: False)
+    assert (backend, used, build.calls) == ('fp32-backend', False, [False]) and 'on the CPU' in why
+
+
 def test_explicit_fp16_is_obeyed_without_a_check():
     build = _Recorder()
     assert D.choose_precision('true', 'cuda:0', build, lambda *a: pytest.fail('checked'))[:2] == ('fp16-backend', True)
@@ -145,8 +152,42 @@ def test_the_estimator_says_what_it_chose_and_why():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
+def test_an_unavailable_gpu_is_reported_and_fp16_auto_stays_fp32():
+    from mipnet_ros.core.estimator import PoseEstimator
+    with pytest.warns(RuntimeWarning, match='falling back to the CPU'):
+        choice = PoseEstimator(device='cuda:0').device_choice
+    assert (choice.device, choice.precision) == ('cpu', 'fp32')
+    assert 'cuda:0 is not available here' in choice.reason and 'fp16 auto: fp32 on the CPU' in choice.reason
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_the_estimator_defaults_to_auto():
     from mipnet_ros.core.estimator import PoseEstimator
     choice = PoseEstimator().device_choice
     assert (choice.device, choice.precision, choice.providers) == ('cpu', 'fp32', ())
     assert choice.reason.startswith('device auto:')
+
+
+def test_fp16_auto_checks_the_real_half_graph_against_fp32(tmp_path, monkeypatch):
+    """The estimator's own check on the bundled model, with the half graph run by the CPU provider.
+
+    Only the "this is a GPU" gates are mocked: the export, the fp16 conversion, the probe and the
+    comparison are the ones a GPU start runs.
+    """
+    import warnings
+
+    from mipnet_ros.core import backends
+    from mipnet_ros.core import estimator as E
+    monkeypatch.setenv('MIPNET_ROS_CACHE', str(tmp_path))
+    monkeypatch.setattr(D, 'is_gpu', lambda device: True)
+    monkeypatch.setattr(backends, 'wants_fp16_graph', lambda *a, **k: True)
+    monkeypatch.setattr(E, '_runs_on', lambda backend, device: 'cuda:0')
+    seen = []
+    real = D.relative_difference
+    monkeypatch.setattr(D, 'relative_difference', lambda got, ref: seen.append(real(got, ref)) or seen[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')      # half graph on the CPU provider: slow, and it says so
+        est = E.PoseEstimator(backend='onnxruntime', device='cpu')
+    assert len(seen) == 1 and 0 < seen[0] <= FP16_TOLERANCE
+    assert est.device_choice.precision == 'fp16' and est.backend.precision == 'fp16'
+    assert f'{seen[0]:.1e}' in est.device_choice.reason
