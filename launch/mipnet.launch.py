@@ -59,7 +59,8 @@ def generate_launch_description():
                                           'empty = params_file (false).'),
         DeclareLaunchArgument('backend', default_value='', description='torch or onnxruntime; empty = params_file.'),
         DeclareLaunchArgument('device', default_value='',
-                              description='Torch device (cpu, cuda:0); empty = params_file.'),
+                              description='auto (cuda:0 when torch sees a GPU, else cpu), cpu, cuda:N or tensorrt:N; '
+                                          'empty = params_file (auto).'),
         DeclareLaunchArgument('use_compressed', default_value='',
                               description='true: subscribe sensor_msgs/CompressedImage on <image>/compressed; '
                                           'empty = params_file (raw).'),

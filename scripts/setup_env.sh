@@ -9,7 +9,8 @@
 # 2. the ROS packages that have no wheels (vision_msgs, launch, launch_ros, ros2cli, ...), built with
 #    colcon from ROS_SRC_DIR (default ../shared/ros/src; else $MIPNET_ROS_SRC; else clones of the
 #    repositories pinned in scripts/ros-sources.txt);
-# 3. the Python libraries in requirements.txt (torch, onnxruntime, opencv, COCO tools, rosbags, ...);
+# 3. the Python libraries in requirements.txt (torch, onnxruntime, opencv, COCO tools, rosbags, ...), for the
+#    GPU stack scripts/gpu_stack.sh picks (cpu, cuda or jetson; MIPNET_GPU=1/0 overrides it);
 # 4. `colcon build` of this repository (one ament_cmake package: messages, node, library, launch, config).
 #
 # Idempotent: every step keeps a checksum stamp of its inputs and is skipped when they did not change.
@@ -147,12 +148,19 @@ if ((${#want[@]})); then
 fi
 
 # --- 3. Python libraries -----------------------------------------------------------------------
-sum="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+# cpu: requirements.txt as written; cuda (x86_64 NVIDIA GPU): onnxruntime-gpu instead of onnxruntime and
+# PyPI's CUDA build of torch; jetson: JetPack's own torch and onnxruntime-gpu, seen through the system
+# site packages. MIPNET_GPU=1/0 overrides the detection (scripts/gpu_stack.sh).
+# shellcheck source=scripts/gpu_stack.sh
+source "$ROOT/scripts/gpu_stack.sh"
+read -r STACK STACK_WHY < <(gpu_stack)
+say "GPU stack: $STACK ($STACK_WHY)"
+# The requirement lines, not the comments; the CPU stamp has no stack name, as before there were stacks.
+sum="$(grep -vE '^[[:space:]]*(#|$)' "$ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)"
+[[ $STACK == cpu ]] || sum+=" $STACK"   # another stack: this step runs again and switches the venv
 if ! stamp_ok "$VENV/.stamp-pydeps" "$sum"; then
-  say "installing Python libraries (requirements.txt)"
-  # torch first: with no torch present, an unpinned dependency would pull the multi-GB CUDA build.
-  "${PIP[@]}" "$(grep -E '^torch[=<>]' "$ROOT/requirements.txt")" "setuptools<80"
-  "${PIP[@]}" -r "$ROOT/requirements.txt" "setuptools<80"
+  say "installing Python libraries (requirements.txt, $STACK stack)"
+  stack_install "$VENV" "$STACK" "$ROOT/requirements.txt" "$SYSTEM_ROS"   # stops here when JetPack's wheels are missing
   # The xtcocotools wheel is built against numpy 1 and fails to import with numpy 2: build it here.
   "${PIP[@]}" cython wheel
   "${PIP[@]}" --no-binary xtcocotools --no-build-isolation xtcocotools

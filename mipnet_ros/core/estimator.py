@@ -14,12 +14,11 @@ and calling the estimator keeps the people scoring at least `instance_threshold`
 import hashlib
 import logging
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -27,9 +26,10 @@ from mipnet_ros.core import defaults, inputs
 from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
+from mipnet_ros.core.device import DeviceChoice, user_cache_dir
 from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.oks import oks_nms
-from mipnet_ros.core.resources import PACKAGE, bundled_model_path
+from mipnet_ros.core.resources import bundled_model_path
 from mipnet_ros.core.skeleton import Skeleton, skeleton_for_joints
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,33 @@ _OWN = object()   # postprocess: "use the estimator's own OKS-NMS threshold"
 
 
 def _onnx_cache_dir() -> Path:
-    from mipnet_ros.core.weights.cache import cache_root
-    path = cache_root() / 'onnx'
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if os.access(path, os.W_OK):
-            return path
-    except OSError:
-        pass
-    path = Path(tempfile.gettempdir()) / f'{PACKAGE}-onnx'
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return user_cache_dir('onnx')
+
+
+def _precision(backend) -> str:
+    """What a backend computes in: fp16 for half torch, a half graph, or TensorRT built with fp16."""
+    if getattr(backend, 'fp16', False):
+        return 'fp16'
+    providers = list(getattr(backend, 'providers', ()))
+    if providers[:1] == ['TensorrtExecutionProvider']:
+        options = backend.session.get_provider_options().get('TensorrtExecutionProvider', {})
+        if str(options.get('trt_fp16_enable', '0')).lower() in ('1', 'true'):
+            return 'fp16'
+    return str(getattr(backend, 'precision', 'fp32'))
+
+
+def _runs_on(backend, device: str) -> str:
+    """The device a backend really uses ('cpu' after a fallback)."""
+    providers = list(getattr(backend, 'providers', ()))
+    if providers:
+        return 'cpu' if providers[0] == 'CPUExecutionProvider' else device
+    return str(getattr(backend, 'device', device))
+
+
+def _half_graph(path: Path) -> Path:
+    """The half-precision file beside an exported float32 one (`export --fp16`), else the file itself."""
+    from mipnet_ros.core.export import fp16_path
+    return fp16_path(path) if fp16_path(path).is_file() else path
 
 
 def _is_ours(path: Path) -> bool:
@@ -96,13 +112,16 @@ class PoseEstimator:
         0 returns every prediction that survives OKS-NMS. Scores are in [0, 1].
     backend: 'torch' or 'onnxruntime'. A .pth with onnxruntime is exported once to a cache
         (~/.cache/mipnet_ros/onnx, keyed by the file hash) and checked against eager PyTorch.
+    device: 'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', 'tensorrt:N'.
+    fp16: True, False or 'auto' (on a GPU, when the fp16 path agrees with fp32 on this model).
+        `device_choice` says what was chosen and why (core/device.py).
     shared_trunk: run the lambda-free trunk once per box instead of once per (box, lambda).
     oks_nms_threshold: None disables NMS (CrowdPose evaluation keeps every prediction).
     """
 
-    def __init__(self, model=None, arch: Optional[str] = None, backend: str = 'torch', device: str = 'cpu',
+    def __init__(self, model=None, arch: Optional[str] = None, backend: str = 'torch', device: str = 'auto',
                  instances: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
-                 fp16: bool = False, flip: bool = False, shared_trunk: bool = True, max_batch: int = 64,
+                 fp16: Union[bool, str] = 'auto', flip: bool = False, shared_trunk: bool = True, max_batch: int = 64,
                  keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD,
                  instance_threshold: float = defaults.INSTANCE_THRESHOLD,
                  instance_score_decay: float = 0.5,
@@ -157,20 +176,69 @@ class PoseEstimator:
             if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
                 raise UsageError('input_size cannot change an in-memory model; build it with that size')
 
+        from mipnet_ros.core import device as D
+        fp16_auto = D.parse_fp16(fp16) == D.AUTO
+        device_auto = D.is_auto(device)
+        device, why_device = D.resolve_device(device)
+        reasons = [why_device]
         if backend == 'onnxruntime':
             from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
-            if onnx_path is None:
-                onnx_path = self._export_cached(torch_model, half=wants_fp16_graph(device, fp16, providers))
-            self.backend = OnnxBackend(onnx_path, providers=providers, device=device, fp16=fp16,
-                                       trt_cache_dir=trt_cache_dir, allow_fallback=allow_fallback,
-                                       max_batch=max_batch)
-            if input_size is not None and tuple(input_size) != tuple(self.backend.spec.input_size):
-                raise UsageError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
-                                 f'not {tuple(input_size)}; export again with --input-size')
+            if D.is_gpu(device):
+                note = D.preload_cuda_libraries()
+                if note:
+                    reasons.append(note)
+            if device_auto and not providers:
+                import onnxruntime as ort
+                providers, why = D.default_providers(device, ort.get_available_providers())
+                reasons.append(why)
+            if trt_cache_dir is None and D.uses_tensorrt(providers, device):
+                trt_cache_dir = str(user_cache_dir('trt'))
+                reasons.append(f'TensorRT engines cached in {trt_cache_dir}')
+            if fp16_auto and onnx_path is not None:
+                from mipnet_ros.core.onnx_meta import read_metadata
+                fixed = read_metadata(onnx_path)['precision']
+                if fixed != 'fp32':
+                    fp16, fp16_auto = False, False
+                    reasons.append(f'precision {fixed} fixed by the model file')
+            f32_path = onnx_path or self._export_cached(torch_model)
+
+            def build(half: bool):
+                path = f32_path
+                if half and wants_fp16_graph(device, True, providers):
+                    path = self._export_cached(torch_model, half=True) if torch_model is not None \
+                        else _half_graph(f32_path)
+                return OnnxBackend(path, providers=providers, device=device, fp16=half, trt_cache_dir=trt_cache_dir,
+                                   allow_fallback=allow_fallback, max_batch=max_batch)
         else:
             from mipnet_ros.core.backends import TorchBackend
-            self.backend = TorchBackend(torch_model, device=device, fp16=fp16, channels_last=channels_last,
-                                        max_batch=max_batch, allow_fallback=allow_fallback)
+
+            def build(half: bool):
+                import copy
+                model = copy.deepcopy(torch_model) if half and fp16_auto else torch_model   # fp32 kept as fallback
+                return TorchBackend(model, device=device, fp16=half, channels_last=channels_last,
+                                    max_batch=max_batch, allow_fallback=allow_fallback)
+
+        def compare(b32, b16) -> float:
+            if _precision(b16) != 'fp16':
+                raise RuntimeError('no half-precision path here (`export --fp16` writes X.fp16.onnx)')
+            crops, n = D.probe_crops(b32.spec.input_size), int(b32.spec.instances)
+            return D.relative_difference(b16.run_shared(crops, n), b32.run_shared(crops, n))
+
+        self.backend, _, why_fp16 = D.choose_precision(fp16, device, build, compare,
+                                                       on_gpu=lambda b: _runs_on(b, device) != 'cpu')
+        if backend == 'onnxruntime' and input_size is not None \
+                and tuple(input_size) != tuple(self.backend.spec.input_size):
+            raise UsageError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
+                             f'not {tuple(input_size)}; export again with --input-size')
+        providers_used = tuple(getattr(self.backend, 'providers', ()))
+        used = _runs_on(self.backend, device)
+        if used != device:
+            reasons.append(f'running on {used}: {device} is not available here')
+        precision = _precision(self.backend)
+        if D.parse_fp16(fp16) is True and precision != 'fp16':
+            why_fp16 = f'fp16 asked, but {precision} runs here'
+        self.device_choice = DeviceChoice(device=used, precision=precision, providers=providers_used,
+                                          reason='; '.join(reasons + [why_fp16]))
         self.backend_name = backend
         self.spec = self.backend.spec
         n = int(self.spec.instances)

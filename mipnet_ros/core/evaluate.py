@@ -190,7 +190,8 @@ def format_table(stats: Dict[str, float]) -> str:
 
 def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arch: Optional[str] = None):
     from mipnet_ros.core.estimator import PoseEstimator
-    return PoseEstimator(checkpoint, arch=arch, device=device, instances=opts.instances, flip=opts.flip,
+    # fp32 always: metrics must not depend on whether the fp16 check passed on this machine
+    return PoseEstimator(checkpoint, arch=arch, device=device, fp16=False, instances=opts.instances, flip=opts.flip,
                          keypoint_threshold=opts.keypoint_threshold,
                          instance_score_decay=opts.instance_score_decay,
                          oks_nms_threshold=None if is_crowdpose(opts.dataset) else opts.oks_nms_threshold)

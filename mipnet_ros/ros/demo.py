@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--random-weights', action='store_true',
                         help='use an untrained network (plumbing check when no trained model is available)')
     parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'), help='inference backend')
-    parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument('--device', default='auto', help='auto: cuda:0 when torch sees a GPU, else cpu')
     parser.add_argument('--timeout', type=float, default=120.0, help='seconds to wait for the node to become active')
     parser.add_argument('--fps', type=float, default=2.0, help='frame rate of annotated.mp4')
     parser.add_argument('--screenshot', default='',

@@ -164,9 +164,11 @@ class MipnetNode(LifecycleNode):
         self._budget = BoxBudget()
         self._state = 'inactive'
         spec = self._estimator.spec
+        choice = getattr(self._estimator, 'device_choice', None)
         self.get_logger().info(
-            f'configured: {spec.arch} N={spec.instances} input {tuple(spec.input_size)} on {p.backend}/{p.device} '
-            f'from {getattr(self._estimator, "model_path", "?")}')
+            f'configured: {spec.arch} N={spec.instances} input {tuple(spec.input_size)} '
+            f'from {getattr(self._estimator, "model_path", "?")} on {p.backend} '
+            f'{choice.summary() if choice is not None else p.device}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -227,6 +229,9 @@ class MipnetNode(LifecycleNode):
         input_size = (p.input_height, p.input_width) if p.input_height > 0 and p.input_width > 0 else None
         if p.trt_cache_dir:
             _check_writable_dir(p.trt_cache_dir)
+        why = P.check_value('fp16', p.fp16)
+        if why:
+            raise ParameterError('fp16', why)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             est = PoseEstimator(
@@ -265,9 +270,13 @@ class MipnetNode(LifecycleNode):
         from std_msgs.msg import Header
         p = self._configured
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
-        self._worker.gate.publish(self._generation, self._pub_info, convert.model_info_msg(
-            header, self._estimator, p.backend, p.device, p.keypoint_threshold, self.params.instance_threshold,
-            p.oks_nms_threshold))
+        choice = getattr(self._estimator, 'device_choice', None)
+        msg = convert.model_info_msg(
+            header, self._estimator, p.backend, choice.device if choice is not None else p.device,
+            p.keypoint_threshold, self.params.instance_threshold, p.oks_nms_threshold)
+        if choice is not None:
+            msg.precision, msg.device_reason = choice.precision, choice.summary()
+        self._worker.gate.publish(self._generation, self._pub_info, msg)
 
     # ------------------------------------------------------------------ subscriptions
     def _image_topic(self) -> str:

@@ -21,11 +21,11 @@ class NodeParams:
     model: str = ''
     allow_download: bool = False
     backend: str = 'torch'
-    device: str = 'cpu'
+    device: str = 'auto'
     providers: str = ''
     trt_cache_dir: str = ''
     allow_fallback: bool = True
-    fp16: bool = False
+    fp16: str = 'auto'
     instances: int = 0
     input_height: int = 0
     input_width: int = 0
@@ -72,6 +72,7 @@ class ParamSpec:
     float_range: Optional[Tuple[float, float]] = None
     int_range: Optional[Tuple[int, int]] = None
     choices: Optional[Sequence[str]] = None
+    bool_too: bool = False   # a string choice that also takes true/false as booleans (dynamically typed)
 
 
 SPECS: Tuple[ParamSpec, ...] = (
@@ -81,16 +82,20 @@ SPECS: Tuple[ParamSpec, ...] = (
               "Let configure download a model given by zoo name (e.g. model: hrnet_w32_coco) into the user cache; "
               "false = fail with the command that fetches it ('python -m mipnet_ros weights get NAME')."),
     ParamSpec('backend', 'backend', 'Inference backend.', choices=('torch', 'onnxruntime')),
-    ParamSpec('device', 'device', "Torch device, e.g. 'cpu' or 'cuda:0' (torch backend)."),
+    ParamSpec('device', 'device',
+              "'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', or 'tensorrt:N' (onnxruntime)."),
     ParamSpec('providers', 'providers',
               'onnxruntime execution providers, comma separated, in priority order '
-              '(e.g. CUDAExecutionProvider,CPUExecutionProvider); empty = the backend default.'),
+              '(e.g. CUDAExecutionProvider,CPUExecutionProvider); empty = by device: auto on a GPU = those '
+              'installed of TensorRT, CUDA, CPU; cuda:N = CUDA, CPU; cpu = CPU.'),
     ParamSpec('trt_cache_dir', 'trt_cache_dir',
-              'TensorRT engine cache directory for the TensorrtExecutionProvider; empty = no cache.'),
+              'TensorRT engine cache directory for the TensorrtExecutionProvider; empty = ~/.cache/mipnet_ros/trt.'),
     ParamSpec('allow_fallback', 'allow_fallback',
               'Run on the CPU (with a warning) when the requested device or execution provider is not available; '
               'false = fail the configure transition instead.'),
-    ParamSpec('fp16', 'fp16', 'Half precision inference (CUDA only).'),
+    ParamSpec('fp16', 'fp16', 'Half precision inference: auto = on a GPU when it agrees with fp32 on the loaded '
+              'model (else fp32, the log and ~/model_info say why); true/false also as booleans.',
+              choices=('auto', 'true', 'false'), bool_too=True),
     ParamSpec('instances', 'instances',
               'Instances per box (lambda values) to run; 0 = all the model has (as instances=0 or None in Python).',
               int_range=(0, 16)),
@@ -175,7 +180,8 @@ def descriptor(spec: ParamSpec):
         text += ' One of: ' + ', '.join(spec.choices) + '.'
     if not spec.live:
         text += ' (Read on configure.)'
-    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(_default(spec.attr)))
+    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(_default(spec.attr)),
+                            dynamic_typing=spec.bool_too)
     if spec.float_range:
         d.floating_point_range = [FloatingPointRange(from_value=float(spec.float_range[0]),
                                                      to_value=float(spec.float_range[1]), step=0.0)]
@@ -206,10 +212,19 @@ def declare_parameters(node: Any) -> None:
         node.declare_parameter(spec.name, _default(spec.attr), descriptor(spec))
 
 
+def _normalized(spec: ParamSpec, value: Any) -> Any:
+    """fp16-like parameters: booleans and any letter case become their string choice."""
+    if not spec.bool_too:
+        return value
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def check_value(name: str, value: Any) -> Optional[str]:
     """Why `value` is not allowed for `name` (choices, empty class ids; rclpy checks ranges), else None."""
     spec = SPEC_BY_NAME.get(name)
-    if spec is not None and spec.choices and value not in spec.choices:
+    if spec is not None and spec.choices and _normalized(spec, value) not in spec.choices:
         return f'{name} must be one of {list(spec.choices)}, got {value!r}'
     if name == 'person_class_ids' and not [v for v in (value or []) if str(v).strip()]:
         return ("person_class_ids is empty: no detection would count as a person; give at least one class id, "
@@ -223,7 +238,7 @@ def read_parameters(node: Any) -> NodeParams:
     values = {}
     for spec in SPECS:
         try:
-            v = node.get_parameter(spec.name).value
+            v = _normalized(spec, node.get_parameter(spec.name).value)
         except ParameterUninitializedException:
             v = [] if isinstance(_default(spec.attr), list) else _default(spec.attr)
         values[spec.attr] = list(v) if isinstance(v, (list, tuple)) or type(v).__name__ == 'array' else v

@@ -345,7 +345,7 @@ def _bench_pipeline(model, boxes: int, repeats: int, device: str, seed: int,
                     log: Callable[[str], None]) -> Dict[str, Any]:
     """One PoseEstimator call on a synthetic 640x480 image: where the time goes outside the network."""
     from mipnet_ros.core.estimator import PoseEstimator
-    est = PoseEstimator(model, device=device, instances=2, max_batch=1024)
+    est = PoseEstimator(model, device=device, fp16=False, instances=2, max_batch=1024)
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
     xy = rng.uniform([0, 0], [560, 300], (boxes, 2))

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from mipnet_ros.core.device import relative_difference as _rel_diff
 from mipnet_ros.core.fileio import write_json
 from mipnet_ros.core.onnx_meta import FP16_TOLERANCE
 from mipnet_ros.tools.gpu_throughput import cuda_flags
@@ -37,11 +38,6 @@ from mipnet_ros.tools.gpu_throughput import cuda_flags
 REL_TOL_FP32 = 1e-4      # strict fp32 on the GPU vs the CPU: summation order only
 KEYPOINT_AGREEMENT = 0.95  # fp16 keypoints within 1 heatmap pixel of fp32, over confident joints
 CONFIDENT = 0.3
-
-
-def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    scale = float(np.max(np.abs(b))) or 1.0
-    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) / scale
 
 
 def _result(status: str, **figures) -> Dict[str, Any]:
@@ -223,9 +219,9 @@ class Checker:
         """PoseEstimator on the device finds the CPU's people at the CPU's keypoints (98 % within 1 px)."""
         from mipnet_ros.core.estimator import PoseEstimator
         dev = self.device if self.cuda else 'cpu'
-        cpu = PoseEstimator(self.model_path)
+        cpu = PoseEstimator(self.model_path, device='cpu', fp16=False)
         with cuda_flags(tf32=False):
-            acc = PoseEstimator(self.model_path, device=dev)
+            acc = PoseEstimator(self.model_path, device=dev, fp16=False)
             kp_ref, sc_ref = cpu.estimate_batch(self.image, self.boxes)
             kp, _ = acc.estimate_batch(self.image, self.boxes)
             people_ref, people = cpu(self.image, self.boxes), acc(self.image, self.boxes)

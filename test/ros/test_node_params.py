@@ -73,3 +73,25 @@ def test_launch_file_declares_the_topic_and_model_arguments():
                 'use_compressed', 'image_reliability', 'autostart'):
         assert f"'{arg}'" in out.stdout, arg
     assert 'config/mipnet.yaml' in out.stdout
+
+
+def test_fp16_takes_auto_or_a_boolean():
+    """fp16 is a string choice that old YAML files may still give as true/false."""
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.parameter import Parameter
+    assert P.NodeParams().fp16 == 'auto' and P.NodeParams().device == 'auto'
+    assert P.check_value('fp16', True) is None and P.check_value('fp16', 'AUTO') is None
+    assert 'fp16 must be one of' in P.check_value('fp16', 'half')
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=199)
+    try:
+        node = rclpy.create_node('fp16_probe', context=ctx, parameter_overrides=[Parameter('fp16', value=True)])
+        P.declare_parameters(node)
+        assert P.read_parameters(node).fp16 == 'true'
+        assert node.set_parameters([Parameter('fp16', value='auto')])[0].successful
+        assert P.read_parameters(node).fp16 == 'auto'
+        assert node.set_parameters([Parameter('fp16', value=False)])[0].successful
+        assert P.read_parameters(node).fp16 == 'false'
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)

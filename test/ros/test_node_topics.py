@@ -166,7 +166,12 @@ def test_model_info_is_latched_and_describes_the_model(env):
     assert len(info.edges_from) == len(info.edges_to) > 0 and max(info.edges_from) < 17
     assert (info.input_height, info.input_width) == (96, 64)   # the bundled model's input
     assert info.model_hash == hashlib.sha256(env.model.read_bytes()).hexdigest()
-    assert info.backend == 'torch' and info.device == 'cpu'
+    from mipnet_ros.core.device import resolve_device
+    want, why = resolve_device('auto')      # the default is device auto: cpu here
+    assert info.backend == 'torch' and info.device == want
+    assert info.precision in ('fp32', 'fp16') and info.device_reason.startswith(want)
+    assert why in info.device_reason and 'fp16 auto' in info.device_reason
+    assert why in env.launcher.log_text()   # the configure line says it too
 
 
 def test_best_effort_image_pairs_and_header_is_copied_exactly(env):

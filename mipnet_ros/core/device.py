@@ -1,0 +1,192 @@
+"""What `device: auto` and `fp16: auto` become on this machine, and why (ROS-free).
+
+auto = the first CUDA device torch sees, else the CPU. onnxruntime then gets the providers its build
+offers in the order TensorRT (engines cached under the user cache dir), CUDA, CPU. fp16 auto runs
+half precision only on a GPU, and only after the fp16 path agreed with fp32 on the loaded model.
+"""
+import ctypes.util
+import importlib.util
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar, Union
+
+import numpy as np
+
+from mipnet_ros.core.onnx_meta import FP16_TOLERANCE
+from mipnet_ros.core.resources import PACKAGE
+
+AUTO = 'auto'
+TENSORRT, CUDA, CPU = 'TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'
+PROVIDER_ORDER = (TENSORRT, CUDA, CPU)
+_SHORT = {TENSORRT: 'TensorRT', CUDA: 'CUDA', CPU: 'CPU'}
+
+B = TypeVar('B')
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """What an estimator runs on: shown in the start-up log and in ~/model_info."""
+    device: str                   # 'cpu' | 'cuda:0' | ...
+    precision: str                # 'fp32' | 'fp16' | 'int8'
+    providers: Tuple[str, ...]    # onnxruntime session providers, in order; () for torch
+    reason: str                   # why, in words
+
+    def summary(self) -> str:
+        where = self.device + (' via ' + ', '.join(_SHORT.get(p, p) for p in self.providers) if self.providers else '')
+        return f'{where} {self.precision} ({self.reason})'
+
+
+def user_cache_dir(name: str) -> Path:
+    """<cache root>/name (weights/cache.py: $MIPNET_CACHE, else ~/.cache/mipnet_ros), created; a temp dir if unwritable."""
+    from mipnet_ros.core.weights.cache import cache_root
+    path = cache_root() / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    path = Path(tempfile.gettempdir()) / f'{PACKAGE}-{name}'
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def is_auto(value) -> bool:
+    return isinstance(value, str) and value.strip().lower() == AUTO
+
+
+def resolve_device(device: str = AUTO) -> Tuple[str, str]:
+    """(device, why): 'auto' -> 'cuda:0' when torch sees a CUDA device, else 'cpu'; others as given."""
+    if not is_auto(device):
+        return str(device).strip(), f'device {str(device).strip()} as configured'
+    try:
+        import torch
+    except ImportError:
+        return 'cpu', 'device auto: torch is not installed'
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count > 0:
+        try:
+            name = torch.cuda.get_device_name(0)
+        except Exception:  # noqa: BLE001 - the name is only for the reader
+            name = 'unnamed'
+        return 'cuda:0', f'device auto: torch {torch.__version__} sees {count} CUDA device(s), cuda:0 is {name}'
+    if torch.version.cuda is None:
+        return 'cpu', (f'device auto: torch {torch.__version__} is a CPU-only build '
+                       '(a GPU needs its CUDA build: MIPNET_GPU=1 make setup)')
+    return 'cpu', f'device auto: torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device'
+
+
+def tensorrt_loadable() -> bool:
+    """Whether the TensorRT libraries the TensorRT provider loads can be found (pip wheel or system)."""
+    return importlib.util.find_spec('tensorrt') is not None or ctypes.util.find_library('nvinfer') is not None
+
+
+def default_providers(device: str, available: Sequence[str],
+                      tensorrt_ok: Optional[bool] = None) -> Tuple[List[str], str]:
+    """(provider names, why) for onnxruntime when none are configured, on an already resolved device.
+
+    On a GPU: those of TensorRT, CUDA, CPU this onnxruntime build offers, in that order (TensorRT only
+    when its libraries load); on the CPU: CPU.
+    """
+    if str(device).split(':')[0].strip().lower() == 'cpu':
+        return [CPU], 'providers: CPU (device cpu)'
+    if tensorrt_ok is None:
+        tensorrt_ok = TENSORRT in available and tensorrt_loadable()
+    chosen = [p for p in PROVIDER_ORDER if p in available and (p != TENSORRT or tensorrt_ok)]
+    if CPU not in chosen:
+        chosen.append(CPU)
+    notes = []
+    if TENSORRT in available and not tensorrt_ok:
+        notes.append('TensorRT left out: its libraries (libnvinfer) are not installed')
+    if CUDA not in available:
+        notes.append('no CUDA provider: this is the CPU onnxruntime, install onnxruntime-gpu (make setup does)')
+    why = 'providers: ' + ', '.join(_SHORT[p] for p in chosen)
+    return chosen, why + (f' ({"; ".join(notes)})' if notes else '')
+
+
+def uses_tensorrt(providers: Optional[Sequence], device: str) -> bool:
+    """Whether a provider list (names, aliases or (name, options)) or, when empty, the device asks for TensorRT."""
+    if not providers:
+        return str(device).split(':')[0].strip().lower() in ('tensorrt', 'trt')
+    names = [str(p if isinstance(p, str) else p[0]).lower() for p in providers]
+    return any(n in ('tensorrt', 'trt', TENSORRT.lower()) for n in names)
+
+
+def preload_cuda_libraries() -> str:
+    """Let onnxruntime-gpu load the CUDA/cuDNN libraries that came as pip packages (onnxruntime >= 1.21).
+
+    Without it, its CUDA provider finds them only on the library path or after `import torch`.
+    Returns what happened, for the log.
+    """
+    import onnxruntime as ort
+    if not hasattr(ort, 'preload_dlls') or CUDA not in ort.get_available_providers():
+        return ''
+    try:
+        ort.preload_dlls()
+    except Exception as exc:  # noqa: BLE001 - the provider still tries the library path itself
+        return f'onnxruntime could not preload the CUDA libraries ({type(exc).__name__}: {exc})'
+    return ''
+
+
+def parse_fp16(value: Union[bool, str, None]) -> Union[bool, str]:
+    """True, False or 'auto' from a bool or the strings auto/true/false/1/0/yes/no/on/off."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text == AUTO:
+        return AUTO
+    if text in ('1', 'true', 'yes', 'on'):
+        return True
+    if text in ('0', 'false', 'no', 'off', ''):
+        return False
+    raise ValueError(f"fp16 must be auto, true or false, got {value!r}")
+
+
+def is_gpu(device: str) -> bool:
+    return str(device).split(':')[0].strip().lower() != 'cpu'
+
+
+def relative_difference(got: np.ndarray, ref: np.ndarray) -> float:
+    """max |got - ref| over the largest |ref|: the measure FP16_TOLERANCE is stated in."""
+    scale = float(np.max(np.abs(ref))) if np.size(ref) else 0.0
+    diff = np.max(np.abs(np.asarray(got, np.float64) - np.asarray(ref, np.float64))) if np.size(ref) else 0.0
+    return float(diff) / (scale or 1.0)
+
+
+def probe_crops(input_size: Sequence[int], count: int = 2, seed: int = 0) -> np.ndarray:
+    """(count,3,H,W) float32 smooth random crops in the range of normalized images, for agreement checks."""
+    h, w = (int(v) for v in input_size)
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(0.0, 1.0, (count, 3, -(-h // 8), -(-w // 8))).astype(np.float32)
+    return np.ascontiguousarray(coarse.repeat(8, axis=2).repeat(8, axis=3)[:, :, :h, :w])
+
+
+def choose_precision(fp16: Union[bool, str], device: str, build: Callable[[bool], B],
+                     compare: Callable[[B, B], float],
+                     on_gpu: Optional[Callable[[B], bool]] = None) -> Tuple[B, bool, str]:
+    """(backend, fp16 used, why). `build(half)` makes a backend; `compare(b32, b16)` is their relative difference.
+
+    fp16 'auto' on a GPU builds both and keeps fp16 when it agrees with fp32 within FP16_TOLERANCE;
+    on the CPU (also when `on_gpu(b32)` says the GPU fell back to it), or when the fp16 path fails
+    or disagrees, it stays fp32.
+    """
+    mode = parse_fp16(fp16)
+    if mode != AUTO:
+        return build(bool(mode)), bool(mode), f'fp16 {"on" if mode else "off"} as configured'
+    cpu_why = 'fp16 auto: fp32 on the CPU (half precision pays only on a GPU)'
+    if not is_gpu(device):
+        return build(False), False, cpu_why
+    b32 = build(False)
+    if on_gpu is not None and not on_gpu(b32):
+        return b32, False, cpu_why
+    try:
+        b16 = build(True)
+        rel = float(compare(b32, b16))
+    except Exception as exc:  # noqa: BLE001 - any failure of the fp16 path means: stay in fp32
+        return b32, False, f'fp16 auto: fp32, the fp16 path failed ({type(exc).__name__}: {str(exc)[:120]})'
+    if rel <= FP16_TOLERANCE:
+        return b16, True, (f'fp16 auto: fp16, it agrees with fp32 within {rel:.1e} of the peak heatmap '
+                           f'(tolerance {FP16_TOLERANCE:g})')
+    return b32, False, f'fp16 auto: fp32, fp16 differs by {rel:.1e} of the peak heatmap (> {FP16_TOLERANCE:g})'
