@@ -369,8 +369,10 @@ class MipnetNode(LifecycleNode):
         people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
         t_message = time.perf_counter()
         header = frame.image.header
+        box_scores = convert.detection_scores(frame.detections.detections, boxes, live.person_class_ids,
+                                              live.unlabeled_is_person)
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
-                                    conf.keypoint_threshold, live.instance_threshold)
+                                    conf.keypoint_threshold, live.instance_threshold, box_scores)
         t_publish = time.perf_counter()
         pub_kp.publish(msg)
         t_visualize = time.perf_counter()

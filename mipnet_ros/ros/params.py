@@ -92,7 +92,7 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('max_batch', 'max_batch', 'Largest batch (boxes x instances) sent to the network at once.',
               int_range=(1, 1024)),
     ParamSpec('warmup', 'warmup', 'Run one dummy inference on activate so the first real frame is not slow.'),
-    ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published as NaN.',
+    ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published with visibility 1 (estimated, not confident).',
               float_range=(0.0, 1.0)),
     ParamSpec('instance_threshold', 'instance_threshold',
               'Minimum person score to publish a person (0.3: few lambda>0 duplicates get through, see '
