@@ -14,11 +14,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from mipnet_ros.core.skeleton import skeleton_for_joints
 from mipnet_ros.core.tracking.config import TrackerConfig
 from mipnet_ros.core.tracking.motion import CONFIDENT, BodyMotion
 
-COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
-OTHER_SIGMA = 0.07      # a layout without published sigmas: about COCO's mean
 # OKS area ~ segment area, about half the area of a padded person box
 BOX_TO_AREA = 0.53
 NOT_ALLOWED = 1e6
@@ -51,7 +50,7 @@ class StepResult:
 
 
 def _sigmas(k: int) -> np.ndarray:
-    return COCO_SIGMAS if k == len(COCO_SIGMAS) else np.full(k, OTHER_SIGMA)
+    return skeleton_for_joints(k).sigmas_array()
 
 
 def _box_area(box: np.ndarray) -> float:
