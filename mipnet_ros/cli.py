@@ -21,6 +21,8 @@ COMMANDS = {
     'report': ('mipnet_ros.tools.report', 'write the occlusion results table, plot and JSON to docs/results/'),
     'replay': ('mipnet_ros.ros.replay', 'replay a ROS 2 bag through a running node and record its outputs'),
     'soak': ('mipnet_ros.tools.soak', 'soak benchmark: many frames through the node, RSS and latency'),
+    'track-eval': ('mipnet_ros.tools.track_eval',
+                   'tracking benchmark: MOTA, IDF1, ID switches of N=1 vs N=2 vs oracle on crossing sequences'),
     'check': ('mipnet_ros.tools.gpu_check',
               'check that a GPU (CUDA, fp16, OOM retry, onnxruntime CUDA/TensorRT) gives the CPU float32 results'),
 }
