@@ -45,7 +45,7 @@ def _node(context):
     if get('tracker').strip().lower() in ('1', 'true', 'yes'):
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
                           namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
-                          remappings=[(topics.KEYPOINTS, get('keypoints')),
+                          remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
                                       (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
                           arguments=['--ros-args', '--log-level', get('log_level')]))
     return nodes

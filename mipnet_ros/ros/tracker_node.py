@@ -1,8 +1,8 @@
 """mipnet_tracker: a lifecycle node that gives the people of `keypoints` track ids stable across frames.
 
 It republishes every message it receives on `tracked_keypoints` with the same header and people,
-`track_id` filled for tracked people ('' for people not yet confirmed), and ~/markers coloured by
-track. Messages that cannot be tracked (a late stamp) are still republished, untracked: nobody's
+`track_id` filled for tracked people ('' for people not yet confirmed), and ~/markers and
+~/annotated_image (camera `image` paired by exact stamp) coloured by track. Messages that cannot be tracked (a late stamp) are still republished, untracked: nobody's
 result is lost. What the stream does wrong (stamps going back, gaps, a new frame_id, NaN
 positions) is logged once with what to fix and counted on /diagnostics.
 """
@@ -22,6 +22,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from mipnet_ros.core import person_box
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
 from mipnet_ros.ros import convert, params as NP, topics, tracker_params as P
+from mipnet_ros.ros.pairing import StampPairer
 
 NODE_NAME = 'mipnet_tracker'
 LOG_THROTTLE_SEC = 5.0
@@ -48,6 +49,8 @@ class TrackerStats:
     tracks_ended_by_reset: int = 0
     untracked_over_limit: int = 0
     repaired_people: int = 0          # NaN/inf positions or missing visibility fixed before tracking
+    annotated_published: int = 0
+    rejected_images: int = 0          # images of the annotated output that could not be decoded
     errors: int = 0
     last_error: str = ''
     untracked_messages: dict = field(default_factory=dict)   # reason -> count (republished untracked)
@@ -71,8 +74,9 @@ class TrackerNode(LifecycleNode):
         self._config_error = ''
         self._tracker: Optional[PoseTracker] = None
         self._guard: Optional[StreamGuard] = None
-        self._sub = None
-        self._pub = self._pub_markers = None
+        self._sub = self._image_sub = None
+        self._pub = self._pub_markers = self._pub_annotated = None
+        self._pairer: Optional[StampPairer] = None
         import diagnostic_updater
         self._updater = diagnostic_updater.Updater(self, period=1.0)
         self._updater.setHardwareID('mipnet')
@@ -112,6 +116,10 @@ class TrackerNode(LifecycleNode):
         out_qos = NP.qos_profile(p.qos_output_reliability, p.qos_output_depth)
         self._pub = self.create_lifecycle_publisher(PersonKeypointsArray, topics.TRACKED_KEYPOINTS, out_qos)
         self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos)
+        if p.publish_annotated:
+            from sensor_msgs.msg import Image
+            self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos)
+            self._pairer = StampPairer(p.cache_size, 0)
         self._state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
@@ -128,6 +136,10 @@ class TrackerNode(LifecycleNode):
         p = self.params
         self._sub = self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints,
                                              NP.qos_profile(p.qos_input_reliability, p.qos_input_depth))
+        if self._pub_annotated is not None:
+            from sensor_msgs.msg import Image
+            self._image_sub = self.create_subscription(Image, topics.IMAGE, self._on_image,
+                                                       NP.qos_profile(p.qos_image_reliability, p.qos_image_depth))
         self._state = 'active'
         self.get_logger().info(f'active: tracking {self.resolve_topic_name(topics.KEYPOINTS)} -> '
                                f'{self.resolve_topic_name(topics.TRACKED_KEYPOINTS)}')
@@ -156,15 +168,19 @@ class TrackerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _unsubscribe(self) -> None:
-        if self._sub is not None:
-            self.destroy_subscription(self._sub)
-        self._sub = None
+        for sub in (self._sub, self._image_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self._sub = self._image_sub = None
+        if self._pairer is not None:
+            self._pairer.clear()
 
     def _release(self) -> None:
-        for pub in (self._pub, self._pub_markers):
+        for pub in (self._pub, self._pub_markers, self._pub_annotated):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
-        self._pub = self._pub_markers = None
+        self._pub = self._pub_markers = self._pub_annotated = None
+        self._pairer = None
         self._tracker = None
         self._guard = None
 
@@ -184,6 +200,33 @@ class TrackerNode(LifecycleNode):
         with self._lock:
             m = self.stats.processing_ms_mean
             self.stats.processing_ms_mean = dt_ms if m != m else 0.9 * m + 0.1 * dt_ms
+
+    def _on_image(self, msg) -> None:
+        pairer, pub = self._pairer, self._pub_annotated
+        if pairer is None or pub is None or pub.get_subscription_count() == 0:
+            return
+        pair = pairer.add_image(convert.stamp_to_ns(msg.header.stamp), msg)
+        if pair is not None:
+            self._annotate(pair[1], pair[2])
+
+    def _annotate(self, image, tracked) -> None:
+        """~/annotated_image: the camera image with the tracked people, coloured by track id."""
+        from mipnet_ros.ros import visualize
+        try:
+            bgr = convert.image_msg_to_bgr(image)
+        except convert.ImageConversionError as exc:
+            with self._lock:
+                self.stats.rejected_images += 1
+            self.get_logger().warning(f'image for ~/annotated_image rejected ({exc.reason}): {exc}',
+                                      throttle_duration_sec=LOG_THROTTLE_SEC)
+            return
+        drawn = convert.msg_to_arrays(tracked)
+        edges = _edges(tracked.skeleton, len(drawn[0]['keypoints']) if drawn else 0)
+        pub = self._pub_annotated
+        if pub is not None:
+            pub.publish(convert.bgr_to_image_msg(visualize.draw_people(bgr, drawn, edges), tracked.header))
+            with self._lock:
+                self.stats.annotated_published += 1
 
     def _track(self, msg) -> None:
         tracker, guard, pub = self._tracker, self._guard, self._pub
@@ -231,6 +274,11 @@ class TrackerNode(LifecycleNode):
                                       throttle_duration_sec=LOG_THROTTLE_SEC)
         out = tracked_msg(msg, people, observations, track_ids)
         pub.publish(out)
+        annotated, pairer = self._pub_annotated, self._pairer
+        if annotated is not None and pairer is not None and annotated.get_subscription_count() > 0:
+            pair = pairer.add_detections(convert.stamp_to_ns(out.header.stamp), out)
+            if pair is not None:
+                self._annotate(pair[1], pair[2])
         live = self.params
         markers = self._pub_markers
         if live.publish_markers and markers is not None and markers.get_subscription_count() > 0:
@@ -268,7 +316,8 @@ class TrackerNode(LifecycleNode):
         stat.add('state', self._state)
         stat.add('tracks_active', str(active))
         for key in ('received', 'tracked', 'empty', 'people_in', 'people_tracked', 'tracks_born', 'tracks_ended',
-                    'tracks_ended_by_reset', 'untracked_over_limit', 'repaired_people', 'errors'):
+                    'tracks_ended_by_reset', 'untracked_over_limit', 'repaired_people', 'errors',
+                    'annotated_published', 'rejected_images'):
             stat.add(key, str(values[key]))
         stat.add('resets', _join(values['resets']))
         stat.add('untracked_messages', _join(values['untracked_messages']))

@@ -32,6 +32,11 @@ class TrackerNodeParams:
     max_gap_sec: float = 5.0
     qos_input_reliability: str = 'reliable'
     qos_input_depth: int = 10
+    # the annotated image: camera images paired by exact stamp with the tracked people
+    publish_annotated: bool = True
+    cache_size: int = 30
+    qos_image_reliability: str = 'best_effort'
+    qos_image_depth: int = 5
     # outputs
     qos_output_reliability: str = 'reliable'
     qos_output_depth: int = 10
@@ -84,6 +89,14 @@ SPECS: Tuple[ParamSpec, ...] = (
               'Keypoints subscription reliability (best_effort also accepts a reliable publisher).',
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.input.depth', 'qos_input_depth', 'Keypoints subscription queue depth.', int_range=(1, 1000)),
+    ParamSpec('publish_annotated', 'publish_annotated',
+              "Subscribe 'image' (raw) and publish ~/annotated_image with people coloured by track id "
+              '(drawn only while someone subscribes; false = no image subscription at all).'),
+    ParamSpec('cache_size', 'cache_size', 'Images and tracked messages kept (each) while waiting for their partner '
+              'with the same stamp.', int_range=(1, 1000)),
+    ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability.',
+              choices=('best_effort', 'reliable')),
+    ParamSpec('qos.image.depth', 'qos_image_depth', 'Image subscription queue depth.', int_range=(1, 1000)),
     ParamSpec('qos.output.reliability', 'qos_output_reliability', 'Reliability of the tracked keypoints and markers.',
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.output.depth', 'qos_output_depth', 'Queue depth of the outputs.', int_range=(1, 1000)),
