@@ -121,7 +121,8 @@ def _mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float64)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two xyxy boxes."""
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih
@@ -140,7 +141,7 @@ def detector_boxes(rng: np.random.Generator, scene: Scene, cfg: SequenceConfig) 
         box = _mask_box(p.visible_mask)
         size = np.array([box[2] - box[0], box[3] - box[1]] * 2)
         box = box + rng.normal(0.0, cfg.box_jitter, 4) * size
-        merged = next((k for k, b in enumerate(boxes) if _iou(b, box) > cfg.merge_iou), None)
+        merged = next((k for k, b in enumerate(boxes) if box_iou(b, box) > cfg.merge_iou), None)
         if merged is not None:
             b = boxes[merged]
             boxes[merged] = np.array([min(b[0], box[0]), min(b[1], box[1]), max(b[2], box[2]), max(b[3], box[3])])
