@@ -2,8 +2,8 @@
 
 It republishes every message it receives on `tracked_keypoints` with the same header and people,
 `track_id` filled for tracked people ('' for people not yet confirmed), and ~/markers and
-~/annotated_image (camera `image` paired by exact stamp) coloured by track. Messages that cannot be tracked (a late stamp) are still republished, untracked: nobody's
-result is lost. What the stream does wrong (stamps going back, gaps, a new frame_id, NaN
+~/annotated_image (camera `image` paired by exact stamp) coloured by track. Messages that cannot be
+tracked (a late stamp) are still republished, untracked: nobody's result is lost. What the stream does wrong (stamps going back, gaps, a new frame_id, NaN
 positions) is logged once with what to fix and counted on /diagnostics.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
@@ -382,24 +381,8 @@ def tracked_msg(msg: Any, people: List[dict], observations: List[Observation], t
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    from rclpy.executors import ExternalShutdownException
-    rclpy.init(args=args)
-    node = TrackerNode()
-    try:
-        if node.params.autostart:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                node.trigger_activate()
-            else:
-                node.get_logger().error('autostart: configure failed; fix the parameters and call '
-                                        'the lifecycle configure transition again')
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._unsubscribe()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    from mipnet_ros.ros.lifecycle_main import run_lifecycle_node
+    return run_lifecycle_node(TrackerNode, lambda node: node._unsubscribe(), args)
 
 
 if __name__ == '__main__':

@@ -74,7 +74,8 @@ def test_keypoint_messages_cross_processes():
         assert msg.header.frame_id == 'camera_optical'
         assert (msg.image_width, msg.image_height, msg.skeleton) == (640, 480, 'coco17')
         p = msg.persons[0]
-        assert (p.id, p.track_id, p.detection_id, p.detection_index, p.instance_index) == ('det-2#1', '7', 'det-2', 2, 1)
+        assert (p.id, p.track_id, p.detection_id) == ('det-2#1', '7', 'det-2')
+        assert (p.detection_index, p.instance_index) == (2, 1)
         assert p.score == pytest.approx(0.75) and p.detection_score == pytest.approx(0.5)
         assert p.bbox.center.position.x == pytest.approx(100.5) and p.bbox.size_x == pytest.approx(40.0)
         assert p.crop_bbox.size_y == pytest.approx(80.0)

@@ -81,13 +81,14 @@ def test_generated_sequence_through_both_launched_nodes(tmp_path):
                                  qos_profile('reliable', 100))
         node.create_subscription(MarkerArray, '/mipnet_tracker/markers', keep('markers'), qos_profile('reliable', 100))
         node.create_subscription(DiagnosticArray, '/diagnostics', keep('diag'), 50)
-        node.create_subscription(Image, '/mipnet_tracker/annotated_image', keep('annotated'), qos_profile('reliable', 100))
+        node.create_subscription(Image, '/mipnet_tracker/annotated_image', keep('annotated'),
+                                 qos_profile('reliable', 100))
         img_pub = node.create_publisher(Image, '/' + topics.IMAGE, qos_profile('reliable', 10))
         det_pub = node.create_publisher(Detection2DArray, '/' + topics.DETECTIONS, qos_profile('reliable', 10))
         threading.Thread(target=executor.spin, daemon=True).start()
         deadline = time.time() + STARTUP_TIMEOUT
         while time.time() < deadline and 0 in (img_pub.get_subscription_count(), det_pub.get_subscription_count(),
-                                                node.count_publishers('/' + topics.TRACKED_KEYPOINTS)):
+                                               node.count_publishers('/' + topics.TRACKED_KEYPOINTS)):
             time.sleep(0.1)
         assert launcher.alive(), launcher.log_text()[-3000:]
         time.sleep(1.0)
