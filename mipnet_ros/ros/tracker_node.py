@@ -3,8 +3,9 @@
 It republishes every message it receives on `tracked_keypoints` with the same header and people,
 `track_id` filled for tracked people ('' for people not yet confirmed), and ~/markers and
 ~/annotated_image (camera `image` paired by exact stamp) coloured by track. Messages that cannot be
-tracked (a late stamp) are still republished, untracked: nobody's result is lost. What the stream does wrong (stamps going back, gaps, a new frame_id, NaN
-positions) is logged once with what to fix and counted on /diagnostics.
+tracked (a late stamp) are still republished, untracked: nobody's result is lost. What the stream
+does wrong (stamps going back, gaps, a new frame_id, NaN positions) is logged once with what to fix
+and counted on /diagnostics.
 """
 from __future__ import annotations
 
