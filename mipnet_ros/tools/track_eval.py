@@ -185,7 +185,7 @@ def _plot(runs: Dict[str, Dict], path: Path) -> None:
     names = list(runs)
     x = np.arange(len(keys))
     width = 0.8 / max(len(names), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={'width_ratios': [3, 1.3]})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), gridspec_kw={'width_ratios': [3, 1.3]})
     for i, name in enumerate(names):
         vals = [runs[name]['overall'][k] for k, _ in keys]
         axes[0].bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
@@ -193,11 +193,11 @@ def _plot(runs: Dict[str, Dict], path: Path) -> None:
     axes[0].set_xticks(x, [label for _, label in keys])
     axes[0].set_ylim(min(0.0, min(runs[n]['overall']['mota'] for n in names)) - 0.05, 1.05)
     axes[0].axhline(0, color='k', lw=0.5)
-    axes[0].legend(fontsize=8)
     axes[0].set_title('higher is better')
-    axes[1].set_xticks(range(len(names)), names, rotation=20, fontsize=8)
-    axes[1].set_title('ID switches')
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=min(len(names), 3), fontsize=8)
+    axes[1].set_xticks(range(len(names)), [f'run {i + 1}' for i in range(len(names))], fontsize=8)
+    axes[1].set_title('ID switches (runs in legend order)')
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
