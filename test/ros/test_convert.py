@@ -208,3 +208,11 @@ def test_msg_to_arrays_reads_an_older_message_without_visibility():
     p = pk.PersonKeypoints(x=[1.0, float('nan')], y=[2.0, float('nan')], keypoint_scores=[0.9, 0.1])
     back = convert.msg_to_arrays(pk.PersonKeypointsArray(persons=[p]))[0]
     assert list(back['visibility']) == [2, 0] and np.all(np.isfinite(back['keypoints']))
+
+
+def test_detection_scores_follow_the_selected_boxes():
+    dets = [_det('person', 0.9, (0, 0, 10, 20), 'a'), _det('car', 0.99, (0, 0, 5, 5)),
+            _det('0', float('nan'), (10, 10, 30, 40), 'b'), _det(None, 0.0, (2, 2, 8, 8), 'u')]
+    boxes = [(0, 'a', None), (2, 'b', None), (3, 'u', None), (9, 'gone', None)]
+    scores = convert.detection_scores(dets, boxes, ['person', '0'], unlabeled_is_person=True)
+    assert scores == [pytest.approx(0.9), 1.0, 1.0, 1.0]      # NaN score and no detection: 1, never NaN

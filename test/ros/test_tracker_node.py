@@ -190,3 +190,24 @@ def test_bad_input_is_survived_answered_and_counted(bench):
     assert int(d['empty']) == 4 and int(d['tracks_ended_by_reset']) == 4
     # no track vanishes unnoticed: born = ended + still active
     assert int(d['tracks_born']) == int(d['tracks_ended']) + int(d['tracks_active'])
+
+
+def test_lifecycle_bad_parameter_fails_configure_and_reports_it():
+    from rclpy.parameter import Parameter
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id_for(__file__ + 'lifecycle'))
+    try:
+        node = TrackerNode(context=ctx, parameter_overrides=[Parameter('qos.input.reliability', value='sometimes')])
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        stat = node._diagnose(DiagnosticStatusWrapper())
+        level = int.from_bytes(stat.level, 'little') if isinstance(stat.level, bytes) else int(stat.level)
+        assert level == 2 and 'qos.input.reliability' in stat.message
+        node.set_parameters([Parameter('qos.input.reliability', value='best_effort')])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert node._tracker is None and node._pub is None
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)
