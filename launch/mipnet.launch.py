@@ -1,6 +1,7 @@
-"""Start mipnet_node.
+"""Start mipnet_node (and, with tracker:=true, mipnet_tracker on its keypoints).
 
     ros2 launch mipnet_ros mipnet.launch.py image:=/camera/image_raw detections:=/detector/detections
+    ros2 launch mipnet_ros mipnet.launch.py tracker:=true     # + track ids on 'tracked_keypoints'
 
 Every topic is a launch argument (a remap, so the node's own names stay 'image', 'detections',
 'keypoints'). Parameters come from params_file; the handful you change most often can be given
@@ -39,9 +40,16 @@ def _node(context):
     image = get('image')
     remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
               (topics.DETECTIONS, get('detections')), (topics.KEYPOINTS, get('keypoints'))]
-    return [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
-                 parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
-                 arguments=['--ros-args', '--log-level', get('log_level')])]
+    nodes = [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
+                  parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
+                  arguments=['--ros-args', '--log-level', get('log_level')])]
+    if get('tracker').strip().lower() in ('1', 'true', 'yes'):
+        nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
+                          namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
+                          remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
+                                      (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
+                          arguments=['--ros-args', '--log-level', get('log_level')]))
+    return nodes
 
 
 def generate_launch_description():
@@ -75,5 +83,12 @@ def generate_launch_description():
         DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
                               description='Output mipnet_ros/PersonKeypointsArray topic.'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),
+        DeclareLaunchArgument('tracker', default_value='false',
+                              description='true: also start mipnet_tracker on the keypoints (track ids).'),
+        DeclareLaunchArgument('tracker_name', default_value='mipnet_tracker', description='Tracker node name.'),
+        DeclareLaunchArgument('tracker_params_file', default_value=os.path.join(share, 'config', 'tracker.yaml'),
+                              description='YAML parameter file of mipnet_tracker.'),
+        DeclareLaunchArgument('tracked_keypoints', default_value=topics.TRACKED_KEYPOINTS,
+                              description='Output topic of mipnet_tracker (keypoints with track ids).'),
         OpaqueFunction(function=_node),
     ])

@@ -27,6 +27,8 @@ COMMANDS = {
     'soak': ('mipnet_ros.tools.soak', 'soak benchmark: many frames through the node, RSS and latency'),
     'weights': ('mipnet_ros.core.weights.command',
                 'pretrained models by name: list, get (verified download into the user cache), path'),
+    'track-eval': ('mipnet_ros.tools.track_eval',
+                   'tracking benchmark: MOTA, IDF1, ID switches of N=1 vs N=2 vs oracle on crossing sequences'),
     'check': ('mipnet_ros.tools.gpu_check',
               'check that a GPU (CUDA, fp16, OOM retry, onnxruntime CUDA/TensorRT) gives the CPU float32 results'),
 }

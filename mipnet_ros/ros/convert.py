@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mipnet_ros.core import person_box
+
 # encoding -> (channels, cv2 conversion code name to BGR or None when already BGR)
 RAW_ENCODINGS: Dict[str, Tuple[int, Optional[str]]] = {
     'bgr8': (3, None),
@@ -243,53 +245,76 @@ def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_thr
     return [(i, did, xyxy) for _, i, did, xyxy in sorted(scored, key=lambda t: t[1])]
 
 
-def masked_keypoints(keypoints: np.ndarray, scores: np.ndarray, threshold: float
-                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y (NaN below `threshold`) and scores (NaN where not finite), all float32 (K,)."""
-    kp = np.asarray(keypoints, dtype=np.float32).reshape(-1, 2)
-    sc = np.asarray(scores, dtype=np.float32).reshape(-1)
-    ok = np.isfinite(sc) & (sc >= threshold) & np.all(np.isfinite(kp), axis=1)
-    x = np.where(ok, kp[:, 0], np.nan).astype(np.float32)
-    y = np.where(ok, kp[:, 1], np.nan).astype(np.float32)
-    s = np.where(np.isfinite(sc), sc, np.nan).astype(np.float32)
-    return x, y, s
+def detection_scores(dets: Sequence[Any], boxes: Sequence[Tuple[int, str, np.ndarray]], class_ids: Sequence[str],
+                     unlabeled_is_person: bool) -> List[float]:
+    """Person score of the detection behind each selected box (1 when the detector gave none)."""
+    out = []
+    for index, _id, _xyxy in boxes:
+        s = detection_person_score(dets[index], class_ids, unlabeled_is_person) if 0 <= index < len(dets) else None
+        out.append(person_box.unit_score(1.0 if s is None else s))
+    return out
+
+
+def person_id(detection_index: int, detection_id: str, instance: int) -> str:
+    """"<detection>#<lambda>": the detector's id when it gave one, else the detection's index."""
+    return f'{detection_id or detection_index}#{int(instance)}'
 
 
 def people_to_msg(header: Any, image_shape: Tuple[int, int], skeleton: str, people: Sequence[Any],
                   boxes: Sequence[Tuple[int, str, np.ndarray]], keypoint_threshold: float,
-                  instance_threshold: float = 0.0):
-    """mipnet_ros/PersonKeypointsArray from estimator people.
+                  instance_threshold: float = 0.0, box_scores: Optional[Sequence[float]] = None):
+    """mipnet_ros/PersonKeypointsArray from estimator people (conventions: msg/PersonKeypoints.msg).
 
-    `boxes[p.box_index]` is (detection index, detection id, xyxy) of the box each person came from.
+    `boxes[p.box_index]` is (detection index, detection id, xyxy) of the box each person came from,
+    `box_scores` the matching detection scores. Each person gets its own id and its own box; the
+    crop box and the detection's id and score go in their own fields. Nothing published is NaN.
     """
     from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray
     out = PersonKeypointsArray(header=header, image_height=int(image_shape[0]),
                                image_width=int(image_shape[1]), skeleton=skeleton)
+    seen = set()
     for p in people:
         score = float(p.score)
         if not math.isfinite(score) or score < instance_threshold:
             continue
         det_index, det_id, xyxy = boxes[p.box_index]
-        x, y, s = masked_keypoints(p.keypoints, p.keypoint_scores, keypoint_threshold)
+        rec = person_box.person_record(p.keypoints, p.keypoint_scores, xyxy, image_shape, keypoint_threshold)
+        pid = person_id(det_index, det_id, p.instance)
+        if pid in seen:   # a detector that repeats ids: the index keeps ours unique
+            pid = f'{det_index}:{pid}'
+        seen.add(pid)
+        det_score = 1.0 if box_scores is None else person_box.unit_score(box_scores[p.box_index])
         out.persons.append(PersonKeypoints(
-            id=det_id, score=score, bbox=xyxy_to_bbox2d(xyxy), detection_index=int(det_index),
-            instance_index=int(p.instance), x=x.tolist(), y=y.tolist(), keypoint_scores=s.tolist()))
+            id=pid, detection_id=str(det_id), detection_index=int(det_index), detection_score=det_score,
+            instance_index=int(p.instance), score=person_box.unit_score(score, 0.0),
+            bbox=xyxy_to_bbox2d(rec.bbox), crop_bbox=xyxy_to_bbox2d(rec.crop_bbox),
+            x=rec.keypoints[:, 0].tolist(), y=rec.keypoints[:, 1].tolist(),
+            keypoint_scores=rec.scores.tolist(), visibility=rec.visibility.tolist()))
     return out
 
 
 def msg_to_arrays(msg: Any) -> List[Dict[str, Any]]:
-    """PersonKeypointsArray -> list of plain dicts (keypoints (K,2) with NaN, scores, box xyxy, ...).
+    """PersonKeypointsArray -> list of plain dicts (keypoints (K,2), visibility (K,), box xyxy, ids ...).
 
-    Used by the visualiser and the replay summary, so both read the published message, not
-    internal state: what you see is what was sent.
+    Used by the visualiser, the tracker and the replay summary, so all read the published message,
+    not internal state: what you see is what was sent. A message without visibility (an older
+    publisher) gets it from the positions: finite = confident, NaN = no estimate.
     """
     people = []
     for p in msg.persons:
-        kp = np.stack([np.asarray(p.x, np.float32), np.asarray(p.y, np.float32)], axis=1) \
-            if len(p.x) else np.zeros((0, 2), np.float32)
-        people.append({'keypoints': kp, 'scores': np.asarray(p.keypoint_scores, np.float32),
-                       'box': bbox2d_to_xyxy(p.bbox), 'score': float(p.score), 'id': p.id,
-                       'instance': int(p.instance_index), 'detection_index': int(p.detection_index)})
+        x, y = np.asarray(p.x, np.float32), np.asarray(p.y, np.float32)
+        k = min(len(x), len(y))
+        kp = np.stack([x[:k], y[:k]], axis=1) if k else np.zeros((0, 2), np.float32)
+        vis = np.asarray(p.visibility, np.uint8).reshape(-1)
+        if len(vis) != k:
+            vis = np.where(np.all(np.isfinite(kp), axis=1), person_box.CONFIDENT, person_box.NO_ESTIMATE)
+        vis = np.where(np.all(np.isfinite(kp), axis=1), vis, person_box.NO_ESTIMATE).astype(np.uint8)
+        kp = np.where(vis[:, None] > 0, kp, 0.0).astype(np.float32)
+        people.append({'keypoints': kp, 'visibility': vis, 'scores': np.asarray(p.keypoint_scores, np.float32),
+                       'box': bbox2d_to_xyxy(p.bbox), 'crop_box': bbox2d_to_xyxy(p.crop_bbox),
+                       'score': float(p.score), 'id': p.id, 'track_id': p.track_id,
+                       'detection_id': p.detection_id, 'instance': int(p.instance_index),
+                       'detection_index': int(p.detection_index)})
     return people
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 import numpy as np
-import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
@@ -32,13 +31,11 @@ from mipnet_ros.ros import convert, params as P, topics
 from mipnet_ros.ros.budget import BoxBudget
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
-from mipnet_ros.ros.shutdown import StopRequest, flush_and_exit
 from mipnet_ros.ros.worker import FrameWorker
 
 NODE_NAME = 'mipnet_node'
 LOG_THROTTLE_SEC = 5.0
 WORKER_EXIT_SEC = 1.0      # at shutdown, how long a frame in progress may still finish (dropped after)
-STOP_DEADLINE_SEC = 2.0    # after a stop request the process exits at the latest this much later
 
 
 @dataclass
@@ -394,8 +391,10 @@ class MipnetNode(LifecycleNode):
         t_message = time.perf_counter()
         self._budget.record(len(boxes), t_message - t_model)
         header = frame.image.header
+        box_scores = convert.detection_scores(frame.detections.detections, boxes, live.person_class_ids,
+                                              live.unlabeled_is_person)
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
-                                    conf.keypoint_threshold, live.instance_threshold)
+                                    conf.keypoint_threshold, live.instance_threshold, box_scores)
         t_publish = time.perf_counter()
         gate = self._worker.gate
         if not gate.publish(generation, pub_kp, msg):
@@ -546,54 +545,8 @@ def _parameter_to_fix(exc: BaseException) -> str:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run the node until SIGINT, SIGTERM, the parent's death or an external rclpy shutdown; then
-    end the process (status 0) without interpreter finalisation.
-
-    Teardown order: stop spinning, unsubscribe, end the worker (a frame in progress gets
-    WORKER_EXIT_SEC, then it is dropped), destroy the node, shut the context down. Whatever
-    hangs (e.g. a model still loading), the process exits STOP_DEADLINE_SEC after the request.
-    """
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-
-    def out_of_time() -> None:
-        rclpy.logging.get_logger(NODE_NAME).warning(
-            f'stop requested ({stop.reason}) {STOP_DEADLINE_SEC:g} s ago and the teardown is not done: exiting now')
-        flush_and_exit(0)
-    stop = StopRequest(STOP_DEADLINE_SEC, out_of_time)
-    stop.install_signal_handlers()
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = MipnetNode()
-    if node.params.exit_with_parent:
-        stop.watch_parent()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        if node.params.autostart and not stop.requested:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                if not stop.requested:
-                    node.trigger_activate()
-            else:
-                node.get_logger().error('autostart: configure failed; fix the parameters and call '
-                                        'the lifecycle configure transition again')
-        while not stop.requested and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)     # looks at the stop request 10 times a second
-    except ExternalShutdownException:
-        pass
-    if stop.requested:
-        node.get_logger().info(f'stopping ({stop.reason})')
-    node.stop_processing()
-    for step in (executor.shutdown, node.destroy_node, rclpy.try_shutdown):
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - teardown goes on; the process is ending anyway
-            node.get_logger().debug(f'teardown: {type(exc).__name__}: {exc}')
-    stop.ignore_signals()       # the teardown is done; a late signal must not kill the exit
-    stop.finished()
-    # Everything is closed; interpreter finalisation (torch, a frame maybe still inside the network)
-    # would only add seconds, or abort in native code: leave now.
-    flush_and_exit(0)
-    return 0
+    from mipnet_ros.ros.lifecycle_main import run_lifecycle_node
+    return run_lifecycle_node(MipnetNode, NODE_NAME, args)
 
 
 if __name__ == '__main__':

@@ -107,7 +107,7 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('max_batch', 'max_batch', 'Largest batch (boxes x instances) sent to the network at once.',
               int_range=(1, 1024)),
     ParamSpec('warmup', 'warmup', 'Run one dummy inference on activate so the first real frame is not slow.'),
-    ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published as NaN.',
+    ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published with visibility 1 (estimated, not confident).',
               float_range=(0.0, 1.0)),
     ParamSpec('instance_threshold', 'instance_threshold',
               'Minimum person score (scores are in [0, 1]) to publish a person; the same default as the Python '
@@ -173,14 +173,16 @@ def _default(attr: str) -> Any:
     return getattr(NodeParams(), attr)
 
 
-def descriptor(spec: ParamSpec):
+def descriptor(spec: ParamSpec, default: Any = None):
+    """ParameterDescriptor of `spec`; `default` gives the type for a table other than NodeParams."""
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    default = _default(spec.attr) if default is None else default
     text = spec.description
     if spec.choices:
         text += ' One of: ' + ', '.join(spec.choices) + '.'
     if not spec.live:
         text += ' (Read on configure.)'
-    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(_default(spec.attr)),
+    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(default),
                             dynamic_typing=spec.bool_too)
     if spec.float_range:
         d.floating_point_range = [FloatingPointRange(from_value=float(spec.float_range[0]),
@@ -268,11 +270,12 @@ def qos_profile(reliability: str, depth: int, transient_local: bool = False):
         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE)
 
 
-def markdown_table() -> str:
-    """The parameter table for the README, generated from SPECS so it cannot drift."""
+def markdown_table(specs: Sequence[ParamSpec] = SPECS, defaults: Any = None) -> str:
+    """The parameter table for the README, generated from a spec table so it cannot drift."""
+    defaults = NodeParams() if defaults is None else defaults
     rows = ['| parameter | default | live | description |', '|---|---|---|---|']
-    for s in SPECS:
-        d = _default(s.attr)
+    for s in specs:
+        d = getattr(defaults, s.attr)
         default = ('true' if d else 'false') if isinstance(d, bool) else (f"'{d}'" if isinstance(d, str) else repr(d))
         desc = s.description + (' One of: ' + ', '.join(s.choices) + '.' if s.choices else '')
         rng = s.float_range or s.int_range

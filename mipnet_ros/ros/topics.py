@@ -10,6 +10,8 @@ KEYPOINTS = 'keypoints'
 MARKERS = '~/markers'
 ANNOTATED_IMAGE = '~/annotated_image'
 MODEL_INFO = '~/model_info'
+# mipnet_tracker: subscribes KEYPOINTS, publishes the same people with track ids
+TRACKED_KEYPOINTS = 'tracked_keypoints'
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'

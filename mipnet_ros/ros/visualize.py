@@ -1,8 +1,9 @@
 """Pictures of the result: skeletons drawn on the image, and RViz markers in the image plane.
 
 Both take the same plain description of a person (the dicts of `convert.msg_to_arrays`:
-'keypoints' (K, 2) with NaN for invalid joints, 'box' xyxy, 'score', 'instance', 'id'), so the
-annotated image, the markers and the demo frames all show what was published.
+'keypoints' (K, 2), 'visibility' (K,) with 2 = confident (only those are drawn), 'box' xyxy, 'score',
+'instance', 'id', 'track_id'), so the annotated image, the markers and the demo frames all show what
+was published. People with a track id keep their colour across frames (a hash of the id).
 
 Markers live in the image plane of the image's own frame: x = u * scale, y = v * scale, z = 0,
 with `scale` metres per pixel (default 0.001: 1 px = 1 mm, a 640 px image is 0.64 m wide). In a
@@ -22,12 +23,25 @@ PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (160, 100, 255), (0, 160, 160))
 
 
-def person_color(i: int) -> Tuple[int, int, int]:
+def person_color(i: int, track_id: str = '') -> Tuple[int, int, int]:
+    """Colour of the i-th person drawn; a tracked person's colour follows its track id instead."""
+    if track_id:
+        import zlib
+        return PALETTE[zlib.crc32(track_id.encode()) % len(PALETTE)]
     return PALETTE[i % len(PALETTE)]
 
 
-def _valid(kp: np.ndarray) -> np.ndarray:
-    return np.all(np.isfinite(kp), axis=1)
+def _color_of(i: int, person: Dict[str, Any]) -> Tuple[int, int, int]:
+    return person_color(i, str(person.get('track_id') or ''))
+
+
+def _valid(person: Dict[str, Any], kp: np.ndarray) -> np.ndarray:
+    """Joints to draw: visibility 2 (confident); without visibility, the finite ones."""
+    finite = np.all(np.isfinite(kp), axis=1)
+    vis = person.get('visibility')
+    if vis is None or len(vis) != len(kp):
+        return finite
+    return finite & (np.asarray(vis).reshape(-1) == 2)
 
 
 def _dashed_rect(img: np.ndarray, p1, p2, color, thickness: int, dash: int = 8) -> None:
@@ -53,9 +67,9 @@ def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
     thick = max(1, int(round(2 * scale)))
     radius = max(2, int(round(3 * scale)))
     for i, p in enumerate(people):
-        color = person_color(i)
+        color = _color_of(i, p)
         kp = np.asarray(p['keypoints'], np.float32).reshape(-1, 2)
-        ok = _valid(kp)
+        ok = _valid(p, kp)
         box = p.get('box')
         if draw_boxes and box is not None and np.all(np.isfinite(box)):
             x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -64,7 +78,8 @@ def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
             else:
                 cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
             if draw_labels:
-                label = f"{p.get('id') or i} l{int(p.get('instance', 0))} {float(p.get('score', 0.0)):.2f}"
+                name = p.get('track_id') or p.get('id') or i
+                label = f"{name} l{int(p.get('instance', 0))} {float(p.get('score', 0.0)):.2f}"
                 cv2.putText(out, label, (x1 + 2, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                             0.45 * scale, color, max(1, thick // 2), cv2.LINE_AA)
         for a, b in edges:
@@ -86,7 +101,7 @@ def marker_geometry(people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int,
     result = []
     for p in people:
         kp = np.asarray(p['keypoints'], np.float64).reshape(-1, 2)
-        ok = _valid(kp)
+        ok = _valid(p, kp)
         pts = np.zeros((len(kp), 3))
         pts[:, :2] = kp * scale
         seg = [pts[k] for a, b in edges if a < len(kp) and b < len(kp) and ok[a] and ok[b] for k in (a, b)]
@@ -109,7 +124,7 @@ def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[T
     arr = MarkerArray()
     arr.markers.append(Marker(header=header, ns=ns, action=Marker.DELETEALL))
     for i, (segments, joints) in enumerate(marker_geometry(people, edges, scale)):
-        b, g, r = person_color(i)
+        b, g, r = _color_of(i, people[i])
         color = ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
         lines = Marker(header=header, ns=ns, id=2 * i, type=Marker.LINE_LIST, action=Marker.ADD)
         lines.pose.orientation.w = 1.0

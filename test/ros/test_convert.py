@@ -102,16 +102,6 @@ def test_compressed_garbage_and_unknown_formats_are_rejected():
     assert err.value.reason == 'encoding'
 
 
-def test_masked_keypoints():
-    kp = np.array([[1, 2], [3, 4], [5, 6], [np.nan, 1]], np.float32)
-    sc = np.array([0.9, 0.1, np.nan, 0.8], np.float32)
-    x, y, s = convert.masked_keypoints(kp, sc, 0.2)
-    assert x[0] == 1 and y[0] == 2
-    assert np.isnan(x[1]) and np.isnan(y[1]) and s[1] == pytest.approx(0.1)   # low score: position hidden
-    assert np.isnan(x[2]) and np.isnan(s[2])
-    assert np.isnan(x[3]) and np.isnan(y[3])
-
-
 # ------------------------------------------------------------------ with ROS messages
 def _det(cls, score, box, det_id=''):
     vm = pytest.importorskip('vision_msgs.msg')
@@ -152,27 +142,77 @@ def test_image_msgs_to_bgr():
     assert back.encoding == 'bgr8' and back.step == 12 and np.array_equal(convert.image_msg_to_bgr(back), bgr)
 
 
-def test_people_to_msg_passes_ids_indices_and_masks():
+def test_people_to_msg_gives_each_person_its_own_id_box_and_visibility():
     std = pytest.importorskip('std_msgs.msg')
     header = std.Header(frame_id='cam')
     header.stamp.sec, header.stamp.nanosec = 12, 345
     boxes = [(3, 'det-3', np.array([10, 20, 110, 220], np.float32)), (5, '', np.array([0, 0, 50, 60], np.float32))]
-    kp = np.tile(np.array([[15.0, 25.0]], np.float32), (17, 1))
+    front = np.stack([np.linspace(20, 60, 17), np.linspace(30, 200, 17)], axis=1).astype(np.float32)
+    behind = front + np.float32(30.0)                          # the hidden person: shifted right and down
     scores = np.full(17, 0.9, np.float32)
-    scores[4] = 0.05
-    people = [SimpleNamespace(keypoints=kp, keypoint_scores=scores, score=0.8, box_index=0, instance=0),
-              SimpleNamespace(keypoints=kp + 1, keypoint_scores=scores, score=0.6, box_index=0, instance=1),
-              SimpleNamespace(keypoints=kp, keypoint_scores=scores, score=0.1, box_index=1, instance=0)]
-    msg = convert.people_to_msg(header, (480, 640), 'coco17', people, boxes, 0.2, instance_threshold=0.3)
+    scores[4] = 0.05                                           # below the threshold: estimated, not trusted
+    scores[5] = np.nan                                         # no estimate at all
+    scores[6] = 1.7                                            # out of range: clipped
+    people = [SimpleNamespace(keypoints=front, keypoint_scores=scores, score=0.8, box_index=0, instance=0),
+              SimpleNamespace(keypoints=behind, keypoint_scores=scores, score=0.6, box_index=0, instance=1),
+              SimpleNamespace(keypoints=front, keypoint_scores=scores, score=0.1, box_index=1, instance=0)]
+    msg = convert.people_to_msg(header, (240, 100), 'coco17', people, boxes, 0.2, instance_threshold=0.3,
+                                box_scores=[0.75, 0.5])
     assert msg.header.stamp.sec == 12 and msg.header.stamp.nanosec == 345 and msg.header.frame_id == 'cam'
-    assert (msg.image_height, msg.image_width, msg.skeleton) == (480, 640, 'coco17')
+    assert (msg.image_height, msg.image_width, msg.skeleton) == (240, 100, 'coco17')
     assert len(msg.persons) == 2                                  # the 0.1-score person is below 0.3
     a, b = msg.persons
-    assert (a.id, a.detection_index, a.instance_index) == ('det-3', 3, 0)
-    assert (b.id, b.detection_index, b.instance_index) == ('det-3', 3, 1)
-    assert a.bbox.center.position.x == pytest.approx(60) and a.bbox.size_y == pytest.approx(200)
-    assert len(a.x) == 17 and np.isnan(a.x[4]) and a.x[0] == pytest.approx(15) and b.y[0] == pytest.approx(26)
-    assert a.keypoint_scores[4] == pytest.approx(0.05)
-    assert np.allclose(convert.bbox2d_to_xyxy(a.bbox), [10, 20, 110, 220])
+    assert (a.id, b.id) == ('det-3#0', 'det-3#1')                 # two people, two identities
+    assert (a.detection_id, a.detection_index, a.instance_index) == ('det-3', 3, 0)
+    assert (b.detection_id, b.detection_index, b.instance_index) == ('det-3', 3, 1)
+    assert a.detection_score == pytest.approx(0.75) and b.detection_score == pytest.approx(0.75)
+    for p in (a, b):                                              # the crop box is shared, in its own field
+        assert np.allclose(convert.bbox2d_to_xyxy(p.crop_bbox), [10, 20, 110, 220])
+    # own boxes: the confident keypoints' extent padded by 25 %, clipped to the image [-0.5, W - 0.5]
+    for p, kp in ((a, front), (b, behind)):
+        sure = np.array(list(p.visibility)) == 2
+        lo, hi = kp[sure].min(0), kp[sure].max(0)
+        c, half = (lo + hi) / 2, (hi - lo) * 1.25 / 2
+        want = np.clip([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], -0.5, [99.5, 239.5] * 2)
+        assert np.allclose(convert.bbox2d_to_xyxy(p.bbox), want, atol=1e-3)
+    assert not np.allclose(convert.bbox2d_to_xyxy(a.bbox), convert.bbox2d_to_xyxy(b.bbox))
+    assert list(a.visibility)[4:7] == [1, 0, 2]
+    assert a.x[4] == pytest.approx(front[4, 0]) and (a.x[5], a.y[5]) == (0.0, 0.0)   # numbers, never NaN
+    assert a.keypoint_scores[6] == 1.0 and a.keypoint_scores[5] == 0.0
+    values = [v for p in msg.persons for v in list(p.x) + list(p.y) + list(p.keypoint_scores)
+              + [p.score, p.detection_score, p.bbox.size_x, p.bbox.center.position.x, p.crop_bbox.size_y]]
+    assert all(np.isfinite(values))
     back = convert.msg_to_arrays(msg)
     assert back[1]['instance'] == 1 and back[0]['keypoints'].shape == (17, 2)
+    assert list(back[0]['visibility'][4:7]) == [1, 0, 2] and back[1]['id'] == 'det-3#1'
+
+
+def test_people_without_detection_ids_are_named_by_index_and_stay_unique():
+    std = pytest.importorskip('std_msgs.msg')
+    kp = np.tile(np.array([[15.0, 25.0]], np.float32), (17, 1))
+    sc = np.full(17, 0.9, np.float32)
+    boxes = [(0, '', np.array([0, 0, 50, 60], np.float32)), (1, 'dup', np.array([5, 5, 50, 60], np.float32)),
+             (2, 'dup', np.array([9, 9, 50, 60], np.float32))]
+    people = [SimpleNamespace(keypoints=kp, keypoint_scores=sc, score=0.8, box_index=i, instance=0) for i in range(3)]
+    msg = convert.people_to_msg(std.Header(), (100, 100), 'coco17', people, boxes, 0.2)
+    ids = [p.id for p in msg.persons]
+    assert ids[0] == '0#0' and ids[1] == 'dup#0' and len(set(ids)) == 3
+    assert [p.detection_score for p in msg.persons] == [1.0] * 3   # no scores given: 1
+    # all keypoints at one point: still a box of at least one pixel, inside the image
+    x1, y1, x2, y2 = convert.bbox2d_to_xyxy(msg.persons[0].bbox)
+    assert x2 - x1 >= 1.0 and y2 - y1 >= 1.0 and x1 >= -0.5 and y2 <= 99.5
+
+
+def test_msg_to_arrays_reads_an_older_message_without_visibility():
+    pk = pytest.importorskip('mipnet_ros.msg')
+    p = pk.PersonKeypoints(x=[1.0, float('nan')], y=[2.0, float('nan')], keypoint_scores=[0.9, 0.1])
+    back = convert.msg_to_arrays(pk.PersonKeypointsArray(persons=[p]))[0]
+    assert list(back['visibility']) == [2, 0] and np.all(np.isfinite(back['keypoints']))
+
+
+def test_detection_scores_follow_the_selected_boxes():
+    dets = [_det('person', 0.9, (0, 0, 10, 20), 'a'), _det('car', 0.99, (0, 0, 5, 5)),
+            _det('0', float('nan'), (10, 10, 30, 40), 'b'), _det(None, 0.0, (2, 2, 8, 8), 'u')]
+    boxes = [(0, 'a', None), (2, 'b', None), (3, 'u', None), (9, 'gone', None)]
+    scores = convert.detection_scores(dets, boxes, ['person', '0'], unlabeled_is_person=True)
+    assert scores == [pytest.approx(0.9), 1.0, 1.0, 1.0]      # NaN score and no detection: 1, never NaN

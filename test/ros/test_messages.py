@@ -35,12 +35,15 @@ TALKER = textwrap.dedent('''
         msg.header.frame_id = 'camera_optical'
         msg.header.stamp.sec = 1234
         msg.header.stamp.nanosec = 567
-        p = PersonKeypoints(id='track-7', score=0.75, detection_index=2, instance_index=1)
+        p = PersonKeypoints(id='det-2#1', track_id='7', detection_id='det-2', score=0.75, detection_index=2,
+                            detection_score=0.5, instance_index=1)
         p.bbox.center.position.x = 100.5
         p.bbox.size_x = 40.0
-        p.x = [1.0, float('nan'), 3.5]
-        p.y = [4.0, float('nan'), 6.25]
-        p.keypoint_scores = [0.9, float('nan'), 0.5]
+        p.crop_bbox.size_y = 80.0
+        p.x = [1.0, 0.0, 3.5]
+        p.y = [4.0, 0.0, 6.25]
+        p.keypoint_scores = [0.9, 0.0, 0.1]
+        p.visibility = [2, 0, 1]
         msg.persons = [p]
         pub.publish(msg)
         pub.publish(PersonKeypointsArray(skeleton='empty'))  # "nobody here" is a message too
@@ -71,11 +74,14 @@ def test_keypoint_messages_cross_processes():
         assert msg.header.frame_id == 'camera_optical'
         assert (msg.image_width, msg.image_height, msg.skeleton) == (640, 480, 'coco17')
         p = msg.persons[0]
-        assert (p.id, p.detection_index, p.instance_index) == ('track-7', 2, 1)
-        assert p.score == pytest.approx(0.75)
+        assert (p.id, p.track_id, p.detection_id) == ('det-2#1', '7', 'det-2')
+        assert (p.detection_index, p.instance_index) == (2, 1)
+        assert p.score == pytest.approx(0.75) and p.detection_score == pytest.approx(0.5)
         assert p.bbox.center.position.x == pytest.approx(100.5) and p.bbox.size_x == pytest.approx(40.0)
-        assert list(p.x)[0] == 1.0 and math.isnan(p.x[1]) and p.y[2] == 6.25
-        assert math.isnan(p.keypoint_scores[1]) and p.keypoint_scores[0] == pytest.approx(0.9)
+        assert p.crop_bbox.size_y == pytest.approx(80.0)
+        assert list(p.x) == [1.0, 0.0, 3.5] and p.y[2] == 6.25 and list(p.visibility) == [2, 0, 1]
+        assert all(math.isfinite(v) for v in list(p.x) + list(p.y) + list(p.keypoint_scores))
+        assert p.keypoint_scores[0] == pytest.approx(0.9)
         assert infos, 'transient-local PoseModelInfo did not reach a late subscriber'
         info = infos[0]
         assert (info.arch, info.num_instances, info.input_height, info.input_width) == ('hrnet_w32', 3, 256, 192)

@@ -26,7 +26,7 @@ MIN_OKS = 0.5
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
 
 
-def oks(gt, box, pred_x, pred_y):
+def oks(gt, box, pred_x, pred_y, pred_v):
     """COCO OKS of one prediction against one ground-truth person (area ~ 0.53 x box area, as COCO's
     segment area is for a standing person), over the labelled keypoints."""
     gt = np.asarray(gt, float)
@@ -34,7 +34,8 @@ def oks(gt, box, pred_x, pred_y):
     area = 0.53 * (x2 - x1) * (y2 - y1)
     vis = gt[:, 2] > 0
     px, py = np.asarray(pred_x, float), np.asarray(pred_y, float)
-    d2 = (np.nan_to_num(px, nan=1e6) - gt[:, 0]) ** 2 + (np.nan_to_num(py, nan=1e6) - gt[:, 1]) ** 2
+    trusted = np.asarray(pred_v) == 2
+    d2 = (np.where(trusted, px, 1e6) - gt[:, 0]) ** 2 + (np.where(trusted, py, 1e6) - gt[:, 1]) ** 2
     e = d2 / (2 * area * (2 * COCO_SIGMAS) ** 2)
     return float(np.exp(-e)[vis].mean())
 
@@ -59,11 +60,12 @@ def check_outputs(keypoints_by_stamp, trained: bool):
             assert len(people) == 0, f['name']
             continue
         gt_ids = {p['det_id'] for p in f['people']}
-        assert all(p.id in gt_ids and 0 <= p.detection_index < n_det for p in people), f['name']
+        assert all(p.detection_id in gt_ids and 0 <= p.detection_index < n_det for p in people), f['name']
+        assert len({p.id for p in people}) == len(people), f['name']
         assert len(people) <= 2 * n_det, f['name']
         if trained:
             for g in f['people']:
-                best = max((oks(g['keypoints'], g['box'], p.x, p.y) for p in people), default=0.0)
+                best = max((oks(g['keypoints'], g['box'], p.x, p.y, p.visibility) for p in people), default=0.0)
                 assert best >= MIN_OKS, f"{f['name']}: ground-truth person {g['det_id']} found with OKS {best:.2f}"
         else:
             assert len(people) >= 1, f['name']

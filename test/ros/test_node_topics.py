@@ -185,10 +185,11 @@ def test_best_effort_image_pairs_and_header_is_copied_exactly(env):
     assert (out.image_width, out.image_height) == (200, 150)
     assert 2 <= len(out.persons) <= 4
     for p in out.persons:
-        assert {'left': 0, 'right': 1}[p.id] == p.detection_index
-        assert len(p.x) == len(p.y) == len(p.keypoint_scores) == 17
+        assert {'left': 0, 'right': 1}[p.detection_id] == p.detection_index
+        assert p.id == f'{p.detection_id}#{p.instance_index}'
+        assert len(p.x) == len(p.y) == len(p.keypoint_scores) == len(p.visibility) == 17
         x1, y1, x2, y2 = boxes[p.detection_index]
-        assert p.bbox.center.position.x == pytest.approx((x1 + x2) / 2)
+        assert p.crop_bbox.center.position.x == pytest.approx((x1 + x2) / 2)
     assert {p.detection_index for p in out.persons} == {0, 1}   # everyone's box produced somebody
 
 
@@ -211,7 +212,7 @@ def test_shuffled_arrival_pairs_only_same_stamp(env):
     for stamp, out in outputs(env, set(frames)).items():
         width, n_boxes, prefix = frames[stamp]
         assert out.image_width == width                          # the image of this very stamp
-        assert all(p.id.startswith(prefix + '_') for p in out.persons)   # and its own detections
+        assert all(p.detection_id.startswith(prefix + '_') for p in out.persons)   # and its own detections
         assert {p.detection_index for p in out.persons} == set(range(n_boxes))
 
 
@@ -226,7 +227,7 @@ def test_detections_without_their_image_are_never_answered(env):
     assert env.probe.wait(lambda: control in outputs(env, {control}), 20)
     time.sleep(0.5)
     assert not outputs(env, {stamp - 1, stamp, stamp + 1})
-    assert all(p.id != 'orphan' for m in list(env.kp) for p in m.persons)
+    assert all(p.detection_id != 'orphan' for m in list(env.kp) for p in m.persons)
 
 
 @pytest.mark.parametrize('encoding', ['rgb8', 'mono8', 'rgba8', 'bgra8'])
@@ -304,7 +305,7 @@ def test_markers_deleteall_then_skeletons_in_image_frame(env):
         assert all(m.header.frame_id == 'cam_optical' for m in arr.markers)
         spheres = [m for m in arr.markers if m.type == Marker.SPHERE_LIST]
         for person, m in zip(out.persons, spheres):        # the published keypoints, 1 px = 1 mm, z = 0
-            want = [(x * 1e-3, y * 1e-3) for x, y in zip(person.x, person.y) if np.isfinite(x) and np.isfinite(y)]
+            want = [(x * 1e-3, y * 1e-3) for x, y, v in zip(person.x, person.y, person.visibility) if v == 2]
             got_xy = np.array([(p.x, p.y) for p in m.points]).reshape(-1, 2)
             np.testing.assert_allclose(got_xy, np.array(want).reshape(-1, 2), atol=1e-6)
             assert all(p.z == 0.0 for p in m.points)
