@@ -487,6 +487,8 @@ class MipnetNode(LifecycleNode):
             stat.summary(DiagnosticStatus.OK, 'ok')
         stat.add('state', self._state)
         stat.add('model', str(getattr(self._estimator, 'model_path', '') or ''))
+        choice = getattr(self._estimator, 'device_choice', None)
+        stat.add('device', f'{choice.device} {choice.precision}' if choice is not None else '')
         stat.add('processing_time_ms', f'{values["processing_ms"]:.1f}')
         stat.add('processing_time_ms_mean', f'{values["processing_ms_mean"]:.1f}')
         stat.add('frame_age_ms', f'{values["frame_age_ms"]:.1f}')
