@@ -1,14 +1,6 @@
 """Inference backends: one interface over eager PyTorch and onnxruntime.
 
-    backend.spec                              ModelSpec of the network
-    backend.run(crops (B,3,H,W) f32, instances (B,) i64)  -> heatmaps (B,K,h,w) float32 numpy
-    backend.run_shared(crops (B,3,H,W) f32, L)            -> heatmaps (B,L,K,h,w), lambda 0..L-1 per box
-
-The estimator never needs to know which one it talks to. Both split work into chunks of at most
-`max_batch` network rows (one row = one (box, lambda) head evaluation); when a GPU runs out of
-memory the chunk is halved and retried, so a frame with an unusual number of boxes degrades to
-slower instead of failing.
-"""
+Why it works this way: docs/design_notes.md."""
 import logging
 import re
 import warnings

@@ -1,13 +1,6 @@
 """Keypoints <-> Gaussian heatmaps, and the flip test, in numpy, vectorised over joints and people.
 
-Coordinates: a heatmap pixel (x, y) is the crop pixel (x * stride_x, y * stride_y); the crop
-transform (transforms.py) maps the crop centre to (W/2, H/2), so this is the HRNet convention.
-
-Encoding puts the Gaussian centre at the SUB-PIXEL joint position by default (the "unbiased"
-encoding of DARK). With that target, HRNet's decode (argmax + a quarter pixel toward the higher
-neighbour) is within 0.25 heatmap pixel of the truth; HRNet's own integer-centre targets
-(`quantize=True`) bake in up to 0.5 pixel of rounding before the network even starts.
-"""
+Why it works this way: docs/design_notes.md."""
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 

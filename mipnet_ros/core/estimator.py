@@ -1,16 +1,6 @@
 """PoseEstimator: image + person boxes -> every person in every box, the occluded ones too.
 
-Pipeline per image (all boxes batched together):
-  boxes --drop invalid--> crops (M,3,H,W) --backend--> heatmaps (M,N,K,h,w) for lambda 0..N-1
-  --decode--> keypoints in image pixels --rescore, lambda>0 decay--> OKS-NMS over the image.
-
-Scoring follows the HRNet/MIPNet evaluation: a person's score is the mean of its keypoint scores
-above `keypoint_threshold` (times the detector score when given), and lambda>0 predictions are
-multiplied by `instance_score_decay` (0.5 in the official code) because they are less reliable
-than the box's own person. OKS-NMS then removes the duplicates that overlapping boxes and
-multiple lambdas produce. Keypoint and person scores are in [0, 1] (heatmap maxima are clipped),
-and calling the estimator keeps the people scoring at least `instance_threshold` (0.3, as the node).
-"""
+Why it works this way: docs/design_notes.md."""
 import hashlib
 import logging
 import os

@@ -1,15 +1,6 @@
 """`python -m mipnet_ros eval`: OKS AP/AR of a checkpoint on COCO-format keypoint annotations.
 
-    python -m mipnet_ros eval --config config/train/coco_w32_256x192.yaml --checkpoint runs/x/final.pth \
-        --ann person_keypoints_val2017.json --images val2017 [--boxes gt|detections.json] [--flip] \
-        --json out/eval.json
-
-Pipeline per image: boxes (ground truth or detections) -> PoseEstimator (every lambda of every box,
-lambda>0 scores x 0.5, OKS-NMS at 0.9; CrowdPose keeps every prediction) -> COCO results ->
-pycocotools (COCO, OCHuman) or xtcocotools with the CrowdPose sigmas and crowd index (AP easy /
-medium / hard). Annotations that carry a `hidden` flag (our synthetic occlusion benchmark) also
-get `hidden_recall`: the share of hidden people matched one-to-one by a prediction at OKS >= 0.5.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import contextlib
 import io

@@ -1,14 +1,6 @@
 """Heatmap losses: the official weighted MSE and MIPNet's multi-instance loss.
 
-`heatmap_mse` keeps the official JointsMSELoss value exactly (0.5 x mean over joints of the per-joint
-MSE, with predictions and targets both multiplied by the joint weight), so loss curves are
-comparable with published logs. Because every joint has the same number of pixels, that mean of
-means equals one global mean, which is how it is computed here (one fused op, no Python loop).
-
-MultiInstanceLoss: the prediction for lambda=i is supervised with the box's i-th person when the box
-has one (i < min(n, N)); otherwise with person 0, so that an unused lambda learns to repeat the
-main person instead of inventing someone (MIPNet, Sec. 3).
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import Optional, Sequence, Union
 
 import torch

@@ -1,13 +1,6 @@
 """Did every person come out exactly once? Set metrics for what the node publishes.
 
-AP scores a ranked list and barely notices a duplicate ranked below its original. A tracker behind
-the node sees a set instead: the people whose score clears `instance_threshold`. A duplicate there is
-a ghost track, a miss is a lost person. Per image, published poses are taken best score first and
-each is matched to the still unmatched ground-truth person with which it has the highest OKS, if
-that OKS is at least 0.5 (COCO OKS: ground-truth area, labelled joints only). An unmatched pose is a
-*duplicate* when it reaches OKS 0.5 with a person that an earlier pose already took, else a *false
-positive*. `eval --oks-nms 0.9,0.8,0.7` reports these next to AP for every OKS-NMS threshold.
-"""
+Why it works this way: docs/design_notes.md."""
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Mapping, Sequence
 

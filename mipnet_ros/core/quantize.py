@@ -1,19 +1,6 @@
 """INT8 post-training quantization of an exported graph, calibrated on real person crops.
 
-Why: on a CPU without a GPU (a robot's x86 board, CI), the float32 network is the whole frame
-budget. onnxruntime's static QDQ quantization runs the convolutions as 8-bit integer kernels, which
-on AVX2 is about twice as fast as its float32 kernels, at a small accuracy cost that must be
-measured, not assumed; `python -m mipnet_ros eval --model X.int8.onnx` measures it.
-
-Activation ranges come from calibration crops made by the same pre-processing as inference
-(`transforms.prepare_crops` on annotated person boxes), so the ranges are those the node will see.
-A random-noise calibration would fit the ranges to noise. Weights are quantized per output channel
-with 7-bit range (`reduce_range`), which onnxruntime recommends for CPUs without VNNI, where the
-8-bit u8*s8 products can saturate.
-
-The quantized file keeps the graph's inputs, outputs and `mipnet.*` metadata and adds
-`mipnet.precision = int8`, so every backend and the node load it like any exported model.
-"""
+Why it works this way: docs/design_notes.md."""
 import contextlib
 import json
 import logging

@@ -1,16 +1,6 @@
 """`python -m mipnet_ros train --config config/<name>.yaml [--resume]`: resumable MIPNet training.
 
-Same command on one CPU, one GPU, or many GPUs under torchrun (WORLD_SIZE>1 -> DDP; gloo on CPU,
-nccl on GPU). Adam + MultiStepLR per epoch as in the official recipe, AMP on CUDA.
-
-Resuming is bit-exact: the order of samples is a pure function of (seed, epoch) and every sample's
-augmentation a pure function of (seed, epoch, index), so nothing about the data pipeline needs to
-be pickled beyond (epoch, step in epoch); the checkpoint additionally stores the optimiser,
-scheduler, AMP scaler and the python/numpy/torch RNG states. A run killed at any point restarts
-from the last checkpoint and produces the same weights as an uninterrupted one (tested on CPU).
-Ctrl-C finishes the current step, writes last.pth and raises TrainingInterrupted; a run directory
-that already holds a run is only reused with --resume or --overwrite.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import contextlib
 import json

@@ -1,16 +1,6 @@
 """Box -> crop geometry of top-down pose estimation (HRNet convention), vectorised over boxes.
 
-Units: `center` and `scale` are in IMAGE PIXELS. `scale` = (width, height) of the region that is
-cropped, i.e. the detection box after the aspect-ratio fix and the 1.25 padding. HRNet stores the
-same quantity divided by `pixel_std=200`; multiply an official `scale` by 200 to get ours. Pixels
-avoid a magic constant in every formula and make `scale[0] * scale[1]` directly the area used by
-OKS-NMS.
-
-The crop is a similarity transform (uniform scaling from the scale WIDTH, as HRNet does): because
-the box aspect is fixed to the network input aspect first, the height then fits exactly. The
-transform maps `center` to the middle of the output, (W/2, H/2) in pixel-index coordinates, so
-heatmap coordinates map back through the same formula with the heatmap size as output size.
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import Optional, Sequence, Tuple, Union
 
 import cv2

@@ -1,14 +1,6 @@
 """Reading and writing ROS 2 bags with `rosbags` (pure Python: there is no `ros2 bag` here).
 
-Messages are moved as raw CDR bytes: the replay hands the recorded bytes to rclpy's
-deserializer, the recorder writes what rclpy received, so nothing is converted twice.
-A typestore knows the standard messages plus vision_msgs and mipnet_ros's own, read from their
-installed `.msg` files (share/<package>/msg), which is what
-the writer needs to embed the schemas that make the output readable by `ros2 bag` and Foxglove.
-
-Outputs: a path ending in `.mcap` becomes one MCAP file (like the bundled `demo.mcap`); any other
-path becomes a rosbag2 directory (metadata.yaml + storage file, mcap or sqlite3).
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import os

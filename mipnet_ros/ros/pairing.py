@@ -1,13 +1,6 @@
 """Exact-stamp pairing of images with detection arrays, and the 1-slot latest-frame mailbox.
 
-Why not message_filters: its synchronisers pair by approximate time and may join a detection
-with a neighbouring frame. Here a detection array is only ever joined with the image that has
-the same header stamp (or one within an explicit `slop`, default 0), whichever arrives first.
-Both caches are bounded in count and in bytes; whatever falls out without a partner is counted,
-never re-paired.
-
-Plain Python (no ROS), so the policy is unit-tested on its own.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import threading

@@ -1,14 +1,7 @@
 """`python -m mipnet_ros replay`: play a bag's images and detections to a running mipnet_node
 through real DDS, record what the node publishes, and summarise it.
 
-    python -m mipnet_ros replay --bag test/data/demo.mcap --out out/keypoints.mcap [--lockstep]
-
-Messages go out in recorded order with their recorded header stamps (the bytes are published
-as they are), paced by the bag's log times (`--rate`, 0 = as fast as possible) or, with
-`--lockstep`, each frame waits for the node's answer (or `--frame-timeout`) before the next one
-is sent: no frame is dropped by the node's newest-frame policy, which is what tests and the demo
-want. Latency = time the node's keypoints arrived - time the frame's last input was published.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse

@@ -1,14 +1,6 @@
 """Pictures of the result: skeletons drawn on the image, and RViz markers in the image plane.
 
-Both take the same plain description of a person (the dicts of `convert.msg_to_arrays`:
-'keypoints' (K, 2), 'visibility' (K,) with 2 = confident (only those are drawn), 'box' xyxy, 'score',
-'instance', 'id', 'track_id'), so the annotated image, the markers and the demo frames all show what
-was published. People with a track id keep their colour across frames (a hash of the id).
-
-Markers live in the image plane of the image's own frame: x = u * scale, y = v * scale, z = 0,
-with `scale` metres per pixel (default 0.001: 1 px = 1 mm, a 640 px image is 0.64 m wide). In a
-camera optical frame (x right, y down) this lays the skeleton out like the picture.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple

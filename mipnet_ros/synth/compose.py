@@ -1,13 +1,6 @@
 """Compose one occlusion scene: paste 2-4 sprites over a background, track who owns each pixel.
 
-Each person is warped by a similarity transform (scale, small rotation, optional mirror) and gets
-a per-channel colour gain and an offset: pixel = clip(round(gain * warped + bias)). Pasting in
-order and recording the owner of every pixel gives exact visibility:
-  v = 0  unlabelled in the source, or outside the scene;
-  v = 2  labelled visible in the source AND the pixel under the joint shows this person;
-  v = 1  otherwise (labelled but covered by someone pasted later, or off the silhouette).
-So every v=2 joint lies on its own person's pasted pixels, which the tests check.
-"""
+Why it works this way: docs/design_notes.md."""
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 

@@ -1,27 +1,7 @@
 """Generate the bad-input corpus: a bag of faulty images and detections plus a manifest of what
 the node must do with each frame.
 
-    python -m mipnet_ros.testing.bad_inputs --out /tmp/bad_inputs.mcap [--manifest test/data/bad_inputs.json]
-
-Why a generated corpus instead of hand-written test cases: the node meets these faults through
-DDS in a real deployment (a driver with a new encoding, a detector that emits NaN boxes, a
-clock that jumps), so the test replays them through a launched node exactly like that. Every
-fault is one *kind*; each kind is a short, ordered list of messages (so arrival order, duplicate
-stamps and orphans can be expressed) and a list of frames with their expected outcome:
-
-  output    a PersonKeypointsArray with the image's exact header, persons only from `person_boxes`
-  partial   the same, but part of the frame's input is bad (boxes) or may be dropped by policy
-            (a flood), and that part only yields nothing
-  rejected  no PersonKeypointsArray at all for that stamp
-
-The manifest (`test/data/bad_inputs.json`) is written by this generator and read by the test;
-the test regenerates it and checks it matches the committed copy, so it cannot drift. The bag
-itself is built at test time in a temporary folder (the 8000x8000 frame alone is 64 MB raw), and
-is never committed.
-
-Only rosbags (pure Python) is used: it serialises any field values, including the ones rclpy
-would refuse (step/size mismatch, absurd dimensions), which is the point.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse

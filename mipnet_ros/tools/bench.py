@@ -1,24 +1,6 @@
 """Speed benchmark: what does evaluating N instances per box cost, and what does the shared trunk save?
 
-All variants run in one process on the same crops, interleaved repeat by repeat so that a CPU
-that gets busier during the run penalises them equally:
-  * naive      per lambda, a full forward pass of the B crops: N passes through the whole network
-  * shared     the lambda-free trunk once per box, only the head B*N times (PoseNet.forward_shared)
-  * plain      the HRNet without modulation blocks, one pass per box (what MIPNet is compared with)
-  * backends   torch eager vs onnxruntime (shared-trunk and per-instance graphs, and the int8
-               shared-trunk graph) at 10 boxes, at each thread count of --backend-threads;
-               fp16 variants only on a GPU
-  * pipeline   the whole PoseEstimator call (crop, network, decode, OKS-NMS) at 10 boxes
-  * gpu        on a CUDA device only: device-resident throughput per precision (strict fp32, tf32,
-               fp16, channels-last, CUDA graph) up to large batches, against the published peak
-               (core/gpu_throughput.py)
-MACs are counted with forward hooks on Conv2d / ConvTranspose2d / Linear. With f the trunk's share
-of the MACs, the shared/naive cost ratio cannot go below (f + (1-f) N) / N: the measured ratio is
-reported next to that bound.
-
-`--node` adds the ROS node's overhead (tools/node_overhead.py) under `extra`; `--extra-json FILE`
-merges measurements taken in another process.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import copy
 import json

@@ -1,20 +1,6 @@
 """Does this machine's accelerator give the CPU's answers? One command that checks every GPU path.
 
-The GPU code paths (CUDA torch, fp16, channels-last, the out-of-memory retry, onnxruntime CUDA
-with IO binding, TensorRT with its engine cache) cannot run on the machines our tests run on, so
-they are checked here, on whatever device a user or a GPU session has, against float32 on the CPU:
-
-    python -m mipnet_ros check --device cuda:0 [--data DIR] [--json OUT]
-
-Every check reports pass / fail / skip with its measured figures; one that crashes is a fail with
-the error, and the others still run. The exit status is 1 when any check failed. On a CPU the
-device checks are skipped and the device-independent ones (shared trunk vs per-lambda, the
-estimator end to end) still run, which keeps this file exercised by `make test`.
-
-Inputs are real crops when `--data` names a COCO-style folder (bench/gpu_check.sh passes
-../shared/data/coco): a trained model's heatmaps on a real person are what fp16 must not move. Otherwise a
-generated image is used, which still checks agreement but not on meaningful peaks.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import copy
 import functools

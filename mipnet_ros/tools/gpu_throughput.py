@@ -1,20 +1,6 @@
 """Device-resident throughput of the shared-trunk network per precision: what the GPU itself achieves.
 
-The backend comparison in `bench` times whole `run_shared` calls, host copies included, at the
-10 boxes of a frame. That is what the node sees, but it cannot say how close the chip comes to its
-peak: at 10 boxes an HRNet is a few hundred small kernels and the GPU mostly waits for launches.
-This measurement keeps inputs and outputs on the device, times with CUDA events, sweeps the batch
-up to where the arithmetic dominates, and reports achieved TFLOP/s (from the counted MACs) as a
-fraction of the published peak, for:
-
-  fp32          strict float32 (TF32 off): the CUDA cores
-  tf32          float32 tensors with TF32 convolutions (PyTorch's cuDNN default)
-  fp16          half precision, NCHW
-  fp16_cl       half precision, channels-last (the layout tensor-core convolutions want)
-  fp16_graph    fp16_cl replayed as a CUDA graph: no launch overhead
-
-On a CPU only fp32 runs (timed with perf_counter), which keeps this code exercised by the tests.
-"""
+Why it works this way: docs/design_notes.md."""
 import contextlib
 import copy
 import statistics

@@ -1,13 +1,6 @@
 """What the ROS node costs on top of the network: the `node_overhead` section of `bench`.
 
-The node runs in this process (so its own per-stage clocks can be read) and receives frames over
-real DDS from a driver node, exactly as from a camera and a detector. Per frame it records:
-pairing (the image and detection callbacks), convert (image message to BGR, box selection),
-model (the PoseEstimator call), message (PersonKeypointsArray) and publish. rclpy turns the
-incoming bytes into messages before any callback runs, so that cost (deserialize) is timed apart
-on the same messages. Overhead is deserialize + pairing + convert + message + publish;
-visualisation is off, as nobody subscribes to it.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import statistics
 import tempfile

@@ -1,17 +1,6 @@
 """`python -m mipnet_ros report`: the occlusion experiment's table, bar plot and JSON.
 
-    python -m mipnet_ros report --test out/synth_small/test.json --images out/synth_small/test \
-        --method hrnet_n1=runs/synth_hrnet_w16s_n1/final.pth --method hrnet_n2=runs/synth_hrnet_w16s_n2/final.pth \
-        --notes-file docs/results/occlusion_notes.md
-
-Every checkpoint is evaluated with ground-truth boxes on the synthetic test split (or its saved
-eval JSON is reused with --reuse), then docs/results/occlusion.{json,md,png} are written. The JSON
-format is fixed (the README and the tests read it):
-  {"benchmark": {"scenes", "people", "hidden_people", "seed"},
-   "methods": [{"name", "arch", "instances", "AP", "AP50", "AR", "hidden_recall", "checkpoint",
-                "trained_on", "device", "epochs"}, ...]}
-AP/AR are in 0-100, hidden_recall in 0-1 (hidden people matched at OKS >= 0.5).
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import json
 import re

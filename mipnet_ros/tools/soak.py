@@ -1,23 +1,6 @@
 """`python -m mipnet_ros soak`: many frames at the node's maximum rate; memory and latency over time.
 
-    python -m mipnet_ros soak --frames 10000 --every 500 --json docs/results/soak.json
-
-The node is started as in production (`ros2 launch mipnet_ros mipnet.launch.py`, a separate
-process) and fed through DDS. "Max rate" is lockstep: the next frame is published the moment the
-previous frame's keypoints arrive, so the node is never idle and never has to drop (a frame that
-gets no answer within `--frame-timeout` is counted as dropped). `--rate HZ` instead publishes at a
-fixed rate, as a camera would; the node's newest-frame policy then drops what it cannot keep up with.
-
-Every `--every` frames the node's resident memory (VmRSS of the node process, read from /proc)
-and the latency of the last window are recorded. Growth is measured from the first sample taken
-after `--warmup-frames` (allocator pools, lazily built kernels and caches are filled by then) to
-the last one: a leak of a few kB per frame shows up as steady growth over 10,000 frames, which is
-what this benchmark exists to catch. The exit code is non-zero when growth exceeds
-`--max-growth-pct` or frames were dropped in lockstep mode.
-
-Without `--model` the bundled model is used, or, when there is none, a random-weight hrnet_w16s
-(N=2) at `--input-size`; weights do not change memory behaviour, only the shapes do.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse

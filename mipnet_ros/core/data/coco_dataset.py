@@ -1,15 +1,6 @@
 """COCO-format keypoint dataset producing MIPNet multi-instance targets.
 
-One sample = one annotated person box. The crop made for that box usually shows other people
-too; MIPNet learns to output each of them under a different lambda. Targets (official rules):
-  * slot 0 is the person the box was made for;
-  * slots 1..M-1 are the other annotated people of the image, nearest box centre first
-    (squared distance), warped by the SAME affine crop as the image;
-  * a joint that lands outside the crop gets visibility 0;
-  * an other person showing <= 3 visible joints inside the crop is useless as a target, so that
-    slot repeats slot 0 (and `n`, the number of real people, stops before it).
-Works for COCO-17, OCHuman (COCO-17 layout) and CrowdPose-14; only the skeleton differs.
-"""
+Why it works this way: docs/design_notes.md."""
 import json
 from dataclasses import dataclass, field
 from pathlib import Path

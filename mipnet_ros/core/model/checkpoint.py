@@ -1,12 +1,6 @@
 """Loading and saving model weights, ours and the official HRNet/MIPNet files alike.
 
-Our files are a dict {'format', 'spec', 'state_dict', ...extra}: the spec makes them
-self-describing. Official files carry no architecture, only weights in one of several wrappers (a
-raw state_dict, {'state_dict': ...}, {'latest_state_dict': ...}, keys prefixed 'module.' by
-DataParallel), so the caller must name the architecture. Every failure names the file and says what
-is wrong (which keys, which shapes) because "Error(s) in loading state_dict" or a pickle traceback
-is not something a user can act on.
-"""
+Why it works this way: docs/design_notes.md."""
 import os
 import pickle
 import zipfile

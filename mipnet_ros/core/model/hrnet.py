@@ -1,14 +1,6 @@
 """HRNet (Sun et al., 2019) with MIPNet's Multi-Instance Modulation Blocks.
 
-Layout and attribute names follow the official `pose_hrnet.py` / `pose_hrnet_se_lambda.py` so that
-their checkpoints load with strict key matching: stem (`conv1`, `bn1`, `conv2`, `bn2`), `layer1`
-(4 Bottlenecks), `transition1..3`, `stage2..4` (sequences of multi-resolution modules with
-`branches` and `fuse_layers`), `final_layer`. For N>=2 the official SE_MODULES=[False, False, True,
-True] configuration adds `stage3_se` (one MIMB per branch of stage 4's input, i.e. after
-`transition3`) and `stage4_se` (one MIMB on stage 4's high-resolution output): five blocks. Places
-where the official code stores `None` in a ModuleList use `nn.Identity`, which has no parameters
-and so keeps the same indices and keys.
-"""
+Why it works this way: docs/design_notes.md."""
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 

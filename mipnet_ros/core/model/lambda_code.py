@@ -1,12 +1,6 @@
 """Instance index -> the 2-vector lambda code that the official MIPNet gates were trained with.
 
-The official code feeds the gates a float 2-vector, not an index, and uses two different encodings:
-N=2 is one-hot ([1,0] = the box's own person, [0,1] = the other one); N=3 and N=4 use the two bits
-of the index (0->[0,0], 1->[1,0], 2->[0,1], 3->[1,1]). Official checkpoints only work with the code
-they were trained with, so we reproduce both. The table is a registered buffer and the lookup is an
-index op, which keeps ONNX export free of Python control flow: the exported graph takes an int64
-instance index and gathers the code itself.
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import List
 
 import torch

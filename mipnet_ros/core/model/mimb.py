@@ -1,12 +1,6 @@
 """Multi-Instance Modulation Block (MIMB): the only lambda-dependent layers of MIPNet.
 
-A MIMB rescales every channel of a feature map by two sigmoid gates: a squeeze-excitation gate computed
-from the features themselves and a gate computed from the lambda code alone. Their product lets the
-same backbone features be steered towards a different person in the box. Attribute names follow the
-official `SELambdaLayer`/`SELambdaModule` (`fc`, `fc_lambda`, `se_layers`) so that official
-checkpoints load with strict key matching; the layer indices inside the Sequentials (0, 2 / 0, 1, 3)
-are part of that contract.
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import List, Sequence
 
 import torch

@@ -1,12 +1,6 @@
 """SimpleBaseline (Xiao et al., 2018): a ResNet followed by three 4x4 stride-2 deconvolutions.
 
-Also home of the two residual blocks, which HRNet reuses. Module names (`conv1`, `layer1..4`,
-`deconv_layers`, `final_layer`, `downsample`) and Sequential indices follow the official
-`pose_resnet.py` so its checkpoints load strictly. With N>=2 instances the MIPNet variant
-(`pose_resnet_se_lambda`, SE_MODULES=[False, False, True, True]) gates the input of `layer3`
-(512 channels for Bottleneck, `layer3_se`) and of `layer4` (1024, `layer4_se`); the trunk therefore ends
-after `layer2`.
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch

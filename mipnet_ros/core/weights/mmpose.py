@@ -1,12 +1,6 @@
 """mmpose top-down HRNet checkpoints -> our key layout (the official HRNet one).
 
-Facts from mmpose's model definitions: the `HRNet` backbone names its modules exactly like the
-official pose_hrnet.py (conv1/bn1/conv2/bn2, layer1, transition1..3, stage2..4 with branches and
-fuse_layers), and the whole backbone sits under `backbone.`. The head is a single 1x1 conv called
-`final_layer`: under `keypoint_head.` in mmpose 0.x (TopdownHeatmapSimpleHead with
-num_deconv_layers=0) and under `head.` in 1.x (HeatmapHead with deconv_out_channels=None). 1.x
-models may also store `data_preprocessor.*` buffers (mean/std), which we apply ourselves.
-"""
+Why it works this way: docs/design_notes.md."""
 from typing import Any, Dict, Mapping
 
 import numpy as np
