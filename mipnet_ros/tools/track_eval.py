@@ -203,17 +203,23 @@ def _plot(runs: Dict[str, Dict], path: Path) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='one sequence per seed and kind')
-    parser.add_argument('--kinds', nargs='+', default=list(KINDS), choices=KINDS)
-    parser.add_argument('--frames', type=int, default=SequenceConfig.frames, help='frames per sequence')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
+                        help='one sequence per seed and kind (default: %(default)s)')
+    parser.add_argument('--kinds', nargs='+', default=list(KINDS), choices=KINDS,
+                        help='sequence kinds (default: all)')
+    parser.add_argument('--frames', type=int, default=SequenceConfig.frames,
+                        help='frames per sequence (default: %(default)s)')
     parser.add_argument('--model', default='', help='N>1 (MIPNet) model; empty = the bundled model')
     parser.add_argument('--n1-model', default='',
                         help='N=1 model with the same budget; empty = the MIPNet model restricted to lambda=0')
-    parser.add_argument('--keypoint-threshold', type=float, default=0.2, help='as the node: confident keypoints')
+    parser.add_argument('--keypoint-threshold', type=float, default=0.2,
+                        help='as the node: confident keypoints (default: %(default)s)')
     parser.add_argument('--instance-threshold', type=float, nargs='+', default=[0.3, 0.15],
-                        help='person score thresholds to compare (0.3 = the node default)')
-    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
-    parser.add_argument('--out', default='docs/results', help='where tracking.{json,md,png} go')
+                        help='person score thresholds to compare (default: %(default)s; 0.3 = the node default)')
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads (default: %(default)s)')
+    parser.add_argument('--out', default='out/tracking',
+                        help='where tracking.{json,md,png} go (default: %(default)s; the published copy is '
+                             'docs/results)')
     parser.add_argument('--notes', default='', help='a paragraph appended to the markdown table')
 
 
