@@ -147,14 +147,16 @@ def _default(attr: str) -> Any:
     return getattr(NodeParams(), attr)
 
 
-def descriptor(spec: ParamSpec):
+def descriptor(spec: ParamSpec, defaults: Any = None):
+    """ParameterDescriptor of `spec`; `defaults` is the dataclass instance holding its default (NodeParams())."""
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     text = spec.description
     if spec.choices:
         text += ' One of: ' + ', '.join(spec.choices) + '.'
     if not spec.live:
         text += ' (Read on configure.)'
-    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(_default(spec.attr)))
+    default = getattr(defaults, spec.attr) if defaults is not None else _default(spec.attr)
+    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(default))
     if spec.float_range:
         d.floating_point_range = [FloatingPointRange(from_value=float(spec.float_range[0]),
                                                      to_value=float(spec.float_range[1]), step=0.0)]
