@@ -32,6 +32,19 @@ def test_yaml_has_every_parameter_with_the_declared_default():
         assert values[s.name] == want and type(values[s.name]) is type(want), s.name
 
 
+def test_keypoints3d_yaml_has_every_parameter_with_the_declared_default():
+    from mipnet_ros.ros import keypoints3d_params as P3
+    doc = yaml.safe_load((REPO / 'config' / 'keypoints3d.yaml').read_text())
+    values = _flatten(doc['/**']['ros__parameters'])
+    assert set(values) == {s.name for s in P3.SPECS}
+    defaults = P3.Keypoints3DParams()
+    for s in P3.SPECS:
+        want = getattr(defaults, s.attr)
+        assert values[s.name] == want and type(values[s.name]) is type(want), s.name
+    assert P3.check(defaults) == ''
+    assert 'depth.min' in P3.check(P3.with_live(defaults, {'depth.min': 30.0}))
+
+
 def test_declared_on_a_node_with_descriptors_and_validation():
     rclpy = pytest.importorskip('rclpy')
     from rcl_interfaces.msg import ParameterType
