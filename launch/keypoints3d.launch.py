@@ -24,6 +24,8 @@ def _true(value: str) -> bool:
 def _node(context):
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     overrides = {'publish_3d': _true(get('depth')), 'hri.enabled': _true(get('hri'))}
+    if get('depth_reliability').strip():
+        overrides['qos.depth.reliability'] = get('depth_reliability').strip()
     remaps = [(topics.KEYPOINTS, get('keypoints')), (topics.DEPTH_IMAGE, get('depth_image')),
               (topics.CAMERA_INFO, get('camera_info')), (topics.KEYPOINTS_3D, get('keypoints_3d')),
               (topics.MARKERS_3D, get('keypoints_3d_markers'))]
@@ -54,6 +56,9 @@ def generate_launch_description():
                               description='Output mipnet_ros/PersonKeypoints3DArray topic.'),
         DeclareLaunchArgument('keypoints_3d_markers', default_value=topics.MARKERS_3D,
                               description='Output 3D skeleton MarkerArray topic.'),
+        DeclareLaunchArgument('depth_reliability', default_value='',
+                              description='Depth/CameraInfo subscription QoS: best_effort or reliable; empty = '
+                                          'params file (best_effort).'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),
         OpaqueFunction(function=_node),
     ])

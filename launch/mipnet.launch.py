@@ -87,6 +87,7 @@ def generate_launch_description():
                               'hri': LaunchConfiguration('hri'), 'keypoints': LaunchConfiguration('keypoints'),
                               'depth_image': LaunchConfiguration('depth_image'),
                               'camera_info': LaunchConfiguration('camera_info'),
+                              'depth_reliability': LaunchConfiguration('image_reliability'),
                               'log_level': LaunchConfiguration('log_level')}.items(),
             condition=IfCondition(PythonExpression(["'", LaunchConfiguration('depth'), "'.lower() in ('1', 'true', "
                                                     "'yes') or '", LaunchConfiguration('hri'), "'.lower() in ('1', "

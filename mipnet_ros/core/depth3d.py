@@ -45,6 +45,7 @@ class DepthOptions:
     min_depth: float = 0.1             # metres; nearer readings are sensor noise
     max_depth: float = 20.0            # metres
     min_valid_fraction: float = 0.2    # fewer valid pixels in the window than this -> no depth
+    person_spread: float = 1.0         # metres from the person's median depth; farther = background; 0 = off
 
 
 def camera_model(k: Sequence[float], d: Sequence[float], width: int, height: int,
@@ -135,10 +136,11 @@ def deproject(uv: np.ndarray, z: np.ndarray, cam: CameraModel) -> np.ndarray:
 
 def keypoints_3d(depth_m: np.ndarray, cam: CameraModel, uv: np.ndarray, usable: Optional[np.ndarray] = None,
                  opts: DepthOptions = DepthOptions()) -> Tuple[np.ndarray, np.ndarray]:
-    """3D keypoints (N, 3) in metres in the optical frame and their validity (N,).
+    """One person's 3D keypoints (N, 3) in metres in the optical frame and their validity (N,).
 
-    `usable` masks keypoints that have no 2D estimate (they stay invalid). Invalid points are (0, 0, 0),
-    never NaN.
+    `usable` masks keypoints that have no 2D estimate (they stay invalid). A keypoint whose depth is
+    more than opts.person_spread from the person's median depth is invalid: its pixel shows what is
+    behind or in front of the person. Invalid points are (0, 0, 0), never NaN.
     """
     if depth_m.shape[:2] != (cam.height, cam.width) and cam.width > 0 and cam.height > 0:
         raise DepthInputError('depth_size', f'depth {depth_m.shape[1]}x{depth_m.shape[0]} differs from the '
@@ -147,6 +149,8 @@ def keypoints_3d(depth_m: np.ndarray, cam: CameraModel, uv: np.ndarray, usable: 
     z, ok = robust_depth(depth_m, uv, opts)
     if usable is not None:
         ok &= np.asarray(usable, bool).reshape(-1)
+    if opts.person_spread > 0 and ok.any():   # a joint off the body (on the wall behind) is not the person
+        ok &= np.abs(z - np.median(z[ok])) <= opts.person_spread
     xyz = np.zeros((len(uv), 3))
     if ok.any():
         xyz[ok] = deproject(uv[ok], z[ok], cam)

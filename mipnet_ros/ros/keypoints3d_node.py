@@ -304,6 +304,14 @@ class Keypoints3DNode(LifecycleNode):
             self._logged[reason] = now
             self.get_logger().warning(f'depth frame {"rejected" if count else "without 3D"} ({reason}): {message}')
 
+    def _warn(self, S, stat, key: str, message: str) -> None:
+        """A WARN summary that is also logged (once per LOG_THROTTLE_SEC and key)."""
+        stat.summary(S.WARN, message)
+        now = time.monotonic()
+        if now - self._logged.get(key, -LOG_THROTTLE_SEC) >= LOG_THROTTLE_SEC:
+            self._logged[key] = now
+            self.get_logger().warning(message)
+
     def _error(self, message: str) -> None:
         with self._lock:
             self.stats.errors += 1
@@ -329,10 +337,11 @@ class Keypoints3DNode(LifecycleNode):
         elif new_rejected:
             stat.summary(S.WARN, f'{new_rejected} depth frame(s) rejected: {v["last_reason"]}')
         elif p.publish_3d and v['keypoints'] and not v['depth_images']:
-            stat.summary(S.WARN, f'keypoints arrive but no depth image on {self.resolve_topic_name(T.DEPTH_IMAGE)}')
+            self._warn(S, stat, 'no_depth', f'keypoints arrive but no depth image on '
+                       f'{self.resolve_topic_name(T.DEPTH_IMAGE)} (topic, QoS reliability: qos.depth.reliability)')
         elif p.publish_3d and v['keypoints'] > 1 and v['depth_images'] and not v['paired']:
-            stat.summary(S.WARN, 'keypoints and depth images arrive but none pair: their header stamps differ '
-                                 '(see sync.approximate and sync.slop_sec)')
+            self._warn(S, stat, 'no_pair', 'keypoints and depth images arrive but none pair: their header stamps '
+                       'differ (see sync.approximate and sync.slop_sec)')
         elif v['no_valid_depth'] and v['points_valid'] == 0:
             stat.summary(S.WARN, 'no keypoint got a valid depth so far')
         else:

@@ -19,6 +19,7 @@ class Keypoints3DParams:
     depth_min: float = 0.1
     depth_max: float = 20.0
     depth_min_valid_fraction: float = 0.2
+    depth_person_spread: float = 1.0
     sync_approximate: bool = False
     sync_slop_sec: float = 0.05
     sync_queue_size: int = 10
@@ -40,7 +41,8 @@ class Keypoints3DParams:
 
     def depth_options(self) -> DepthOptions:
         return DepthOptions(window=self.depth_window, min_depth=self.depth_min, max_depth=self.depth_max,
-                            min_valid_fraction=self.depth_min_valid_fraction)
+                            min_valid_fraction=self.depth_min_valid_fraction,
+                            person_spread=self.depth_person_spread)
 
 
 SPECS: Tuple[ParamSpec, ...] = (
@@ -56,6 +58,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('depth.min_valid_fraction', 'depth_min_valid_fraction',
               'A keypoint needs at least this fraction of valid depth pixels in its window.', live=True,
               float_range=(0.0, 1.0)),
+    ParamSpec('depth.person_spread', 'depth_person_spread',
+              "Keypoints farther than this (metres) from the person's median depth are invalid (their pixel shows "
+              'the background or an occluder); 0 = keep them.', live=True, float_range=(0.0, 100.0)),
     ParamSpec('sync.approximate', 'sync_approximate',
               'false: keypoints and depth are paired by identical header stamps; true: within sync.slop_sec.'),
     ParamSpec('sync.slop_sec', 'sync_slop_sec', 'Largest stamp difference paired when sync.approximate is true.',

@@ -76,12 +76,12 @@ def test_figure_and_wall_within_1cm(scene, encoding):
     cam = camera_model(K, D, W, H, 'plumb_bob')
     truth = np.vstack([FIGURE, WALL_POINTS])
     uv = project(truth)
-    xyz, ok = keypoints_3d(depth, cam, uv)
+    xyz, ok = keypoints_3d(depth, cam, uv, opts=DepthOptions(person_spread=0.0))   # not one person: no outliers
     assert ok.all()
     err = np.linalg.norm(xyz - truth, axis=1)
     assert err.max() < 0.01, err
     # without the distortion model the far-off-centre points are wrong by centimetres: the model matters
-    xyz_pinhole, _ = keypoints_3d(depth, camera_model(K, [], W, H), uv)
+    xyz_pinhole, _ = keypoints_3d(depth, camera_model(K, [], W, H), uv, opts=DepthOptions(person_spread=0.0))
     assert np.linalg.norm(xyz_pinhole - truth, axis=1).max() > 0.03
 
 
@@ -111,6 +111,17 @@ def test_median_ignores_holes_nan_and_the_background_edge(scene):
     assert z[17] == pytest.approx(FIGURE[10, 2])
     xyz, ok = keypoints_3d(depth, cam, uv)
     assert ok.all() and np.linalg.norm(xyz - FIGURE, axis=1).max() < 0.01
+
+
+def test_a_joint_off_the_body_is_not_given_the_background_depth(scene):
+    cam = camera_model(K, D, W, H)
+    uv = project(FIGURE)
+    uv[9] += [30, 0]                          # the left wrist estimate lands on the wall beside the figure
+    xyz, ok = keypoints_3d(scene, cam, uv)
+    assert ok.tolist() == [j != 9 for j in range(17)]
+    assert np.linalg.norm(xyz[ok] - FIGURE[ok], axis=1).max() < 0.01
+    _, ok = keypoints_3d(scene, cam, uv, opts=DepthOptions(person_spread=0.0))
+    assert ok.all()
 
 
 def test_no_valid_depth_gives_invalid_points_never_nan():
