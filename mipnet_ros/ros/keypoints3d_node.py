@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -71,6 +71,10 @@ class Keypoints3DNode(LifecycleNode):
         self._subs: List[Any] = []
         self._sync = None
         self._infos: 'deque[Any]' = deque(maxlen=CAMERA_INFO_CACHE)
+        # pairs waiting for the CameraInfo with their stamp (it travels on its own topic and may come later)
+        self._pending: 'deque[Tuple[Any, Any, float]]' = deque()
+        self._infos_match_stamps = True    # until seen otherwise, expect one CameraInfo per depth image
+        self._flush_timer = None
         self._edges: Dict[str, List] = {}
         self._logged: Dict[str, float] = {}    # reason -> monotonic time of its last log line
         import diagnostic_updater
@@ -185,12 +189,17 @@ class Keypoints3DNode(LifecycleNode):
         self._sync.registerCallback(self._on_pair)
         info_sub = self.create_subscription(CameraInfo, T.CAMERA_INFO, self._on_camera_info, depth_qos)
         self._subs = [kp_sub.sub, depth_sub.sub, info_sub]
+        self._flush_timer = self.create_timer(0.05, self._flush_pending)
 
     def _unsubscribe(self) -> None:
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
         self._sync = None
+        if self._flush_timer is not None:
+            self.destroy_timer(self._flush_timer)
+            self._flush_timer = None
+        self._pending.clear()
         self._infos.clear()
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -226,6 +235,7 @@ class Keypoints3DNode(LifecycleNode):
     def _on_camera_info(self, msg) -> None:
         self._count('camera_infos')
         self._infos.append(msg)
+        self._flush_pending()
 
     def _camera_info_for(self, depth) -> Any:
         infos = list(self._infos)
@@ -245,9 +255,44 @@ class Keypoints3DNode(LifecycleNode):
                                   f'stamp (camera_info.max_age_sec={max_age:g}; 0 accepts any age)')
         return newest
 
+    def _info_ready(self, depth) -> bool:
+        """Whether the CameraInfo for this depth image is here, or waiting for it makes no sense."""
+        if not self._infos:
+            return False
+        stamp = stamp_to_ns(depth.header.stamp)
+        newest = max(stamp_to_ns(m.header.stamp) for m in self._infos)
+        exact = any(stamp_to_ns(m.header.stamp) == stamp for m in self._infos)
+        if exact:
+            self._infos_match_stamps = True
+        elif newest > stamp:   # a later CameraInfo came first: this stamp's own one is not coming
+            self._infos_match_stamps = False
+        return exact or newest >= stamp or not self._infos_match_stamps
+
+    def _flush_pending(self) -> None:
+        """Process waiting pairs in arrival order: when their CameraInfo came, or after camera_info.wait_sec.
+
+        Before the first CameraInfo (it may be discovered later than the depth topic) pairs wait without a
+        time limit, at most sync.queue_size of them: the oldest is then rejected as camera_info_missing.
+        """
+        now = time.monotonic()
+        while self._pending:
+            keypoints, depth, since = self._pending[0]
+            if len(self._pending) <= self.params.sync_queue_size and (
+                    not self._infos or (not self._info_ready(depth)
+                                        and now - since < self.params.camera_info_wait_sec)):
+                return
+            self._pending.popleft()
+            if self._infos and not self._info_ready(depth):
+                self._infos_match_stamps = False   # waited in vain: this driver does not stamp CameraInfo per image
+            self._handle(keypoints, depth)
+
     # ------------------------------------------------------------------ processing
     def _on_pair(self, keypoints, depth) -> None:
         self._count('paired')
+        self._pending.append((keypoints, depth, time.monotonic()))
+        self._flush_pending()
+
+    def _handle(self, keypoints, depth) -> None:
         try:
             self._process(keypoints, depth)
         except DepthInputError as exc:

@@ -24,6 +24,7 @@ class Keypoints3DParams:
     sync_slop_sec: float = 0.05
     sync_queue_size: int = 10
     camera_info_max_age_sec: float = 1.0
+    camera_info_wait_sec: float = 0.5
     require_same_frame: bool = True
     publish_markers: bool = True
     marker_line_width: float = 0.02
@@ -70,6 +71,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('camera_info.max_age_sec', 'camera_info_max_age_sec',
               'Use the CameraInfo with the depth stamp, else the newest one at most this much older or newer; '
               '0 = any age (a latched CameraInfo).', live=True, float_range=(0.0, 3600.0)),
+    ParamSpec('camera_info.wait_sec', 'camera_info_wait_sec',
+              'How long a paired frame waits for the CameraInfo with its stamp (it may arrive after the depth '
+              'image); only while CameraInfo stamps match the depth stamps.', live=True, float_range=(0.0, 10.0)),
     ParamSpec('require_same_frame', 'require_same_frame',
               "Reject depth (and CameraInfo) whose frame_id is not the keypoints' image frame: depth must be "
               'aligned to the colour image.', live=True),

@@ -228,6 +228,11 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             raise SystemExit(f'after {opts.wait_node:.0f} s nobody is on {missing}: is mipnet_node running and '
                              'active, in the same ROS_DOMAIN_ID and namespace, with these topic names?')
         time.sleep(1.0)   # the node sees our subscriptions later than we see its publishers
+        if extras:   # the same for the extra topics: send the first stamp's messages a few times until both sides match
+            for _ in range(8):
+                for extra_topic, extra_raw in extras[min(extras)]:
+                    extra_pubs[extra_topic].publish(extra_raw)
+                time.sleep(0.25)
 
         wall0 = bag0 = None
         for topic, _msgtype, t_ns, raw in bag_io.read_raw(opts.bag, [img_topic, det_topic]):

@@ -5,11 +5,14 @@ the points that were projected (distorting camera), with the header and ids copi
 (no CameraInfo, other size, encoding or frame, an uncalibrated or late CameraInfo, no valid depth)
 is rejected with its reason in /diagnostics and the log, and the node keeps working.
 """
+import os
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -18,7 +21,9 @@ from mipnet_ros.ros import topics as T  # noqa: E402
 from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[2]
 W, H, FRAME = 320, 240, 'camera_color_optical_frame'
+QUEUE = 2   # sync.queue_size: also how many frames wait for the first CameraInfo
 K = np.array([[300.0, 0, 161.0], [0, 300.0, 118.5], [0, 0, 1]])
 D = np.array([0.1, -0.2, 0.001, -0.002, 0.05])
 # two people: A at 2.0 m (all joints), B at 2.6 m (two joints not found by the 2D estimator)
@@ -84,11 +89,14 @@ def scene_depth():
 @pytest.fixture(scope='module')
 def running(tmp_path_factory):
     domain = domain_id_for('keypoints3d')
-    import os
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
-    log = tmp_path_factory.mktemp('kp3d') / 'node.log'
-    launcher = NodeLauncher({'depth_image': '/cam/depth', 'camera_info': '/cam/depth_info', 'keypoints': '/kp'},
-                            env=env, log_path=log, launch_file='keypoints3d.launch.py').start()
+    tmp = tmp_path_factory.mktemp('kp3d')
+    doc = yaml.safe_load((REPO / 'config' / 'keypoints3d.yaml').read_text())
+    doc['/**']['ros__parameters']['sync']['queue_size'] = QUEUE
+    (tmp / 'params.yaml').write_text(yaml.safe_dump(doc))
+    launcher = NodeLauncher({'depth_image': '/cam/depth', 'camera_info': '/cam/depth_info', 'keypoints': '/kp',
+                             'keypoints3d_params_file': str(tmp / 'params.yaml')},
+                            env=env, log_path=tmp / 'node.log', launch_file='keypoints3d.launch.py').start()
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     node = rclpy.create_node('kp3d_probe', context=ctx)
@@ -128,29 +136,35 @@ def test_3d_keypoints_and_every_bad_input(running):
     time.sleep(0.5)
     good = scene_depth()
 
-    def frame(ns, depth=None, info='same stamp', settle=0.3):
-        if info is not None:   # a camera driver publishes CameraInfo with every depth image
-            pub_info.publish(info_msg(ns) if isinstance(info, str) else info)
+    def frame(ns, depth=None, info='same stamp', info_after=False, settle=0.3):
+        info = info_msg(ns) if isinstance(info, str) else info   # a driver publishes one with every depth image
+        if info is not None and not info_after:
+            pub_info.publish(info)
             spin_until(ex, lambda: False, 0.15)
         pub_depth.publish(depth if depth is not None else depth_msg(ns, good))
         pub_kp.publish(keypoints_msg(ns))
+        if info is not None and info_after:
+            spin_until(ex, lambda: False, 0.15)
+            pub_info.publish(info)
         spin_until(ex, lambda: False, settle)
 
     s = 10**9
-    frame(1 * s, info=None)                                                 # no CameraInfo yet
+    for ns in (0.5, 0.6, 0.7):                                              # no CameraInfo yet: they wait,
+        frame(int(ns * s), info=None)                                       # the oldest beyond QUEUE: missing
     frame(2 * s)                                                            # good
-    frame(3 * s, depth_msg(3 * s, good[::2, ::2]))                          # other size
-    frame(4 * s, depth_msg(4 * s, good, 'rgb8'))                            # not a depth encoding
-    frame(5 * s, depth_msg(5 * s, good, frame='camera_depth_optical_frame'))  # not aligned
-    frame(6 * s, depth_msg(6 * s, np.zeros((H, W))))                        # no valid depth anywhere
-    frame(7 * s, info=info_msg(7 * s, k=np.zeros((3, 3))))                  # K = 0
-    frame(60 * s, info=None)                                                # newest CameraInfo is 53 s old
+    frame(3 * s, info_after=True)                                           # good: its CameraInfo comes later
+    frame(4 * s, depth_msg(4 * s, good[::2, ::2]))                          # other size
+    frame(5 * s, depth_msg(5 * s, good, 'rgb8'))                            # not a depth encoding
+    frame(6 * s, depth_msg(6 * s, good, frame='camera_depth_optical_frame'))  # not aligned
+    frame(7 * s, depth_msg(7 * s, np.zeros((H, W))))                        # no valid depth anywhere
+    frame(8 * s, info=info_msg(8 * s, k=np.zeros((3, 3))))                  # K = 0
+    frame(60 * s, info=None, settle=0.8)                                    # newest CameraInfo is 52 s old
     frame(61 * s, depth_msg(61 * s, good, '32FC1'))                         # good again, metres
-    assert spin_until(ex, lambda: len(out) >= 3, 10), launcher.log_text()[-3000:]
+    assert spin_until(ex, lambda: len(out) >= 4, 10), launcher.log_text()[-3000:]
 
     stamps = [m.header.stamp.sec for m in out]
-    assert stamps == [2, 6, 61]
-    for m in (out[0], out[2]):
+    assert stamps == [2, 3, 7, 61]
+    for m in (out[0], out[1], out[3]):
         assert m.header.frame_id == FRAME and m.skeleton == 'generic4'
         assert [(p.id, p.track_id) for p in m.persons] == [('detA#0', 'a'), ('detB#0', 'b')]
         for p, truth in zip(m.persons, PEOPLE.values()):
@@ -160,10 +174,10 @@ def test_3d_keypoints_and_every_bad_input(running):
             assert valid.tolist() == expect_valid
             assert np.linalg.norm(xyz[valid] - truth[valid], axis=1).max() < 0.01
             assert np.all(xyz[~valid] == 0)
-    assert not any(any(p.valid) for p in out[1].persons)                    # zero depth: published, all invalid
-    assert spin_until(ex, lambda: len(markers) >= 3, 3)                     # 3D markers: metres, optical frame
+    assert not any(any(p.valid) for p in out[2].persons)                    # zero depth: published, all invalid
+    assert spin_until(ex, lambda: len(markers) >= 4, 3)                     # 3D markers: metres, optical frame
     spheres = [m for m in markers[-1].markers if m.type == m.SPHERE_LIST]
-    assert markers[-1].markers[0].header == out[2].header and len(spheres) == 2
+    assert markers[-1].markers[0].header == out[3].header and len(spheres) == 2
     np.testing.assert_allclose([[q.x, q.y, q.z] for q in spheres[0].points], PEOPLE['A'], atol=0.01)
 
     def reasons():
@@ -174,10 +188,12 @@ def test_3d_keypoints_and_every_bad_input(running):
         return {}
     expected = ('camera_info_missing', 'depth_size', 'depth_encoding', 'frame_mismatch', 'no_valid_depth',
                 'camera_info_invalid', 'camera_info_late')
-    assert spin_until(ex, lambda: reasons().get('published') == '3', 5), reasons()
+    assert spin_until(ex, lambda: reasons().get('published') == '4', 5), reasons()
     values = reasons()
-    assert all(f'{r}: 1' in values['rejected_reasons'] for r in expected), values
-    assert values['rejected'] == '6' and values['errors'] == '0' and values['paired'] == '9'
+    counts = dict(kv.split(': ') for kv in values['rejected_reasons'].split(', '))
+    # 0.6 s and 0.7 s waited for a CameraInfo and got the one of 2 s: too far away, like 60 s
+    assert counts == {r: '3' if r == 'camera_info_late' else '1' for r in expected}, values
+    assert values['rejected'] == '8' and values['errors'] == '0' and values['paired'] == '12'
     log = launcher.log_text()
     for r in expected:
         assert f'({r})' in log, r
