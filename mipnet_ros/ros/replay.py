@@ -32,6 +32,7 @@ RECORDABLE = {  # name -> (topic relative to the node, type, relative to the nod
     'keypoints_3d': (T.KEYPOINTS_3D, T.KEYPOINTS_3D_TYPE, False),
     'markers_3d': (T.MARKERS_3D, T.MARKERS_TYPE, False),
 }
+FROM_DEPTH = ('keypoints_3d', 'markers_3d')   # mipnet_keypoints3d's outputs: in "all" only with --extra-bag
 
 
 @dataclass
@@ -298,7 +299,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--publish-detections-topic', help='publish detections here (default <namespace>/detections)')
     parser.add_argument('--keypoints-topic', help='keypoints topic to record (default <namespace>/keypoints)')
     parser.add_argument('--record', default='keypoints,model_info',
-                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all")')
+                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all"; the 3D ones with '
+                             '--extra-bag)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
                         help='storage of a directory output (a .mcap path is always mcap)')
     parser.add_argument('--no-compress', action='store_true', help='write uncompressed MCAP chunks')
@@ -311,7 +313,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    record = sorted(RECORDABLE) if args.record == 'all' else [r.strip() for r in args.record.split(',') if r.strip()]
+    if args.record == 'all':
+        record = sorted(r for r in RECORDABLE if args.extra_bag or r not in FROM_DEPTH)
+    else:
+        record = [r.strip() for r in args.record.split(',') if r.strip()]
     unknown = [r for r in record if r not in RECORDABLE]
     if unknown:
         raise SystemExit(f'--record: unknown {unknown}; choose from {sorted(RECORDABLE)}')
