@@ -13,18 +13,16 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
 from mipnet_ros.core.depth3d import DepthInputError
 from mipnet_ros.core.skeleton import get_skeleton
 from mipnet_ros.ros import convert3d, keypoints3d_params as P, topics as T
-from mipnet_ros.ros.convert import stamp_to_ns
+from mipnet_ros.ros.camera_info_cache import CameraInfoCache
 from mipnet_ros.ros.params import qos_profile
 
 NODE_NAME = 'mipnet_keypoints3d'
@@ -70,10 +68,7 @@ class Keypoints3DNode(LifecycleNode):
         self._hri = None
         self._subs: List[Any] = []
         self._sync = None
-        self._infos: 'deque[Any]' = deque(maxlen=CAMERA_INFO_CACHE)
-        # pairs waiting for the CameraInfo with their stamp (it travels on its own topic and may come later)
-        self._pending: 'deque[Tuple[Any, Any, float]]' = deque()
-        self._infos_match_stamps = True    # until seen otherwise, expect one CameraInfo per depth image
+        self._cameras = CameraInfoCache(CAMERA_INFO_CACHE)
         self._flush_timer = None
         self._edges: Dict[str, List] = {}
         self._logged: Dict[str, float] = {}    # reason -> monotonic time of its last log line
@@ -136,8 +131,7 @@ class Keypoints3DNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._close_hri()
+        self.stop()
         self._state = 'inactive'
         return super().on_deactivate(state)
 
@@ -147,8 +141,7 @@ class Keypoints3DNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._close_hri()
+        self.stop()
         self._release()
         self._state = 'finalized'
         return TransitionCallbackReturn.SUCCESS
@@ -161,6 +154,11 @@ class Keypoints3DNode(LifecycleNode):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
         self._pub_3d = self._pub_markers = None
+
+    def stop(self) -> None:
+        """Unsubscribe and close the ROS4HRI output (before destroy_node)."""
+        self._unsubscribe()
+        self._close_hri()
 
     def _close_hri(self) -> None:
         if self._hri is not None:
@@ -199,8 +197,7 @@ class Keypoints3DNode(LifecycleNode):
         if self._flush_timer is not None:
             self.destroy_timer(self._flush_timer)
             self._flush_timer = None
-        self._pending.clear()
-        self._infos.clear()
+        self._cameras.clear()
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -234,62 +231,18 @@ class Keypoints3DNode(LifecycleNode):
 
     def _on_camera_info(self, msg) -> None:
         self._count('camera_infos')
-        self._infos.append(msg)
+        self._cameras.add_info(msg)
         self._flush_pending()
 
-    def _camera_info_for(self, depth) -> Any:
-        infos = list(self._infos)
-        if not infos:
-            raise DepthInputError('camera_info_missing', f'no CameraInfo received on '
-                                  f'{self.resolve_topic_name(T.CAMERA_INFO)}: remap camera_info to the depth '
-                                  "stream's camera_info")
-        stamp = stamp_to_ns(depth.header.stamp)
-        for info in reversed(infos):
-            if stamp_to_ns(info.header.stamp) == stamp:
-                return info
-        newest = max(infos, key=lambda m: stamp_to_ns(m.header.stamp))
-        age = abs(stamp - stamp_to_ns(newest.header.stamp)) / 1e9
-        max_age = self.params.camera_info_max_age_sec
-        if max_age > 0 and age > max_age:
-            raise DepthInputError('camera_info_late', f'the nearest CameraInfo is {age:.2f} s away from the depth '
-                                  f'stamp (camera_info.max_age_sec={max_age:g}; 0 accepts any age)')
-        return newest
-
-    def _info_ready(self, depth) -> bool:
-        """Whether the CameraInfo for this depth image is here, or waiting for it makes no sense."""
-        if not self._infos:
-            return False
-        stamp = stamp_to_ns(depth.header.stamp)
-        newest = max(stamp_to_ns(m.header.stamp) for m in self._infos)
-        exact = any(stamp_to_ns(m.header.stamp) == stamp for m in self._infos)
-        if exact:
-            self._infos_match_stamps = True
-        elif newest > stamp:   # a later CameraInfo came first: this stamp's own one is not coming
-            self._infos_match_stamps = False
-        return exact or newest >= stamp or not self._infos_match_stamps
-
     def _flush_pending(self) -> None:
-        """Process waiting pairs in arrival order: when their CameraInfo came, or after camera_info.wait_sec.
-
-        Before the first CameraInfo (it may be discovered later than the depth topic) pairs wait without a
-        time limit, at most sync.queue_size of them: the oldest is then rejected as camera_info_missing.
-        """
-        now = time.monotonic()
-        while self._pending:
-            keypoints, depth, since = self._pending[0]
-            if len(self._pending) <= self.params.sync_queue_size and (
-                    not self._infos or (not self._info_ready(depth)
-                                        and now - since < self.params.camera_info_wait_sec)):
-                return
-            self._pending.popleft()
-            if self._infos and not self._info_ready(depth):
-                self._infos_match_stamps = False   # waited in vain: this driver does not stamp CameraInfo per image
+        p = self.params
+        for keypoints, depth in self._cameras.due(time.monotonic(), p.camera_info_wait_sec, p.sync_queue_size):
             self._handle(keypoints, depth)
 
     # ------------------------------------------------------------------ processing
     def _on_pair(self, keypoints, depth) -> None:
         self._count('paired')
-        self._pending.append((keypoints, depth, time.monotonic()))
+        self._cameras.add_pair(keypoints, depth, time.monotonic())
         self._flush_pending()
 
     def _handle(self, keypoints, depth) -> None:
@@ -304,7 +257,7 @@ class Keypoints3DNode(LifecycleNode):
         p, pub = self.params, self._pub_3d
         if pub is None:
             return
-        info = self._camera_info_for(depth)
+        info = self._cameras.pick(depth, p.camera_info_max_age_sec, self.resolve_topic_name(T.CAMERA_INFO))
         convert3d.check_alignment(keypoints, depth, info, p.require_same_frame)
         cam = convert3d.camera_from_info(info)
         depth_m = convert3d.depth_image_m(depth)
@@ -402,25 +355,8 @@ class Keypoints3DNode(LifecycleNode):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    from rclpy.executors import ExternalShutdownException
-    rclpy.init(args=args)
-    node = Keypoints3DNode()
-    try:
-        if node.params.autostart:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                node.trigger_activate()
-            else:
-                node.get_logger().error('autostart: configure failed; fix the parameters and call the lifecycle '
-                                        'configure transition again')
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._unsubscribe()
-        node._close_hri()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    from mipnet_ros.ros.lifecycle_main import run_lifecycle_node
+    return run_lifecycle_node(Keypoints3DNode, lambda node: node.params.autostart, Keypoints3DNode.stop, args)
 
 
 if __name__ == '__main__':
