@@ -76,7 +76,8 @@ def generate_launch_description():
         DeclareLaunchArgument('depth', default_value='false',
                               description='true: also start mipnet_keypoints3d for 3D keypoints from aligned depth.'),
         DeclareLaunchArgument('hri', default_value='false',
-                              description='true: also publish ROS4HRI bodies (/humans/bodies/...) from mipnet_keypoints3d.'),
+                              description='true: also publish ROS4HRI bodies (/humans/bodies/...) from '
+                                          'mipnet_keypoints3d.'),
         DeclareLaunchArgument('depth_image', default_value=topics.DEPTH_IMAGE,
                               description='Depth image aligned to the colour image (16UC1 mm or 32FC1 m).'),
         DeclareLaunchArgument('camera_info', default_value=topics.CAMERA_INFO,

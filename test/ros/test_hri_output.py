@@ -57,8 +57,8 @@ def setup():
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id_for('hri_output'))
     node = Keypoints3DNode(context=ctx, parameter_overrides=[
-        Parameter('publish_3d', value=False), Parameter('hri.enabled', value=True), Parameter('hri.max_bodies', value=3),
-        Parameter('hri.body_timeout_sec', value=1.0)])
+        Parameter('publish_3d', value=False), Parameter('hri.enabled', value=True),
+        Parameter('hri.max_bodies', value=3), Parameter('hri.body_timeout_sec', value=1.0)])
     probe = rclpy.create_node('hri_probe', context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
