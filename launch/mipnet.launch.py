@@ -12,8 +12,10 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from mipnet_ros.ros import topics
@@ -91,4 +93,29 @@ def generate_launch_description():
         DeclareLaunchArgument('tracked_keypoints', default_value=topics.TRACKED_KEYPOINTS,
                               description='Output topic of mipnet_tracker (keypoints with track ids).'),
         OpaqueFunction(function=_node),
+        # 3D keypoints from aligned depth and/or ROS4HRI bodies: mipnet_keypoints3d (launch/keypoints3d.launch.py)
+        DeclareLaunchArgument('depth', default_value='false',
+                              description='true: also start mipnet_keypoints3d for 3D keypoints from aligned depth.'),
+        DeclareLaunchArgument('hri', default_value='false',
+                              description='true: also publish ROS4HRI bodies (/humans/bodies/...) from '
+                                          'mipnet_keypoints3d.'),
+        DeclareLaunchArgument('depth_image', default_value=topics.DEPTH_IMAGE,
+                              description='Depth image aligned to the colour image (16UC1 mm or 32FC1 m).'),
+        DeclareLaunchArgument('camera_info', default_value=topics.CAMERA_INFO,
+                              description='CameraInfo of the aligned depth image.'),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'keypoints3d.launch.py')),
+            launch_arguments={'namespace': LaunchConfiguration('namespace'), 'depth': LaunchConfiguration('depth'),
+                              'hri': LaunchConfiguration('hri'),
+                              # with the tracker, 3D keypoints and ROS4HRI bodies follow the tracked people
+                              'keypoints': PythonExpression([
+                                  "'", LaunchConfiguration('tracked_keypoints'), "' if '", LaunchConfiguration('tracker'),
+                                  "'.lower() in ('1', 'true', 'yes') else '", LaunchConfiguration('keypoints'), "'"]),
+                              'depth_image': LaunchConfiguration('depth_image'),
+                              'camera_info': LaunchConfiguration('camera_info'),
+                              'depth_reliability': LaunchConfiguration('image_reliability'),
+                              'log_level': LaunchConfiguration('log_level')}.items(),
+            condition=IfCondition(PythonExpression(["'", LaunchConfiguration('depth'), "'.lower() in ('1', 'true', "
+                                                    "'yes') or '", LaunchConfiguration('hri'), "'.lower() in ('1', "
+                                                    "'true', 'yes')"]))),
     ])

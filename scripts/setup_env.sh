@@ -169,7 +169,7 @@ fi
 
 # --- 4. this repository --------------------------------------------------------------------------
 cd "$ROOT"
-inputs=(msg package.xml CMakeLists.txt launch config models rviz test/data/demo.mcap test/data/demo_expected.json)
+inputs=(msg package.xml CMakeLists.txt launch config models rviz test/data/demo.mcap test/data/demo_expected.json test/data/demo_depth.mcap)
 # Python sources are symlinked into install/ (--symlink-install): only a new or removed file needs a rebuild.
 sum="$( (for p in "${inputs[@]}"; do if [[ -e "$p" ]]; then find "$p" -type f; fi; done | sort | xargs -r sha256sum
         find mipnet_ros -name '*.py' | sort) | sha256sum | cut -d' ' -f1)"

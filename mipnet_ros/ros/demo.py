@@ -4,7 +4,9 @@
 2. replays `test/data/demo.mcap` to it through DDS, one frame at a time (lockstep),
 3. records the node's keypoints, markers, annotated images and model info to out/keypoints.mcap,
 4. writes the annotated frames as out/frames/*.png and out/annotated.mp4,
-5. stops the launch with SIGINT (as Ctrl-C would) and prints what happened.
+5. stops the launch with SIGINT (as Ctrl-C would) and prints what happened;
+6. with the bundled aligned depth stream (demo/demo_depth.mcap) the launch also starts mipnet_keypoints3d:
+   the 3D keypoints and 3D markers are recorded too and drawn to out/keypoints3d.png.
 
 The bag and its ground truth are installed with the package (share/mipnet_ros/demo/).
 """
@@ -24,6 +26,7 @@ from mipnet_ros.ros.launcher import NodeLauncher
 
 DEMO_BAG = 'demo/demo.mcap'                    # relative to share/mipnet_ros
 DEMO_EXPECTED = 'demo/demo_expected.json'
+DEMO_DEPTH_BAG = 'demo/demo_depth.mcap'
 
 
 def write_frames(bag: Path, out_dir: Path, fps: float = 2.0, video: bool = True) -> List[Path]:
@@ -75,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--screenshot', default='',
                         help='also render an RViz-like view of one frame to this PNG (default: none)')
     parser.add_argument('--screenshot-frame', type=int, default=1, help='index of the frame for --screenshot')
+    parser.add_argument('--depth-bag', default='',
+                        help='aligned depth + camera_info bag (default: the installed demo/demo_depth.mcap)')
+    parser.add_argument('--no-depth', action='store_true', help='2D only: do not start mipnet_keypoints3d')
 
 
 def main(args: argparse.Namespace) -> int:
@@ -101,14 +107,19 @@ def main(args: argparse.Namespace) -> int:
     # best-effort reader then loses most of them: the demo asks for a reliable image subscription.
     launch_args = {'model': model, 'backend': args.backend, 'device': args.device, 'image_reliability': 'reliable',
                    'log_level': 'info'}
+    record = ['keypoints', 'annotated', 'markers', 'model_info']
+    depth_bag = '' if args.no_depth else str(args.depth_bag or share_file(DEMO_DEPTH_BAG) or '')
+    if depth_bag:
+        launch_args.update(_depth_launch_args(depth_bag))
+        record += ['keypoints_3d', 'markers_3d']
     print(f'demo: starting the node (ros2 launch mipnet_ros mipnet.launch.py model:={model}); log: {out / "node.log"}')
     keypoints_bag = out / 'keypoints.mcap'
     t0 = time.time()
     launcher = NodeLauncher(launch_args, log_path=out / 'node.log')
     try:
         launcher.start()
-        summary = run_replay(ReplayOptions(bag=str(bag), out=str(keypoints_bag), lockstep=True, record=(
-            'keypoints', 'annotated', 'markers', 'model_info'), wait_node=args.timeout, force=True))
+        summary = run_replay(ReplayOptions(bag=str(bag), out=str(keypoints_bag), lockstep=True, record=record,
+                                           wait_node=args.timeout, force=True, extra_bag=depth_bag or None))
     except SystemExit as exc:
         print(f'demo: {exc}\n--- node log ---\n{launcher.log_text()[-3000:]}', file=sys.stderr)
         return 1
@@ -129,8 +140,25 @@ def main(args: argparse.Namespace) -> int:
             Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(args.screenshot, shot)
             print(f'demo: wrote {args.screenshot}')
+    if depth_bag:
+        from mipnet_ros.ros.render3d import read_keypoints_3d, render_keypoints_3d, summary_lines
+        for line in summary_lines(read_keypoints_3d(keypoints_bag)):
+            print('  3D ' + line)
+        if render_keypoints_3d(keypoints_bag, out / 'keypoints3d.png'):
+            print(f'demo: wrote {out / "keypoints3d.png"}')
     print(f'demo: done in {time.time() - t0:.1f} s')
     return 0 if summary.outputs > 0 and not summary.unanswered else 1
+
+
+def _depth_launch_args(depth_bag: str) -> dict:
+    """Launch arguments that start mipnet_keypoints3d on the depth bag's Image and CameraInfo topics."""
+    from mipnet_ros.ros import bag_io
+    found = bag_io.bag_topics(depth_bag)
+    image = [t for t, ty in found.items() if ty == T.IMAGE_TYPE]
+    info = [t for t, ty in found.items() if ty == T.CAMERA_INFO_TYPE]
+    if len(image) != 1 or len(info) != 1:
+        raise SystemExit(f'{depth_bag}: need one Image and one CameraInfo topic, found {found}')
+    return {'depth': 'true', 'depth_image': image[0], 'camera_info': info[0]}
 
 
 def _per_frame_report(summary) -> List[str]:

@@ -22,7 +22,10 @@ RECORDABLE = {  # name -> (topic relative to the node, type, relative to the nod
     'annotated': (T.private_leaf(T.ANNOTATED_IMAGE), T.IMAGE_TYPE, True),
     'markers': (T.private_leaf(T.MARKERS), T.MARKERS_TYPE, True),
     'model_info': (T.private_leaf(T.MODEL_INFO), T.MODEL_INFO_TYPE, True),
+    'keypoints_3d': (T.KEYPOINTS_3D, T.KEYPOINTS_3D_TYPE, False),
+    'markers_3d': (T.MARKERS_3D, T.MARKERS_TYPE, False),
 }
+FROM_DEPTH = ('keypoints_3d', 'markers_3d')   # mipnet_keypoints3d's outputs: in "all" only with --extra-bag
 
 
 @dataclass
@@ -47,6 +50,9 @@ class ReplayOptions:
     force: bool = False
     domain_id: Optional[int] = None
     quiet: bool = False
+    # a second bag (e.g. aligned depth + CameraInfo): each message is published on its recorded topic
+    # just before the image with the same header stamp
+    extra_bag: Optional[str] = None
 
 
 @dataclass
@@ -188,6 +194,12 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             subs.append(node.create_subscription(get_message(msgtype), topic, on_output(name, topic), qos, raw=True))
         pub_img = node.create_publisher(get_message(img_type), pub_img_topic, qos_profile('reliable', 10))
         pub_det = node.create_publisher(get_message(T.DETECTIONS_TYPE), pub_det_topic, qos_profile('reliable', 10))
+        extra_pubs, extras = {}, {}
+        if opts.extra_bag:
+            for topic, msgtype in bag_io.bag_topics(opts.extra_bag).items():
+                extra_pubs[topic] = node.create_publisher(get_message(msgtype), topic, qos_profile('reliable', 10))
+            for topic, _msgtype, _t, raw in bag_io.read_raw(opts.extra_bag):
+                extras.setdefault(header_stamp_ns(raw), []).append((topic, raw))
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
 
@@ -198,16 +210,23 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
 
         def ready() -> bool:   # our publishers matched by the node, and its outputs matched to us
             return (pub_img.get_subscription_count() > 0 and pub_det.get_subscription_count() > 0
-                    and all(s.get_publisher_count() > 0 for s in subs))
+                    and all(s.get_publisher_count() > 0 for s in subs)
+                    and all(p.get_subscription_count() > 0 for p in extra_pubs.values()))
         while time.time() < deadline and not ready():
             time.sleep(0.05)
         if not ready():
             missing = [t for p, t in ((pub_img, pub_img_topic), (pub_det, pub_det_topic))
                        if p.get_subscription_count() == 0]
             missing += [s.topic_name for s in subs if s.get_publisher_count() == 0]
+            missing += [t for t, p in extra_pubs.items() if p.get_subscription_count() == 0]
             raise SystemExit(f'after {opts.wait_node:.0f} s nobody is on {missing}: is mipnet_node running and '
                              'active, in the same ROS_DOMAIN_ID and namespace, with these topic names?')
         time.sleep(1.0)   # the node sees our subscriptions later than we see its publishers
+        if extras:   # the same for the extra topics: send the first stamp's messages a few times until both sides match
+            for _ in range(8):
+                for extra_topic, extra_raw in extras[min(extras)]:
+                    extra_pubs[extra_topic].publish(extra_raw)
+                time.sleep(0.25)
 
         wall0 = bag0 = None
         for topic, _msgtype, t_ns, raw in bag_io.read_raw(opts.bag, [img_topic, det_topic]):
@@ -219,6 +238,9 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
                     time.sleep(delay)
             stamp = header_stamp_ns(raw)
             kind = 'image' if topic == img_topic else 'detections'
+            if kind == 'image':
+                for extra_topic, extra_raw in extras.get(stamp, ()):
+                    extra_pubs[extra_topic].publish(extra_raw)
             (pub_img if kind == 'image' else pub_det).publish(raw)
             if kind == 'image':
                 summary.images_published += 1
@@ -234,7 +256,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
         with lock:
             lock.wait_for(lambda: all(s in received for s in completed), timeout=max(0.0, end - time.time()))
         # annotated images and markers trail their keypoints message: wait for one per keypoints message
-        trailing = [n for n in ('annotated', 'markers') if n in record]
+        trailing = [n for n in ('annotated', 'markers', 'keypoints_3d', 'markers_3d') if n in record]
         with lock:
             lock.wait_for(lambda: all(counts.get(n, 0) >= counts.get('keypoints', 0) for n in trailing),
                           timeout=max(2.0, end - time.time()))
@@ -270,7 +292,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--publish-detections-topic', help='publish detections here (default <namespace>/detections)')
     parser.add_argument('--keypoints-topic', help='keypoints topic to record (default <namespace>/keypoints)')
     parser.add_argument('--record', default='keypoints,model_info',
-                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all")')
+                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all"; the 3D ones with '
+                             '--extra-bag)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
                         help='storage of a directory output (a .mcap path is always mcap)')
     parser.add_argument('--no-compress', action='store_true', help='write uncompressed MCAP chunks')
@@ -278,10 +301,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--drain', type=float, default=3.0, help='seconds to wait for late outputs at the end')
     parser.add_argument('--force', action='store_true', help='overwrite --out')
     parser.add_argument('--summary-json', help='also write the summary as JSON here')
+    parser.add_argument('--extra-bag', help='also publish this bag (e.g. aligned depth + camera_info), each message '
+                                            'just before the image with its stamp')
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    record = sorted(RECORDABLE) if args.record == 'all' else [r.strip() for r in args.record.split(',') if r.strip()]
+    if args.record == 'all':
+        record = sorted(r for r in RECORDABLE if args.extra_bag or r not in FROM_DEPTH)
+    else:
+        record = [r.strip() for r in args.record.split(',') if r.strip()]
     unknown = [r for r in record if r not in RECORDABLE]
     if unknown:
         raise SystemExit(f'--record: unknown {unknown}; choose from {sorted(RECORDABLE)}')
@@ -291,7 +319,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         node_name=args.node_name, publish_image_topic=args.publish_image_topic,
         publish_detections_topic=args.publish_detections_topic, keypoints_topic=args.keypoints_topic,
         record=record, wait_node=args.wait_node, drain=args.drain, storage=args.storage,
-        compress=not args.no_compress, force=args.force)
+        compress=not args.no_compress, force=args.force, extra_bag=args.extra_bag)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -20,6 +20,20 @@ MODEL_INFO_TYPE = 'mipnet_ros/msg/PoseModelInfo'
 MARKERS_TYPE = 'visualization_msgs/msg/MarkerArray'
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 
+# mipnet_keypoints3d: 2D keypoints (KEYPOINTS) + aligned depth + its CameraInfo -> 3D keypoints, 3D markers
+DEPTH_IMAGE = 'depth_image'
+CAMERA_INFO = 'camera_info'
+KEYPOINTS_3D = 'keypoints_3d'
+MARKERS_3D = 'keypoints_3d_markers'
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+KEYPOINTS_3D_TYPE = 'mipnet_ros/msg/PersonKeypoints3DArray'
+
+# ROS4HRI (REP-155) bodies: absolute names, as the HRI ecosystem expects them
+HRI_BODIES_TRACKED = '/humans/bodies/tracked'
+HRI_IDS_TYPE = 'hri_msgs/msg/IdsList'
+HRI_SKELETON_TYPE = 'hri_msgs/msg/Skeleton2D'
+HRI_ROI_TYPE = 'hri_msgs/msg/NormalizedRegionOfInterest2D'
+
 
 def private_leaf(name: str) -> str:
     """'~/markers' -> 'markers': the last part of a private topic, as it ends a resolved name."""
@@ -29,3 +43,8 @@ def private_leaf(name: str) -> str:
 def image_topic(transport: str) -> str:
     """The image topic the node subscribes for an image_transport parameter value."""
     return IMAGE_COMPRESSED if transport == 'compressed' else IMAGE
+
+
+def hri_body_topic(body_id: str, leaf: str) -> str:
+    """'/humans/bodies/<id>/<leaf>' (leaf: 'skeleton2d' or 'roi')."""
+    return f'/humans/bodies/{body_id}/{leaf}'

@@ -96,18 +96,31 @@ def marker_geometry(people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int,
         ok = _valid(p, kp)
         pts = np.zeros((len(kp), 3))
         pts[:, :2] = kp * scale
-        seg = [pts[k] for a, b in edges if a < len(kp) and b < len(kp) and ok[a] and ok[b] for k in (a, b)]
-        segments = np.array(seg).reshape(-1, 3)
-        result.append((segments, pts[ok]))
+        result.append(skeleton_geometry(pts, ok, edges))
     return result
+
+
+def skeleton_geometry(points: np.ndarray, ok: np.ndarray, edges: Sequence[Tuple[int, int]]
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """One person's (edge segment end points (2E, 3), valid joints (J, 3)) from points (K, 3) and validity (K,)."""
+    n = len(points)
+    seg = [points[k] for a, b in edges if a < n and b < n and ok[a] and ok[b] for k in (a, b)]
+    return np.array(seg, np.float64).reshape(-1, 3), np.asarray(points, np.float64)[np.asarray(ok, bool)]
 
 
 def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int, int]],
                 scale: float = 0.001, ns: str = 'mipnet', line_width_px: float = 3.0,
                 joint_size_px: float = 8.0):
-    """visualization_msgs/MarkerArray: DELETEALL, then per person a LINE_LIST and a SPHERE_LIST.
+    """visualization_msgs/MarkerArray of the image-plane skeletons (see skeleton_markers)."""
+    return skeleton_markers(header, marker_geometry(people, edges, scale), ns, line_width_px * scale,
+                            joint_size_px * scale, colors=[_color_of(i, p) for i, p in enumerate(people)])
 
-    DELETEALL first so people who left the picture do not linger in RViz.
+
+def skeleton_markers(header: Any, geometry: Sequence[Tuple[np.ndarray, np.ndarray]], ns: str,
+                     line_width: float, joint_size: float, colors: Optional[Sequence[Tuple[int, int, int]]] = None):
+    """MarkerArray: DELETEALL, then per person (segments (2E, 3), joints (J, 3)) a LINE_LIST and a SPHERE_LIST.
+
+    DELETEALL first so people who left the picture do not linger in RViz. Sizes in metres.
     """
     from geometry_msgs.msg import Point
     from std_msgs.msg import ColorRGBA
@@ -115,19 +128,19 @@ def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[T
 
     arr = MarkerArray()
     arr.markers.append(Marker(header=header, ns=ns, action=Marker.DELETEALL))
-    for i, (segments, joints) in enumerate(marker_geometry(people, edges, scale)):
-        b, g, r = _color_of(i, people[i])
+    for i, (segments, joints) in enumerate(geometry):
+        b, g, r = colors[i] if colors is not None else person_color(i)
         color = ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
         lines = Marker(header=header, ns=ns, id=2 * i, type=Marker.LINE_LIST, action=Marker.ADD)
         lines.pose.orientation.w = 1.0
-        lines.scale.x = line_width_px * scale
+        lines.scale.x = float(line_width)
         lines.color = color
-        lines.points = [Point(x=float(p[0]), y=float(p[1]), z=0.0) for p in segments]
+        lines.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in segments]
         dots = Marker(header=header, ns=ns, id=2 * i + 1, type=Marker.SPHERE_LIST, action=Marker.ADD)
         dots.pose.orientation.w = 1.0
-        dots.scale.x = dots.scale.y = dots.scale.z = joint_size_px * scale
+        dots.scale.x = dots.scale.y = dots.scale.z = float(joint_size)
         dots.color = color
-        dots.points = [Point(x=float(p[0]), y=float(p[1]), z=0.0) for p in joints]
+        dots.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in joints]
         arr.markers.extend([lines, dots])
     return arr
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mipnet_ros.ros import params as P
+from mipnet_ros.ros import keypoints3d_params as P3, params as P
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,15 +21,23 @@ def _flatten(d, prefix=''):
     return out
 
 
-def test_yaml_has_every_parameter_with_the_declared_default():
-    doc = yaml.safe_load((REPO / 'config' / 'mipnet.yaml').read_text())
+@pytest.mark.parametrize('yaml_name, specs, defaults', [
+    ('mipnet.yaml', P.SPECS, P.NodeParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams())])
+def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, defaults):
+    doc = yaml.safe_load((REPO / 'config' / yaml_name).read_text())
     assert list(doc) == ['/**'], 'parameters must apply to the node in any namespace'
     values = _flatten(doc['/**']['ros__parameters'])
-    assert set(values) == {s.name for s in P.SPECS}
-    defaults = P.NodeParams()
-    for s in P.SPECS:
+    assert set(values) == {s.name for s in specs}
+    for s in specs:
         want = getattr(defaults, s.attr)
         assert values[s.name] == want and type(values[s.name]) is type(want), s.name
+
+
+def test_keypoints3d_values_that_cannot_work_are_refused():
+    defaults = P3.Keypoints3DParams()
+    assert P3.check(defaults) == ''
+    assert 'depth.min' in P3.check(P3.with_live(defaults, {'depth.min': 30.0}))
+    assert 'do nothing' in P3.check(P3.Keypoints3DParams(publish_3d=False, hri_enabled=False))
 
 
 def test_declared_on_a_node_with_descriptors_and_validation():

@@ -145,6 +145,36 @@ def test_demo_command(tmp_path, model):
     check_outputs(kp, trained)
     node_log = (out / 'node.log').read_text(errors='replace')
     assert 'active' in node_log and 'Traceback' not in node_log
+    check_outputs_3d(kp, out, trained, proc.stdout)
+
+
+def check_outputs_3d(kp, out, trained, stdout=''):
+    """The demo's 3D keypoints: one message per 2D message, same header and ids; every person that got depth
+    stands at the distance the generated depth stream put one of the frame's people."""
+    from mipnet_ros.testing.make_demo_depth import person_depth_m
+    kp3d = {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m
+            for t, _ty, _ts, m in bag_io.read_messages(str(out / 'keypoints.mcap')) if t == '/keypoints_3d'}
+    assert sorted(kp3d) == sorted(kp), stdout
+    frames = {f['stamp_ns']: f for f in expected()['frames']}
+    for stamp, m in kp3d.items():
+        assert m.header.frame_id == kp[stamp].header.frame_id
+        assert [p.id for p in m.persons] == [p.id for p in kp[stamp].persons]
+        people = frames[stamp]['people'] or frames[min(frames)]['people']
+        distances = np.array([person_depth_m(p['det_id']) for p in people])
+        for p in m.persons:
+            ok = np.asarray(p.valid, bool)
+            assert np.all(np.isfinite(p.x)) and np.all(np.asarray(p.z)[~ok] == 0)
+            if trained and ok.any():
+                assert np.abs(distances - np.median(np.asarray(p.z)[ok])).min() < 0.05, (stamp, p.id)
+    assert (out / 'keypoints3d.png').stat().st_size > 10_000
+
+
+def test_bundled_depth_bag_matches_its_generator(tmp_path):
+    from mipnet_ros.testing import make_demo_depth
+    out = tmp_path / 'demo_depth.mcap'
+    make_demo_depth.write_depth_bag(expected(), out)
+    shipped = REPO / 'test' / 'data' / 'demo_depth.mcap'
+    assert [m for *_, m in bag_io.read_raw(str(out))] == [m for *_, m in bag_io.read_raw(str(shipped))]
 
 
 def test_bundled_bag_is_small_and_matches_its_generator(tmp_path):
