@@ -53,13 +53,14 @@ def yolo_to_detection2d_array(msg: Any):
 
 
 def kind_on_graph(node: Any, resolved_topic: str) -> Optional[str]:
-    """'vision_msgs' / 'yolo_msgs' as the topic is published now; None while nobody publishes a known type."""
-    for name, types in node.get_topic_names_and_types():
-        if name != resolved_topic:
-            continue
-        for kind, type_string in TYPE_STRINGS.items():
-            if type_string in types:
-                return kind
+    """'vision_msgs' / 'yolo_msgs' as the topic's publishers send it; None while none publishes a known type.
+
+    Publishers only: the node's own subscription would otherwise report the type it guessed.
+    """
+    published = {info.topic_type for info in node.get_publishers_info_by_topic(resolved_topic)}
+    for kind, type_string in TYPE_STRINGS.items():
+        if type_string in published:
+            return kind
     return None
 
 

@@ -30,14 +30,15 @@ def _missing_module(exc: BaseException) -> Optional[str]:
     return None
 
 
-def _parameter_to_fix(exc: BaseException) -> str:
+def _parameter_to_fix(exc: BaseException, params: Any = None) -> str:
     """The parameter a model-load failure is about."""
     if isinstance(exc, ParameterError):
         return exc.param
     text = str(exc).lower()
     if 'execution provider' in text:
         return 'providers'
-    if 'arch' in text and ('architecture' in text or 'unknown arch' in text or '--arch' in text):
+    if any(k in text for k in ('architecture', 'unknown arch', '--arch', 'the weights look like')) or (
+            'do not fit' in text and getattr(params, 'arch', '')):
         return 'arch'
     if 'instances=' in text and 'model has n=' in text:
         return 'instances'
@@ -63,7 +64,7 @@ def configure_failure(exc: BaseException, params: Any = None) -> str:
         return (f"configure failed: model file not found ({value or exc}); set the parameter 'model' "
                 '(launch argument model:=/path/to/file.pth or .onnx) to an existing file, or leave it empty '
                 'for the bundled demo model')
-    param = _parameter_to_fix(exc)
+    param = _parameter_to_fix(exc, params)
     value = getattr(params, param, None) if params is not None else None
     shown = f' ({value!r})' if value not in (None, '') else ''
     fixes = {
