@@ -37,8 +37,8 @@ def _parameter_to_fix(exc: BaseException, params: Any = None) -> str:
     text = str(exc).lower()
     if 'execution provider' in text:
         return 'providers'
-    if any(k in text for k in ('architecture', 'unknown arch', '--arch', 'the weights look like')) or (
-            'do not fit' in text and getattr(params, 'arch', '')):
+    if any(k in text for k in ('architecture', 'unknown arch', '--arch')) or (
+            'do not fit' in text and getattr(params, 'arch', '')):   # the arch the user named is wrong
         return 'arch'
     if 'instances=' in text and 'model has n=' in text:
         return 'instances'

@@ -19,21 +19,12 @@ import _reference_models as ref_models  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
+from test_node_lifecycle import _call  # noqa: E402
 from test_node_topics import Probe, detections_msg, stamp_of  # noqa: E402
 
 IMAGE = ref_models.SHARED / 'data' / 'ochuman' / '000817.jpg'
 ARCH = 'hrnet_w16s'
 THRESHOLDS = {'keypoint_threshold': 0.0, 'oks_nms_threshold': 0.9}   # the node: the same, and every person
-
-
-def _call(probe, client, request, timeout=60.0):
-    assert client.wait_for_service(timeout_sec=timeout), f'{client.srv_name} not available'
-    future = client.call_async(request)
-    deadline = time.time() + timeout
-    while not future.done() and time.time() < deadline:
-        time.sleep(0.05)
-    assert future.done(), f'{client.srv_name} did not answer'
-    return future.result()
 
 
 def _image_msg(bgr, stamp_ns):

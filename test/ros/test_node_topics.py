@@ -167,6 +167,7 @@ def test_model_info_is_latched_and_describes_the_model(env):
     assert (info.input_height, info.input_width) == (96, 64)   # the bundled model's input
     assert info.model_hash == hashlib.sha256(env.model.read_bytes()).hexdigest()
     assert info.backend == 'torch' and info.device == 'cpu'
+    assert info.layout == 'shared_trunk'                       # the graph layout that runs
 
 
 def test_best_effort_image_pairs_and_header_is_copied_exactly(env):
