@@ -221,7 +221,8 @@ class MipnetNode(LifecycleNode):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             est = PoseEstimator(
-                model=p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device, instances=p.instances or None,
+                model=p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device,
+                instances=p.instances or None,
                 input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
                 keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
                 providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback)

@@ -6,7 +6,6 @@ the Python API's on the same frame and box.
 """
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
