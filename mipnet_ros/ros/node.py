@@ -528,8 +528,9 @@ def main(args: Optional[List[str]] = None) -> int:
             if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 node.trigger_activate()
             else:
-                node.get_logger().error('autostart: configure failed; fix the parameters and call '
-                                        'the lifecycle configure transition again')
+                # the ERROR above says why and what to change; this only says what the node does now
+                node.get_logger().warning('autostart: configure failed (see the error above); the node waits for '
+                                          'the lifecycle configure transition')
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -39,3 +39,54 @@ def test_missing_yolo_msgs_says_how_to_get_it(monkeypatch):
     with pytest.raises(ImportError) as err:
         detection_input.message_class(detection_input.YOLO_MSGS)
     assert 'yolo_ros' in str(err.value) and 'GPL-3.0' in str(err.value)
+
+
+class FakeNode:
+    """The few Node methods DetectionsInput uses, recording subscriptions."""
+
+    def __init__(self, published_types):
+        self.published_types = published_types
+        self.subs, self.timers, self.logged = [], [], []
+
+    def resolve_topic_name(self, name):
+        return '/' + name
+
+    def get_publishers_info_by_topic(self, topic):
+        return [NS(topic_type=t) for t in self.published_types]
+
+    def create_subscription(self, msg_type, topic, callback, qos):
+        self.subs.append(msg_type)
+        return msg_type
+
+    def destroy_subscription(self, sub):
+        self.subs.remove(sub)
+
+    def create_timer(self, period, callback):
+        self.timers.append(callback)
+        return callback
+
+    def destroy_timer(self, timer):
+        self.timers.remove(timer)
+
+    def get_logger(self):
+        return NS(info=self.logged.append)
+
+
+def test_auto_follows_the_publishers_and_reports_a_missing_yolo_msgs(monkeypatch):
+    import sys
+
+    from vision_msgs.msg import Detection2DArray
+    monkeypatch.setitem(sys.modules, 'yolo_msgs', None)
+    monkeypatch.setitem(sys.modules, 'yolo_msgs.msg', None)
+    node, problems = FakeNode([]), []
+    dets = detection_input.DetectionsInput(node, None, 'auto', lambda m: None, problems.append)
+    dets.start()
+    assert node.subs == [Detection2DArray] and dets.kind == 'vision_msgs'   # nobody publishes yet
+    node.published_types = ['yolo_msgs/msg/DetectionArray']                 # a yolo_ros detector starts
+    node.timers[0]()
+    assert len(problems) == 1 and 'yolo_msgs/msg/DetectionArray' in problems[0] and 'yolo_ros' in problems[0]
+    node.timers[0]()
+    assert len(problems) == 1                                               # said once, not every second
+    dets.stop()
+    assert node.subs == []
+    assert node.timers == []
