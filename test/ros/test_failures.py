@@ -38,3 +38,39 @@ def test_parameter_error_and_activate():
     assert "parameter 'trt_cache_dir'" in text
     text = failures.activate_failure(RuntimeError('CUDA out of memory'), NodeParams(device='cuda:0'))
     assert 'CUDA out of memory' in text and "'cuda:0'" in text and 'warmup' in text
+
+
+def test_node_run_without_built_messages_says_how_to_build(tmp_path):
+    """The node started from the source tree (messages never generated): one ERROR with the build steps."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pytest.importorskip('rclpy')
+    from mipnet_ros.ros.launcher import domain_id_for
+    repo = Path(__file__).resolve().parents[2]
+    # the ROS underlay only: nothing of this checkout's install/ (where the generated messages are)
+    env = {k: os.pathsep.join(p for p in v.split(os.pathsep) if not p.startswith(str(repo / 'install')))
+           for k, v in os.environ.items()}
+    env.update(PYTHONPATH=os.pathsep.join([str(repo), env.get('PYTHONPATH', '')]), PYTHONUNBUFFERED='1',
+               ROS_DOMAIN_ID=str(domain_id_for(__file__)), RCUTILS_LOGGING_BUFFERED_STREAM='0')
+    log = tmp_path / 'node.log'
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen([sys.executable, '-m', 'mipnet_ros.ros.node'], cwd=repo, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and 'autostart' not in log.read_text(errors='replace'):
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    errors = [line for line in log.read_text(errors='replace').splitlines() if '[ERROR]' in line]
+    assert len(errors) == 1, log.read_text()[-2000:]
+    assert 'mipnet_ros.msg' in errors[0] and 'colcon build' in errors[0] and 'source install/setup.bash' in errors[0]
