@@ -24,6 +24,8 @@ from mipnet_ros.ros import topics
 OVERRIDES = {
     'model': ('model', str),
     'allow_download': ('allow_download', lambda v: v.lower() in ('1', 'true', 'yes')),
+    'arch': ('arch', str),
+    'detections_type': ('detections_type', str),
     'backend': ('backend', str),
     'device': ('device', str),
     'autostart': ('autostart', lambda v: v.lower() in ('1', 'true', 'yes')),
@@ -67,6 +69,11 @@ def generate_launch_description():
         DeclareLaunchArgument('allow_download', default_value='',
                               description='true: configure may download a zoo model into the user cache; '
                                           'empty = params_file (false).'),
+        DeclareLaunchArgument('arch', default_value='',
+                              description='Architecture of an official .pth (hrnet_w32, hrnet_w48 ...); empty = '
+                                          'params_file (from the file).'),
+        DeclareLaunchArgument('detections_type', default_value='',
+                              description='auto, vision_msgs or yolo_msgs; empty = params_file (auto).'),
         DeclareLaunchArgument('backend', default_value='', description='torch or onnxruntime; empty = params_file.'),
         DeclareLaunchArgument('device', default_value='',
                               description='auto (cuda:0 when torch sees a GPU, else cpu), cpu, cuda:N or tensorrt:N; '
@@ -81,7 +88,8 @@ def generate_launch_description():
                               description='false: wait for lifecycle transitions; empty = params_file (true).'),
         DeclareLaunchArgument('image', default_value=topics.IMAGE, description='Input image topic (raw).'),
         DeclareLaunchArgument('detections', default_value=topics.DETECTIONS,
-                              description='Input vision_msgs/Detection2DArray topic.'),
+                              description='Input detections topic: vision_msgs/Detection2DArray or '
+                                          'yolo_msgs/DetectionArray.'),
         DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
                               description='Output mipnet_ros/PersonKeypointsArray topic.'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),

@@ -39,6 +39,10 @@ fi
 SYSTEM_ROS=0
 if [[ -n "${ROS_DISTRO:-}" && -z "${MIPNET_ROS_ENV:-}" ]] && python3 -c 'import rclpy' 2>/dev/null; then
   SYSTEM_ROS=1   # a sourced ROS 2 install (apt): use it, do not shadow it with wheels
+  # ... unless what is sourced is this venv's own ROS (scripts/env.sh in this shell): keep the wheels
+  case "$(python3 -c 'import rclpy, os; print(os.path.realpath(rclpy.__file__))' 2>/dev/null)" in
+    "$(realpath -m "$VENV")"/*) SYSTEM_ROS=0 ;;
+  esac
 fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   PY="${PYTHON:-}"

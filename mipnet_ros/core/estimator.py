@@ -382,7 +382,15 @@ class PoseEstimator:
                        score=float(flat_person[i]), box_index=int(box_rows[i // n]), instance=int(i % n))
                 for i in keep]
 
+    @property
+    def layout(self) -> str:
+        """The graph layout that runs: 'shared_trunk' (trunk once per box) or 'per_instance' (once per lambda)."""
+        from mipnet_ros.core.onnx_meta import LAYOUT_PER_INSTANCE, LAYOUT_SHARED
+        graph = getattr(self.backend, 'layout', LAYOUT_SHARED)
+        return LAYOUT_SHARED if self.shared_trunk and graph == LAYOUT_SHARED else LAYOUT_PER_INSTANCE
+
     def __repr__(self) -> str:
         return (f'PoseEstimator({self.spec.arch}, N={self.spec.instances} (evaluating {self.num_instances}), '
                 f'K={self.spec.num_joints}, input={self.input_size}, backend={self.backend_name}, '
+                f'layout={self.layout}, '
                 f'model={self.model_path or "<in memory>"})')

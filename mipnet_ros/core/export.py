@@ -225,8 +225,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='crop size, e.g. 256x192 (default: the size the model was trained at, stored in our '
                              'files; the arch default for official ones)')
     parser.add_argument('--onnx', required=True, metavar='OUT.onnx', help='where to write the ONNX file')
-    parser.add_argument('--shared-trunk', action='store_true',
-                        help='export the (B,L,K,h,w) graph that runs the trunk once for L instances')
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument('--shared-trunk', dest='shared_trunk', action='store_true', default=True,
+                        help='(default) the (B,L,K,h,w) graph that runs the lambda-free trunk once per box '
+                             'for its L instances')
+    layout.add_argument('--per-instance', dest='shared_trunk', action='store_false',
+                        help='the (B,K,h,w) graph that runs the whole network once per (box, lambda) row '
+                             '(for runtimes that need one fixed input per row)')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (default: %(default)s)')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
                         help='max |onnxruntime - torch| accepted (default: %(default)g)')

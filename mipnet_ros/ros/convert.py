@@ -332,6 +332,7 @@ def model_info_msg(header: Any, estimator: Any, backend: str, device: str, keypo
     return PoseModelInfo(
         header=header, model_name=os.path.basename(path) or str(spec.arch),
         model_hash=str(getattr(estimator, 'model_hash', '') or ''), arch=str(spec.arch), backend=backend,
+        layout=str(getattr(estimator, 'layout', '')),
         device=device, num_instances=int(spec.instances), input_height=h, input_width=w,
         skeleton=str(getattr(skel, 'name', '')), keypoint_names=[str(n) for n in skel.keypoint_names],
         edges_from=[a for a, _ in edges], edges_to=[b for _, b in edges],

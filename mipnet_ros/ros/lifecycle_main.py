@@ -40,8 +40,9 @@ def run_lifecycle_node(make_node: Callable[[], Any], name: str, args: Optional[L
                 if not stop.requested:
                     node.trigger_activate()
             else:
-                node.get_logger().error('autostart: configure failed; fix the parameters and call '
-                                        'the lifecycle configure transition again')
+                # the ERROR of the failed transition says why and what to change; this says what happens now
+                node.get_logger().warning('autostart: configure failed (see the error above); the node waits '
+                                          'for the lifecycle configure transition')
         while not stop.requested and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)     # looks at the stop request 10 times a second
     except ExternalShutdownException:

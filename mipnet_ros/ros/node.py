@@ -27,8 +27,10 @@ import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
-from mipnet_ros.ros import convert, params as P, topics
+from mipnet_ros.ros import convert, detection_input, failures, params as P, topics
 from mipnet_ros.ros.budget import BoxBudget
+from mipnet_ros.ros.failures import ParameterError
+from mipnet_ros.ros.input_health import InputHealth
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
 from mipnet_ros.ros.worker import FrameWorker
@@ -127,23 +129,23 @@ class MipnetNode(LifecycleNode):
         for spec in P.SPECS:
             why = P.check_value(spec.name, getattr(p, spec.attr))
             if why:
-                self._model_error = why
-                self.get_logger().error(why)
+                self._model_error = f"configure failed: {why}; fix: set the parameter '{spec.name}'"
+                self.get_logger().error(self._model_error)
                 return TransitionCallbackReturn.FAILURE
         try:
+            # inside the try: messages that were not built/sourced are a configure failure with its fix
+            from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
+            if p.detections_type == detection_input.YOLO_MSGS:
+                detection_input.message_class(p.detections_type)
             self._estimator = self._build_estimator(p)
         except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
-            param = _parameter_to_fix(exc)
-            value = getattr(p, P.SPEC_BY_NAME[param].attr) if param in P.SPEC_BY_NAME else ''
-            self._model_error = f'{type(exc).__name__}: {exc}'
-            self.get_logger().error(f"could not load the pose model: check parameter '{param}' "
-                                    f"({value!r}): {self._model_error}")
+            self._model_error = failures.configure_failure(exc, p)
+            self.get_logger().error(self._model_error)
             self._estimator = None
             return TransitionCallbackReturn.FAILURE
         self._model_error = ''
         self._configured = p
         self._edges = [(int(a), int(b)) for a, b in getattr(self._estimator.skeleton, 'edges', ())]
-        from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
         out_qos = P.qos_profile(p.qos_output_reliability, p.qos_output_depth)
@@ -164,7 +166,7 @@ class MipnetNode(LifecycleNode):
         choice = getattr(self._estimator, 'device_choice', None)
         self.get_logger().info(
             f'configured: {spec.arch} N={spec.instances} input {tuple(spec.input_size)} '
-            f'from {getattr(self._estimator, "model_path", "?")} on {p.backend} '
+            f'({self._estimator.layout} graph) from {getattr(self._estimator, "model_path", "?")} on {p.backend} '
             f'{choice.summary() if choice is not None else p.device}')
         return TransitionCallbackReturn.SUCCESS
 
@@ -174,7 +176,7 @@ class MipnetNode(LifecycleNode):
             try:
                 self._warm_up()
             except Exception as exc:  # noqa: BLE001
-                self._model_error = f'warm-up failed: {type(exc).__name__}: {exc}'
+                self._model_error = failures.activate_failure(exc, p)
                 self.get_logger().error(self._model_error)
                 return TransitionCallbackReturn.FAILURE
         ret = super().on_activate(state)   # enables the lifecycle publishers
@@ -222,6 +224,10 @@ class MipnetNode(LifecycleNode):
         import warnings
 
         from mipnet_ros.core.estimator import PoseEstimator
+        from mipnet_ros.core.model.checkpoint import AUTO_ARCH
+        from mipnet_ros.core.model.spec import ARCHS
+        if p.arch and p.arch not in ARCHS:
+            raise ParameterError('arch', f'unknown arch {p.arch!r}; choose one of {", ".join(ARCHS)}')
         providers: Optional[list] = [x.strip() for x in p.providers.split(',') if x.strip()] or None
         input_size = (p.input_height, p.input_width) if p.input_height > 0 and p.input_width > 0 else None
         if p.trt_cache_dir:
@@ -232,7 +238,8 @@ class MipnetNode(LifecycleNode):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             est = PoseEstimator(
-                model=p.model or None, backend=p.backend, device=p.device, instances=p.instances or None,
+                model=p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device,
+                instances=p.instances or None,
                 input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
                 keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
                 instance_threshold=0.0,   # the node filters with its live instance_threshold in people_to_msg
@@ -240,6 +247,9 @@ class MipnetNode(LifecycleNode):
                 allow_download=p.allow_download)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
             self.get_logger().warning(str(w.message))
+        if p.arch and est.spec.arch != p.arch:
+            raise ParameterError('arch', f'{est.model_path} holds a {est.spec.arch} model, not {p.arch}; '
+                                         'leave arch empty to take it from the file')
         return est
 
     def _warm_up(self) -> None:
@@ -281,22 +291,40 @@ class MipnetNode(LifecycleNode):
 
     def _subscribe(self, p: P.NodeParams) -> None:
         from sensor_msgs.msg import CompressedImage, Image
-        from vision_msgs.msg import Detection2DArray
         img_type = CompressedImage if p.image_transport == 'compressed' else Image
         img_topic = topics.image_topic(p.image_transport)
-        events = self._qos_log.subscription_callbacks
+        health = self._health = InputHealth(self._image_topic(), self.resolve_topic_name(topics.DETECTIONS))
+
+        def on_image(msg):
+            health.image(convert.stamp_to_ns(msg.header.stamp))
+            self._on_image(msg)
+
+        def on_detections(msg):
+            health.detections(convert.stamp_to_ns(msg.header.stamp))
+            self._on_detections(msg)
+
+        def on_problem(text):
+            self._input_error = text
+            self.get_logger().error(text)
+
+        self._input_error = ''
+        dets = detection_input.DetectionsInput(
+            self, P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth), p.detections_type,
+            on_detections, on_problem)
+        dets.start()
         self._subs = [
-            self.create_subscription(img_type, img_topic, self._on_image,
+            self.create_subscription(img_type, img_topic, on_image,
                                      P.qos_profile(p.qos_image_reliability, p.qos_image_depth),
-                                     event_callbacks=events(img_topic)),
-            self.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections,
-                                     P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth),
-                                     event_callbacks=events(topics.DETECTIONS)),
+                                     event_callbacks=self._qos_log.subscription_callbacks(img_topic)),
+            dets,
         ]
 
     def _unsubscribe(self) -> None:
         for sub in self._subs:
-            self.destroy_subscription(sub)
+            if isinstance(sub, detection_input.DetectionsInput):
+                sub.stop()
+            else:
+                self.destroy_subscription(sub)
         self._subs = []
 
     def _on_image(self, msg) -> None:
@@ -472,17 +500,25 @@ class MipnetNode(LifecycleNode):
             s.reported_dropped, s.reported_errors = dropped, s.errors
             values = dict(s.__dict__)
             values['rejected_reasons'] = dict(s.rejected_reasons)
-        stale_ms = self.params.stale_frame_age_sec * 1e3
+        health = getattr(self, '_health', None)
+        input_problem = None
+        if health is not None:
+            health.processed(values['processed'])
+            health.paired(pairing.paired if pairing else 0)
+            if self._state == 'active':
+                input_problem = health.problem(self.params.stale_frame_age_sec)
         if self._model_error:
-            stat.summary(DiagnosticStatus.ERROR, f'model failed: {self._model_error}')
+            stat.summary(DiagnosticStatus.ERROR, self._model_error)
+        elif self._state == 'active' and getattr(self, '_input_error', ''):
+            stat.summary(DiagnosticStatus.ERROR, self._input_error)
         elif new_errors > 0:
             stat.summary(DiagnosticStatus.ERROR, f'{new_errors} frame(s) failed: {values["last_error"]}')
         elif self._state != 'active':
             stat.summary(DiagnosticStatus.OK, f'{self._state} (not processing)')
         elif new_drops > 0:
             stat.summary(DiagnosticStatus.WARN, f'dropped {new_drops} frame(s): processing slower than the input')
-        elif values['frame_age_ms'] > stale_ms:
-            stat.summary(DiagnosticStatus.WARN, f'stale: last frame was {values["frame_age_ms"] / 1e3:.2f} s old')
+        elif input_problem:
+            stat.summary(DiagnosticStatus.WARN, input_problem)
         else:
             stat.summary(DiagnosticStatus.OK, 'ok')
         stat.add('state', self._state)
@@ -492,6 +528,10 @@ class MipnetNode(LifecycleNode):
         stat.add('processing_time_ms', f'{values["processing_ms"]:.1f}')
         stat.add('processing_time_ms_mean', f'{values["processing_ms_mean"]:.1f}')
         stat.add('frame_age_ms', f'{values["frame_age_ms"]:.1f}')
+        stat.add('seconds_since_last_frame',
+                 f'{health.seconds_since_processed():.1f}' if health is not None and self._state == 'active' else '')
+        stamp_diff = health.closest_stamp_difference_ms() if health is not None else None
+        stat.add('closest_stamp_difference_ms', '' if stamp_diff is None else f'{stamp_diff:.1f}')
         stat.add('model_time_ms_mean', f'{values["model_ms_mean"]:.1f}')
         stat.add('node_overhead_ms_mean', f'{values["overhead_ms_mean"]:.2f}')
         stat.add('people', str(values['people']))
@@ -512,14 +552,6 @@ class MipnetNode(LifecycleNode):
         return stat
 
 
-class ParameterError(ValueError):
-    """A parameter value that cannot work; `param` names it."""
-
-    def __init__(self, param: str, message: str):
-        super().__init__(message)
-        self.param = param
-
-
 def _check_writable_dir(path: str) -> None:
     import os
     import tempfile
@@ -530,20 +562,6 @@ def _check_writable_dir(path: str) -> None:
     except OSError as exc:
         raise ParameterError('trt_cache_dir', f"trt_cache_dir {path!r} cannot be created or written: "
                                               f'{exc.strerror or exc}') from exc
-
-
-def _parameter_to_fix(exc: BaseException) -> str:
-    """The parameter a configure failure is about (the message names it for the user)."""
-    if isinstance(exc, ParameterError):
-        return exc.param
-    text = str(exc).lower()
-    if text.startswith('instances='):
-        return 'instances'
-    if 'execution provider' in text:
-        return 'providers'
-    if 'device' in text and 'model file' not in text:
-        return 'device'
-    return 'model'
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -12,7 +12,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mipnet_ros.core import defaults
 
-DEFAULT_PERSON_CLASS_IDS = ['person', '0', '1']
+# Class names (yolo_ros, most detectors) and COCO 0-based '0' (Isaac ROS YOLOv8): never another class.
+# 1-based detectors need '1' set explicitly: for 0-based ones '1' is a bicycle.
+DEFAULT_PERSON_CLASS_IDS = ['person', '0']
+DETECTIONS_TYPES = ('auto', 'vision_msgs', 'yolo_msgs')
 
 
 @dataclass
@@ -20,6 +23,7 @@ class NodeParams:
     # model
     model: str = ''
     allow_download: bool = False
+    arch: str = ''
     backend: str = 'torch'
     device: str = 'auto'
     providers: str = ''
@@ -37,6 +41,7 @@ class NodeParams:
     instance_threshold: float = defaults.INSTANCE_THRESHOLD
     oks_nms_threshold: float = defaults.OKS_NMS_THRESHOLD
     # detections
+    detections_type: str = 'auto'
     person_class_ids: List[str] = field(default_factory=lambda: list(DEFAULT_PERSON_CLASS_IDS))
     detection_score_threshold: float = 0.3
     unlabeled_is_person: bool = False
@@ -49,7 +54,7 @@ class NodeParams:
     stamp_slop_sec: float = 0.0
     qos_image_reliability: str = 'best_effort'
     qos_image_depth: int = 5
-    qos_detections_reliability: str = 'reliable'
+    qos_detections_reliability: str = 'best_effort'
     qos_detections_depth: int = 10
     # outputs
     qos_output_reliability: str = 'reliable'
@@ -81,6 +86,10 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('allow_download', 'allow_download',
               "Let configure download a model given by zoo name (e.g. model: hrnet_w32_coco) into the user cache; "
               "false = fail with the command that fetches it ('python -m mipnet_ros weights get NAME')."),
+    ParamSpec('arch', 'arch',
+              'Architecture of an official HRNet/MIPNet .pth (e.g. hrnet_w32); empty = from the file: its stored '
+              'spec, else the one architecture its weight shapes fit (configure fails listing the choices when '
+              'none does). One of the architectures of `python -m mipnet_ros.core.model.registry`.'),
     ParamSpec('backend', 'backend', 'Inference backend.', choices=('torch', 'onnxruntime')),
     ParamSpec('device', 'device',
               "'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', or 'tensorrt:N' (onnxruntime)."),
@@ -117,9 +126,14 @@ SPECS: Tuple[ParamSpec, ...] = (
               'OKS above which two found people are the same person (deduplication; 0.9 is the HRNet/MIPNet '
               'evaluation value, see docs/results/thresholds.md).',
               float_range=(0.0, 1.0)),
+    ParamSpec('detections_type', 'detections_type',
+              "Message type on 'detections': vision_msgs (Detection2DArray), yolo_msgs (yolo_ros DetectionArray, "
+              'needs yolo_msgs installed) or auto (the type the topic is published with).',
+              choices=DETECTIONS_TYPES),
     ParamSpec('person_class_ids', 'person_class_ids',
-              "Detection2D results[].hypothesis.class_id values that mean 'person' "
-              "('person', COCO 0-based '0', 1-based '1').", live=True),
+              "Class ids/names that mean 'person' (Detection2D hypothesis.class_id, yolo_msgs class_name or "
+              "class_id): 'person' for class names, '0' for COCO 0-based ids; add '1' only for 1-based detectors.",
+              live=True),
     ParamSpec('detection_score_threshold', 'detection_score_threshold', 'Minimum detection score of a person box.',
               live=True, float_range=(0.0, 1.0)),
     ParamSpec('unlabeled_is_person', 'unlabeled_is_person',
@@ -145,7 +159,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability.',
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.image.depth', 'qos_image_depth', 'Image subscription queue depth.', int_range=(1, 1000)),
-    ParamSpec('qos.detections.reliability', 'qos_detections_reliability', 'Detections subscription reliability.',
+    ParamSpec('qos.detections.reliability', 'qos_detections_reliability',
+              'Detections subscription reliability (best_effort receives reliable and best-effort publishers).',
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.detections.depth', 'qos_detections_depth', 'Detections subscription queue depth.',
               int_range=(1, 1000)),
@@ -159,7 +174,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('marker_scale', 'marker_scale', 'Metres per pixel of the image-plane markers (0.001: 1 px = 1 mm).',
               live=True, float_range=(1e-6, 1.0)),
     ParamSpec('stale_frame_age_sec', 'stale_frame_age_sec',
-              'Diagnostics warn when a processed frame is older than this (now - header stamp).', live=True,
+              'Diagnostics warn when no frame was processed for this long (inputs missing, or arriving '
+              'without pairing).', live=True,
               float_range=(0.0, 3600.0)),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
     ParamSpec('exit_with_parent', 'exit_with_parent',

@@ -15,6 +15,9 @@ TRACKED_KEYPOINTS = 'tracked_keypoints'
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'
+YOLO_DETECTIONS_TYPE = 'yolo_msgs/msg/DetectionArray'   # yolo_ros, accepted when installed
+DIAGNOSTICS = '/diagnostics'
+DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
 KEYPOINTS_TYPE = 'mipnet_ros/msg/PersonKeypointsArray'
 MODEL_INFO_TYPE = 'mipnet_ros/msg/PoseModelInfo'
 MARKERS_TYPE = 'visualization_msgs/msg/MarkerArray'

@@ -224,3 +224,18 @@ def test_plain_weights_start_a_multi_instance_model(tmp_path, images):
     torch.save(build_model(ModelSpec('hrnet_w32', 1)).state_dict(), other)
     with pytest.raises(CheckpointError, match='shape mismatches'):
         load_backbone(mip, other)
+
+
+def test_auto_arch_takes_ours_or_the_one_the_weights_fit(tmp_path, model, images):
+    path = tmp_path / 'official.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    loaded = load_checkpoint(path, arch=ckpt.AUTO_ARCH)
+    assert loaded.spec.arch == ARCH and loaded.spec.instances == 2
+    assert _same_outputs(model, loaded, images)
+    ours = save_checkpoint(tmp_path / 'ours.pth', model)
+    assert load_checkpoint(ours, arch=ckpt.AUTO_ARCH).spec.arch == ARCH
+    odd = {k: v for k, v in model.state_dict().items() if not k.startswith('final_layer.')}
+    torch.save(odd, tmp_path / 'odd.pth')
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / 'odd.pth', arch=ckpt.AUTO_ARCH)
+    assert 'none of the known architectures' in str(err.value) and 'hrnet_w32' in str(err.value)

@@ -32,7 +32,7 @@ def test_official_checkpoint_exports_and_matches_the_official_model(tmp_path, ca
     torch.save(ref.state_dict(), ckpt)                  # what the official training code writes
     onnx_path = tmp_path / 'mipnet.onnx'
     rc = _run_export(['--checkpoint', str(ckpt), '--arch', 'hrnet_w16s', '--input-size', '256x192',
-                      '--onnx', str(onnx_path)])
+                      '--onnx', str(onnx_path), '--per-instance'])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert 'max abs diff' in out and onnx_path.is_file()
@@ -106,3 +106,21 @@ def test_failures_return_non_zero_and_write_nothing(tmp_path, capsys):
                         '--input-size', '64x64', '--tolerance', '-1']) == 1
     assert 'FAILED' in capsys.readouterr().out
     assert not out.exists() and list(tmp_path.iterdir()) == [ckpt]
+
+
+def test_default_export_is_the_shared_trunk_graph_and_reproduces_the_shipped_file(tmp_path, capsys):
+    """The models/README.md command (no layout flag) gives the shared-trunk graph, byte for byte the shipped one."""
+    from mipnet_ros.core.estimator import PoseEstimator
+    from mipnet_ros.core.fileio import file_sha256
+    from mipnet_ros.core.resources import bundled_model_path
+    out = tmp_path / 'bundled.onnx'
+    assert _run_export(['--checkpoint', str(bundled_model_path()), '--onnx', str(out)]) == 0, capsys.readouterr().out
+    assert read_metadata(out)['layout'] == 'shared_trunk'
+    shipped = bundled_model_path().with_suffix('.onnx')
+    assert read_metadata(shipped)['layout'] == 'shared_trunk'
+    assert file_sha256(out) == file_sha256(shipped)
+    assert PoseEstimator(shipped).layout == 'shared_trunk'
+    assert PoseEstimator(shipped, shared_trunk=False).layout == 'per_instance'
+    per_instance = tmp_path / 'per_instance.onnx'
+    assert _run_export(['--checkpoint', str(bundled_model_path()), '--onnx', str(per_instance), '--per-instance']) == 0
+    assert PoseEstimator(per_instance).layout == 'per_instance'

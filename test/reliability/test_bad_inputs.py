@@ -257,7 +257,8 @@ def replay(tmp_path_factory):
         'instance_threshold': 0.0, 'keypoint_threshold': 0.0, 'oks_nms_threshold': 1.0,
         'max_boxes': BI.MAX_BOXES, 'detection_score_threshold': BI.SCORE_THRESHOLD, 'unlabeled_is_person': False,
         'person_class_ids': ['person', '0', '1'], 'cache_size': 30, 'stamp_slop_sec': 0.0,
-        'qos.image.reliability': 'reliable', 'qos.image.depth': 10, 'stale_frame_age_sec': 3600.0,
+        'qos.image.reliability': 'reliable', 'qos.image.depth': 10, 'qos.detections.reliability': 'reliable',
+        'stale_frame_age_sec': 3600.0,
         'publish_annotated': False, 'publish_markers': False})
     domain = domain_id_for(__file__)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))

@@ -99,7 +99,8 @@ def test_lifecycle_transitions(tmp_path):
         assert not transition(Transition.TRANSITION_CONFIGURE)
         assert state() == State.PRIMARY_STATE_UNCONFIGURED
         t0 = time.time()
-        assert probe.wait(lambda: any(s.level == b'\x02' and 'model failed' in s.message
+        assert probe.wait(lambda: any(s.level == b'\x02' and 'configure failed' in s.message
+                                      and 'model' in s.message
                                       for m in diag[-3:] for s in m.status), 10), 'no ERROR diagnostics'
         assert time.time() - t0 < 10
         good = Parameter(name='model', value=ParameterValue(type=ParameterType.PARAMETER_STRING,

@@ -172,6 +172,7 @@ def test_model_info_is_latched_and_describes_the_model(env):
     assert info.precision in ('fp32', 'fp16') and info.device_reason.startswith(want)
     assert why in info.device_reason and 'fp16 auto' in info.device_reason
     assert why in env.launcher.log_text()   # the configure line says it too
+    assert info.layout == 'shared_trunk'                       # the graph layout that runs
 
 
 def test_best_effort_image_pairs_and_header_is_copied_exactly(env):

@@ -23,6 +23,8 @@ GATE_PREFIXES = ('stage3_se.', 'stage4_se.', 'layer3_se.', 'layer4_se.')
 _SHOW = 5   # keys listed in an error message before "... and N more"
 
 PathLike = Union[str, os.PathLike]
+# arch= value meaning "from the file": our stored spec, else the one architecture the weight shapes fit
+AUTO_ARCH = 'auto'
 
 
 class CheckpointError(UsageError):
@@ -127,7 +129,7 @@ def has_gates(state: Mapping[str, torch.Tensor]) -> bool:
 
 
 def guess_arch(state: Mapping[str, torch.Tensor]) -> Optional[str]:
-    """Best guess of the architecture from key names and shapes; only used to make errors helpful."""
+    """The one architecture whose key names and widths the weights have, else None (a strict load checks the rest)."""
     final = state.get('final_layer.weight')
     if 'stage4.0.branches.0.0.conv1.weight' in state and final is not None:
         width = int(final.shape[1])
@@ -197,6 +199,12 @@ def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor],
 
 def _spec_for_official(path: Path, state: Mapping[str, torch.Tensor], arch, instances, num_joints,
                        input_size) -> ModelSpec:
+    if arch == AUTO_ARCH:
+        arch = guess_arch(state)
+        if arch is None:
+            raise CheckpointError(
+                f'{path}: official-format checkpoint whose weight shapes match none of the known architectures; '
+                f'name it (arch parameter, --arch, arch=): one of {", ".join(ARCHS)}')
     if arch is None:
         guess = guess_arch(state)
         hint = f' (the weights look like {guess!r})' if guess else ''
@@ -220,6 +228,7 @@ def _spec_for_official(path: Path, state: Mapping[str, torch.Tensor], arch, inst
 
 def _spec_for_ours(path: Path, stored: Mapping[str, Any], arch, instances, num_joints, input_size) -> ModelSpec:
     spec = ModelSpec.from_dict(stored)
+    arch = None if arch == AUTO_ARCH else arch
     for name, value in (('arch', arch), ('instances', instances), ('num_joints', num_joints)):
         if value is not None and value != getattr(spec, name):
             raise CheckpointError(f'{path}: the file is a {name}={getattr(spec, name)!r} model, '
@@ -233,6 +242,9 @@ def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optio
                     num_joints: Optional[int] = None, input_size=None, map_location='cpu',
                     allow_pickle: bool = False) -> PoseNet:
     """A ready model in eval mode from our file or an official one (see the module docstring).
+
+    arch: None = ours only (an official file then fails with a hint); AUTO_ARCH = ours, else the
+    architecture guess_arch() recognises from the weight shapes (checked strictly on load).
 
     `model.checkpoint_info` records the path and the wrapper that was found.
     """
