@@ -72,8 +72,9 @@ class DetectionsInput:
     """
 
     def __init__(self, node: Any, qos: Any, requested: str, callback: Callable[[Any], None],
-                 on_problem: Callable[[str], None]):
+                 on_problem: Callable[[str], None], event_callbacks: Any = None):
         self.node, self.qos, self.requested = node, qos, requested
+        self.event_callbacks = event_callbacks          # QoS events (incompatible publishers) of the subscription
         self.callback, self.on_problem = callback, on_problem
         self.topic = node.resolve_topic_name(topics.DETECTIONS)
         self.kind: Optional[str] = None
@@ -113,6 +114,7 @@ class DetectionsInput:
             self.node.destroy_subscription(self._sub)
         convert = yolo_to_detection2d_array if kind == YOLO_MSGS else None
         handler = (lambda msg: self.callback(convert(msg))) if convert else self.callback
-        self._sub = self.node.create_subscription(msg_type, topics.DETECTIONS, handler, self.qos)
+        self._sub = self.node.create_subscription(msg_type, topics.DETECTIONS, handler, self.qos,
+                                                  event_callbacks=self.event_callbacks)
         self.kind = kind
         self.node.get_logger().info(f'detections: subscribed to {self.topic} as {TYPE_STRINGS[kind]}')

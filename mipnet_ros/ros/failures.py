@@ -30,7 +30,7 @@ def _missing_module(exc: BaseException) -> Optional[str]:
     return None
 
 
-def _parameter_to_fix(exc: BaseException, params: Any = None) -> str:
+def parameter_to_fix(exc: BaseException, params: Any = None) -> str:
     """The parameter a model-load failure is about."""
     if isinstance(exc, ParameterError):
         return exc.param
@@ -59,12 +59,15 @@ def configure_failure(exc: BaseException, params: Any = None) -> str:
             return f'configure failed: {exc}'
         return (f'configure failed: the ROS package of {module} is not installed or not sourced ({kind}); '
                 f'install it (rosdep install --from-paths src -y) or {WORKSPACE_FIX}')
+    from mipnet_ros.core.weights.resolve import ModelNotAvailable
+    if isinstance(exc, ModelNotAvailable):      # a zoo name: its message says which command fetches it
+        return f"configure failed: {exc}; set the parameter 'model' or allow_download: true"
     if isinstance(exc, FileNotFoundError):
         value = getattr(params, 'model', '') if params is not None else ''
         return (f"configure failed: model file not found ({value or exc}); set the parameter 'model' "
                 '(launch argument model:=/path/to/file.pth or .onnx) to an existing file, or leave it empty '
                 'for the bundled demo model')
-    param = _parameter_to_fix(exc, params)
+    param = parameter_to_fix(exc, params)
     value = getattr(params, param, None) if params is not None else None
     shown = f' ({value!r})' if value not in (None, '') else ''
     fixes = {

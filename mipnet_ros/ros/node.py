@@ -310,7 +310,7 @@ class MipnetNode(LifecycleNode):
         self._input_error = ''
         dets = detection_input.DetectionsInput(
             self, P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth), p.detections_type,
-            on_detections, on_problem)
+            on_detections, on_problem, event_callbacks=self._qos_log.subscription_callbacks(topics.DETECTIONS))
         dets.start()
         self._subs = [
             self.create_subscription(img_type, img_topic, on_image,

@@ -38,10 +38,10 @@ def ctx():
 
 def test_too_many_instances_names_the_instances_parameter(model):
     from mipnet_ros.core.estimator import PoseEstimator
-    from mipnet_ros.ros.node import _parameter_to_fix
+    from mipnet_ros.ros.failures import parameter_to_fix
     with pytest.raises(Exception) as err:
         PoseEstimator(model=str(model), instances=16)
-    assert _parameter_to_fix(err.value) == 'instances'
+    assert parameter_to_fix(err.value) == "instances"
 
 
 def test_empty_person_class_ids_refused(model, ctx, tmp_path):
@@ -91,8 +91,10 @@ def test_incompatible_publishers_counted_by_the_node(model, ctx):
     from vision_msgs.msg import Detection2DArray
 
     from mipnet_ros.ros.node import MipnetNode
+    # a reliable detections subscription (the default is best effort, which every publisher matches)
     node = MipnetNode(namespace='guards', context=ctx, parameter_overrides=[
-        Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False)])
+        Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False),
+        Parameter('qos.detections.reliability', value='reliable')])
     peer = rclpy.create_node('qos_peer', namespace='guards', context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
