@@ -1,13 +1,6 @@
 """Start mipnet_node (and, with tracker:=true, mipnet_tracker on its keypoints).
 
-    ros2 launch mipnet_ros mipnet.launch.py image:=/camera/image_raw detections:=/detector/detections
-    ros2 launch mipnet_ros mipnet.launch.py tracker:=true     # + track ids on 'tracked_keypoints'
-
-Every topic is a launch argument (a remap, so the node's own names stay 'image', 'detections',
-'keypoints'). Parameters come from params_file; the handful you change most often can be given
-here as well: an argument left empty keeps the params_file value, so the file stays the single
-source of defaults.
-"""
+Why it works this way: docs/design_notes.md."""
 import os
 
 from ament_index_python.packages import get_package_share_directory

@@ -1,23 +1,6 @@
 """ONNX export of a pose network, verified against eager PyTorch before it is declared a success.
 
-Two graph layouts (recorded in the metadata as `mipnet.layout`):
-  per_instance  inputs image (B,3,H,W) float32 + instance (B,) int64 -> heatmaps (B,K,H/4,W/4).
-                One row per (box, lambda) pair; `instance` is declared even for N=1 models (which
-                ignore it) so that every backend can feed the same two inputs.
-  shared_trunk  inputs image (B,3,H,W) + instance (L,) int64 -> heatmaps (B,L,K,H/4,W/4).
-                The lambda-free trunk runs once per box and only the head runs B*L times.
-`mipnet.spec` holds the ModelSpec as JSON so the .onnx file alone says what it contains.
-
-`--fp16` also writes X.fp16.onnx: the same graph with half-precision weights and arithmetic and
-float32 inputs/outputs (onnxruntime's own float16 converter), for onnxruntime's CUDA provider,
-which runs only what the graph says (TensorRT instead takes `fp16` as a build flag on the float32
-file). It is checked against the float32 file on the CPU, where onnxruntime casts around the
-kernels it lacks in fp16, and carries `mipnet.precision = fp16`.
-
-The TorchScript exporter (dynamo=False) is used because the dynamo exporter needs onnxscript.
-The file is written next to the target and only renamed into place once onnxruntime agrees with
-eager within the tolerance: a file at the output path is always a checked one.
-"""
+Why it works this way: docs/design_notes.md."""
 import argparse
 import copy
 import warnings

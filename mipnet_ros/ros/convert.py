@@ -1,13 +1,6 @@
 """Conversions between ROS messages and what the ROS-free core works with.
 
-The pixel functions (`raw_to_bgr`, `compressed_to_bgr`, `bgr_to_raw`) take plain fields, so they
-are unit-testable without ROS and document exactly which `sensor_msgs/Image` layouts we accept.
-Message builders import their message types lazily: importing this module never needs rclpy.
-
-Why our own conversion: cv_bridge is not available everywhere (it is not on PyPI). When it is
-importable it is used for the raw-image pixel copy, but the policy (which encodings are accepted,
-which are rejected) is ours in both cases, so behaviour does not depend on what is installed.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import math

@@ -1,15 +1,6 @@
 """`python -m mipnet_ros demo --out out/`: the whole ROS 2 pipeline on the bundled bag, in one command.
 
-1. starts the node with `ros2 launch mipnet_ros mipnet.launch.py` (a real separate process),
-2. replays `test/data/demo.mcap` to it through DDS, one frame at a time (lockstep),
-3. records the node's keypoints, markers, annotated images and model info to out/keypoints.mcap,
-4. writes the annotated frames as out/frames/*.png and out/annotated.mp4,
-5. stops the launch with SIGINT (as Ctrl-C would) and prints what happened;
-6. with the bundled aligned depth stream (demo/demo_depth.mcap) the launch also starts mipnet_keypoints3d:
-   the 3D keypoints and 3D markers are recorded too and drawn to out/keypoints3d.png.
-
-The bag and its ground truth are installed with the package (share/mipnet_ros/demo/).
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse

@@ -1,13 +1,6 @@
 """mipnet_keypoints3d: a lifecycle node that lifts 2D keypoints into metres with an aligned depth image.
 
-    keypoints + depth_image (message_filters, exact or approximate stamps) + newest matching camera_info
-      --> keypoints_3d (PersonKeypoints3DArray), keypoints_3d_markers (MarkerArray)
-    keypoints (every message) --> ROS4HRI bodies when hri.enabled
-
-A node of its own so the depth work costs nothing to users without depth, runs in another process
-or container than the network, and is wired like yolo_ros' detect_3d_node. Bad input (encoding,
-size, frame, CameraInfo) is rejected with one reason in the log and /diagnostics; nothing raises.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import sys

@@ -1,18 +1,6 @@
 """mipnet_node: a lifecycle node that turns (image, person detections) into everyone's keypoints.
 
-Data flow:  image + detections --(exact-stamp pairing)--> 1-slot mailbox --> worker thread
-            --> PoseEstimator (boxes x lambda batch, OKS-NMS) --> keypoints, markers, annotated image.
-
-Why a worker thread and a 1-slot mailbox: subscription callbacks stay cheap (the executor keeps
-serving lifecycle services, parameters and diagnostics while the network runs), and when the
-network is slower than the camera the node works on the newest frame instead of a growing backlog.
-
-Lifecycle: configure loads the model (FAILURE if it cannot, diagnostics then say ERROR),
-activate warms it, publishes ~/model_info and subscribes, deactivate unsubscribes and ends the
-worker's generation (pending frames are dropped; a frame in progress finishes into nothing, see
-worker.py), cleanup frees the model. With `autostart` (default) the node configures and activates
-itself at start-up. SIGINT, SIGTERM or the parent's death stop it cleanly (shutdown.py).
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import gc

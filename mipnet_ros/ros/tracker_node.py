@@ -1,12 +1,6 @@
 """mipnet_tracker: a lifecycle node that gives the people of `keypoints` track ids stable across frames.
 
-It republishes every message it receives on `tracked_keypoints` with the same header and people,
-`track_id` filled for tracked people ('' for people not yet confirmed), and ~/markers and
-~/annotated_image (camera `image` paired by exact stamp) coloured by track. Messages that cannot be
-tracked (a late stamp) are still republished, untracked: nobody's result is lost. What the stream
-does wrong (stamps going back, gaps, a new frame_id, NaN positions) is logged once with what to fix
-and counted on /diagnostics.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import sys

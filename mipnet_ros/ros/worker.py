@@ -1,12 +1,6 @@
 """The node's one worker thread, and the generation gate that keeps a stale frame from publishing.
 
-A single thread lives from the first activation to shutdown and takes frames from the 1-slot
-mailbox. Each activation opens a new generation; deactivate, cleanup and shutdown close it. A frame
-works under the generation open when it was taken and may only publish while that generation is
-still open, checked under the lock that closing takes: a frame still running at a transition
-finishes into nothing, transitions wait at most for one publish call, and there is never a second
-worker. Plain Python (no ROS), so the policy is unit-tested on its own.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import threading

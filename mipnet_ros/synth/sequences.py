@@ -1,12 +1,6 @@
 """Moving occlusion sequences for tracking: 2-4 people walking past and behind each other.
 
-Each frame is composed like an occlusion scene (figures pasted far to near over a background, the
-owner map gives exact visibility), so every frame has ground-truth identities, keypoints and the
-covered share of each person. Trajectories are chosen so that people cross or overtake behind a
-nearer one: a person is then mostly or fully hidden for many frames. Detector boxes imitate a real
-detector: a box around what is visible, jittered; no box when too little is visible; one merged
-box when two boxes overlap so much that non-maximum suppression would keep only one.
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,17 +1,6 @@
 """Write the bundled demo bag `test/data/demo.mcap` and its ground truth `demo_expected.json`.
 
-Only COCO val2017 image 785 (CC-BY 2.0, a skier; the one real photograph we may ship) is used:
-the real frame as it is, and generated scenes in which the skier, cut out along the COCO
-segmentation polygon, is pasted again over the picture, so that one person partly hides the
-other: the situation MIPNet is for. Keypoints, boxes and visibility of every pasted copy follow
-from the same affine transform and masks, so the expected people are exact.
-
-The bag also holds the cases the node must handle without inventing anything: a frame without
-detections, a frame whose only detection is not a person, an image nobody detected anything in
-and a detection array whose image never came.
-
-    python -m mipnet_ros.testing.make_demo_bag [--data ../shared/data] [--out test/data/demo.mcap]
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse

@@ -1,13 +1,6 @@
 """Write `test/data/demo_depth.mcap`: a generated depth stream aligned to the demo bag's images, with CameraInfo.
 
-The photograph has no depth, so a plausible one is drawn from the ground truth in demo_expected.json:
-a snow slope that comes nearer towards the bottom of the picture, and every person as a figure
-(thick limbs and a filled torso through the labelled keypoints) at a known distance, the pasted
-copy in front of the real skier. 16UC1 in millimetres, one image and one CameraInfo per demo image,
-same stamps and frame, as an RGB-D camera's aligned depth is published.
-
-    python -m mipnet_ros.testing.make_demo_depth [--expected test/data/demo_expected.json] [--out ...]
-"""
+Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import argparse
