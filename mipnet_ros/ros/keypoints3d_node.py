@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
 from mipnet_ros.core.depth3d import DepthInputError
 from mipnet_ros.core.skeleton import get_skeleton
 from mipnet_ros.ros import convert3d, keypoints3d_params as P, topics as T
 from mipnet_ros.ros.camera_info_cache import CameraInfoCache
+from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.params import qos_profile
 
 NODE_NAME = 'mipnet_keypoints3d'
@@ -46,7 +47,7 @@ class Keypoints3DStats:
     reported_errors: int = 0
 
 
-class Keypoints3DNode(LifecycleNode):
+class Keypoints3DNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
@@ -122,25 +123,6 @@ class Keypoints3DNode(LifecycleNode):
             inputs += [self.resolve_topic_name(T.DEPTH_IMAGE), self.resolve_topic_name(T.CAMERA_INFO)]
         self.get_logger().info('active: waiting for ' + ', '.join(inputs))
         return TransitionCallbackReturn.SUCCESS
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.stop_processing()
-        self._state = 'inactive'
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        self._state = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.stop_processing()
-        self._release()
-        self._state = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        return self.on_shutdown(state)
 
     def _release(self) -> None:
         for pub in (self._pub_3d, self._pub_markers):

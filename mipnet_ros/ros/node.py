@@ -99,17 +99,9 @@ class MipnetNode(LifecycleNode):
 
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, changes) -> SetParametersResult:
-        live = {}
-        for p in changes:
-            why = P.check_value(p.name, p.value)
-            if why:
-                return SetParametersResult(successful=False, reason=why)
-            spec = P.SPEC_BY_NAME.get(p.name)
-            if spec is not None and spec.live:
-                live[p.name] = p.value
         # Non-live parameters are stored by rclpy and read at the next configure.
-        self.params = P.with_updates(self.params, live)
-        return SetParametersResult(successful=True)
+        why, self.params = P.live_update(self.params, changes)
+        return SetParametersResult(successful=not why, reason=why)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:

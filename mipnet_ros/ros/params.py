@@ -7,7 +7,7 @@ node is configured (change them, then cleanup + configure, or restart).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mipnet_ros.core import defaults
@@ -263,19 +263,24 @@ def read_parameters(node: Any) -> NodeParams:
     return NodeParams(**values)
 
 
-def with_updates(params: NodeParams, changes: Dict[str, Any]) -> NodeParams:
-    """A copy of `params` with the live ROS parameters in `changes` (name -> value) applied."""
-    attrs = {f.name for f in fields(NodeParams)}
+def live_update(current: Any, changes: Sequence[Any], check_value=None, spec_by_name=None) -> Tuple[str, Any]:
+    """Parameter changes (rclpy Parameters) applied to a params dataclass: ('', new params) or (reason, current).
+
+    Every change is checked; only the live ones take effect now (the others are read at the next configure).
+    `check_value` and `spec_by_name` default to this node's table; other nodes pass their own.
+    """
+    import dataclasses
+    check_value = check_value or globals()['check_value']
+    spec_by_name = SPEC_BY_NAME if spec_by_name is None else spec_by_name
     kw = {}
-    for name, value in changes.items():
-        spec = SPEC_BY_NAME.get(name)
-        if spec is not None and spec.live and spec.attr in attrs:
-            kw[spec.attr] = list(value) if isinstance(value, (list, tuple)) else value
-    if not kw:
-        return params
-    values = {f.name: getattr(params, f.name) for f in fields(NodeParams)}
-    values.update(kw)
-    return NodeParams(**values)
+    for change in changes:
+        why = check_value(change.name, change.value)
+        if why:
+            return why, current
+        spec = spec_by_name.get(change.name)
+        if spec is not None and spec.live:
+            kw[spec.attr] = list(change.value) if isinstance(change.value, (list, tuple)) else change.value
+    return '', dataclasses.replace(current, **kw) if kw else current
 
 
 def qos_profile(reliability: str, depth: int, transient_local: bool = False):

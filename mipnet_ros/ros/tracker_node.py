@@ -11,11 +11,12 @@ from typing import Any, List, Optional
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core import person_box
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
 from mipnet_ros.ros import convert, params as NP, topics, tracker_params as P
+from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
 
 NODE_NAME = 'mipnet_tracker'
@@ -55,7 +56,7 @@ class TrackerStats:
     reported_errors: int = 0
 
 
-class TrackerNode(LifecycleNode):
+class TrackerNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
@@ -78,19 +79,8 @@ class TrackerNode(LifecycleNode):
 
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, changes) -> SetParametersResult:
-        live = {}
-        for p in changes:
-            why = P.check_value(p.name, p.value)
-            if why:
-                return SetParametersResult(successful=False, reason=why)
-            spec = P.SPEC_BY_NAME.get(p.name)
-            if spec is not None and spec.live:
-                live[spec.attr] = p.value
-        if live:
-            values = dict(self.params.__dict__)
-            values.update(live)
-            self.params = P.TrackerNodeParams(**values)
-        return SetParametersResult(successful=True)
+        why, self.params = NP.live_update(self.params, changes, P.check_value, P.SPEC_BY_NAME)
+        return SetParametersResult(successful=not why, reason=why)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -137,28 +127,6 @@ class TrackerNode(LifecycleNode):
         self._state = 'active'
         self.get_logger().info(f'active: tracking {self.resolve_topic_name(topics.KEYPOINTS)} -> '
                                f'{self.resolve_topic_name(topics.TRACKED_KEYPOINTS)}')
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._state = 'inactive'
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        self._state = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._release()
-        self._state = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unsubscribe()
-        self._release()
-        self._state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
 
     def stop_processing(self) -> None:

@@ -60,8 +60,11 @@ def test_declared_on_a_node_with_descriptors_and_validation():
         assert not res[0].successful
         # ... and check_value the choices, which the node's set-parameters callback applies.
         assert P.check_value('backend', 'tensorflow') and P.check_value('backend', 'onnxruntime') is None
-        live = P.with_updates(P.NodeParams(), {'instance_threshold': 0.7, 'backend': 'onnxruntime'})
-        assert live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
+        why, live = P.live_update(P.NodeParams(), [Parameter('instance_threshold', value=0.7),
+                                                   Parameter('backend', value='onnxruntime')])
+        assert not why and live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
+        why, same = P.live_update(live, [Parameter('backend', value='tensorflow')])
+        assert 'backend' in why and same is live
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)
