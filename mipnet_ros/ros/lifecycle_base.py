@@ -9,6 +9,13 @@ class DownstreamLifecycleNode(LifecycleNode):
     """A lifecycle node whose subclasses define `stop_processing()` and `_release()`; `_state` names its state."""
 
     _state = 'unconfigured'
+    _config_error = ''
+
+    def _fail(self, why: str) -> TransitionCallbackReturn:
+        """A failed transition: one ERROR line (what is wrong and what to change), kept for /diagnostics."""
+        self._config_error = why
+        self.get_logger().error(why)
+        return TransitionCallbackReturn.FAILURE
 
     def stop_processing(self) -> None:
         raise NotImplementedError

@@ -107,11 +107,6 @@ class TrackerNode(DownstreamLifecycleNode):
         self._state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
-    def _fail(self, why: str) -> TransitionCallbackReturn:
-        self._config_error = why
-        self.get_logger().error(why)
-        return TransitionCallbackReturn.FAILURE
-
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         ret = super().on_activate(state)
         if ret != TransitionCallbackReturn.SUCCESS:
