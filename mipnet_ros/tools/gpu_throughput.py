@@ -139,7 +139,7 @@ def measure_throughput(model, gflop_per_box: float, device: str = 'cuda:0', boxe
 
 
 def speedups(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Per batch: every precision's speed-up over strict fp32 and over tf32 (the issue's FP16 >= 1.8x FP32)."""
+    """Per batch: every precision's speed-up over strict fp32 and over tf32 (the FP16 >= 1.8x FP32 goal)."""
     by = {(r['precision'], r['boxes']): r['seconds'] for r in rows}
     result = []
     for b in sorted({r['boxes'] for r in rows}):

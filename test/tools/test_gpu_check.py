@@ -2,7 +2,7 @@
 
 Their CUDA branches only run on a GPU machine (`bash bench/gpu_check.sh`), but everything around them
 (reporting, error isolation, the device-independent checks, peak lookup, speed-up arithmetic) runs
-here, so the script a GPU session relies on cannot rot unnoticed.
+here, so the script a GPU run relies on cannot rot unnoticed.
 """
 import argparse
 import json

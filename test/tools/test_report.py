@@ -1,4 +1,4 @@
-"""The occlusion report: the committed results keep the issue's JSON contract, and the writer
+"""The occlusion report: the committed results keep their JSON contract, and the writer
 compares every MIPNet row with the N=1 model of the same backbone."""
 import json
 from pathlib import Path
@@ -20,7 +20,7 @@ def test_committed_occlusion_results_follow_the_contract():
         assert set(METHOD_KEYS) <= set(m), m['name']
         assert 0 <= m['AP'] <= 100 and 0 <= m['AR'] <= 100 and 0 <= m['hidden_recall'] <= 1
         assert m['device'] and m['trained_on'] and m['epochs'] > 0
-    # the experiment of the issue: HRNet N=1/2/3 and SimpleBaseline N=1/2, each MIPNet with its baseline
+    # the experiment: HRNet N=1/2/3 and SimpleBaseline N=1/2, each MIPNet with its baseline
     pairs = {(m['arch'].startswith('hrnet'), m['instances']) for m in methods}
     assert {(True, 1), (True, 2), (True, 3), (False, 1), (False, 2)} <= pairs
     for m in methods:
