@@ -54,7 +54,7 @@ class FakeNode:
     def get_publishers_info_by_topic(self, topic):
         return [NS(topic_type=t) for t in self.published_types]
 
-    def create_subscription(self, msg_type, topic, callback, qos):
+    def create_subscription(self, msg_type, topic, callback, qos, event_callbacks=None):
         self.subs.append(msg_type)
         return msg_type
 
