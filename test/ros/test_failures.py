@@ -52,9 +52,12 @@ def test_node_run_without_built_messages_says_how_to_build(tmp_path):
     pytest.importorskip('rclpy')
     from mipnet_ros.ros.launcher import domain_id_for
     repo = Path(__file__).resolve().parents[2]
-    # the ROS underlay only: nothing of this checkout's install/ (where the generated messages are)
-    env = {k: os.pathsep.join(p for p in v.split(os.pathsep) if not p.startswith(str(repo / 'install')))
-           for k, v in os.environ.items()}
+    # the ROS underlay only: no install of this package anywhere (that is where the generated messages are)
+    def installs_us(path: str) -> bool:
+        p = Path(path)
+        return path.startswith(str(repo / 'install')) or (p / 'share' / 'mipnet_ros').is_dir() or (
+            (p / 'mipnet_ros' / 'msg').is_dir())
+    env = {k: os.pathsep.join(p for p in v.split(os.pathsep) if not installs_us(p)) for k, v in os.environ.items()}
     env.update(PYTHONPATH=os.pathsep.join([str(repo), env.get('PYTHONPATH', '')]), PYTHONUNBUFFERED='1',
                ROS_DOMAIN_ID=str(domain_id_for(__file__)), RCUTILS_LOGGING_BUFFERED_STREAM='0')
     log = tmp_path / 'node.log'
