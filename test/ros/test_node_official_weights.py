@@ -59,8 +59,10 @@ def test_official_checkpoint_runs_in_the_node_like_the_python_api(tmp_path):
                              **THRESHOLDS)(bgr, np.array([box], np.float32))
 
     domain = domain_id_for(__file__)
-    params = write_params_file(tmp_path / 'params.yaml', dict(
-        THRESHOLDS, instance_threshold=0.0, publish_annotated=False, publish_markers=False))
+    # reliable images: a full-size photograph over a best-effort subscription can lose its UDP fragments
+    params = write_params_file(tmp_path / 'params.yaml', {
+        **THRESHOLDS, 'instance_threshold': 0.0, 'publish_annotated': False, 'publish_markers': False,
+        'qos.image.reliability': 'reliable'})
     launcher = NodeLauncher({'params_file': str(params), 'model': str(ckpt), 'arch': 'resnet50',
                              'autostart': 'false'}, env=dict(os.environ, ROS_DOMAIN_ID=str(domain)),
                             log_path=tmp_path / 'launch.log').start()
