@@ -135,6 +135,9 @@ if ((${#want[@]})); then
           sha256sum "$SOURCES" "$VENV/.stamp-ros-wheels" 2>/dev/null || true) | sha256sum | cut -d' ' -f1)"
   if ! stamp_ok "$VENV/.stamp-ros-src" "$sum"; then
     say "building ${#want[@]} ROS source packages into $INSTALL (about a minute)"
+    # A fresh build folder: CMake caches remember source paths, and these sources may have moved
+    # (another checkout, another ../shared) since the last build.
+    rm -rf "$VENV/ros-build"
     skip=(); for p in "${PY_ONLY[@]}"; do skip+=("$p"); done
     (cd "$VENV" && colcon --log-base "$VENV/ros-build/log" build --base-paths "${want[@]}" \
         --packages-skip "${skip[@]}" --build-base "$VENV/ros-build" --install-base "$INSTALL" --merge-install \
