@@ -18,21 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-
-def child_pids(pid: int) -> List[int]:
-    """Processes whose parent is `pid` (from /proc)."""
-    kids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(entry))
-    return kids
+from mipnet_ros.tools.proc import child_pids, memory_mb
 
 
 def wait_gone(pid: int, timeout: float) -> Optional[float]:
@@ -47,17 +33,6 @@ def wait_gone(pid: int, timeout: float) -> Optional[float]:
             return time.monotonic() - t0
         time.sleep(0.01)
     return None
-
-
-def memory_mb(pid: int) -> Tuple[float, float]:
-    """(resident, peak resident) memory of `pid` in MB (VmRSS, VmHWM)."""
-    values = {}
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            key, _, rest = line.partition(':')
-            if key in ('VmRSS', 'VmHWM'):
-                values[key] = int(rest.split()[0]) / 1024.0
-    return values['VmRSS'], values['VmHWM']
 
 
 class Driver:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from mipnet_ros.core.stats import percentile_summary
+from mipnet_ros.tools.proc import child_pids, memory_mb
 
 DEFAULT_JSON = Path('out') / 'soak.json'
 NODE_EXECUTABLE = 'mipnet_node'
@@ -37,22 +38,6 @@ def device_label(device: str) -> str:
     return f'cpu ({cores} cores)'
 
 
-def _children(pid: int) -> List[int]:
-    out = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                stat = f.read()
-            ppid = int(stat.rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            out.append(int(entry))
-    return out
-
-
 def find_node_pid(root_pid: int, name: str = NODE_EXECUTABLE, timeout: float = 30.0) -> Optional[int]:
     """PID of the process below `root_pid` (e.g. `ros2 launch`) whose command line runs `name`."""
     deadline = time.time() + timeout
@@ -70,7 +55,7 @@ def find_node_pid(root_pid: int, name: str = NODE_EXECUTABLE, timeout: float = 3
                 cmd = ''
             if pid != root_pid and name in cmd and 'ros2 launch' not in cmd and ' launch ' not in cmd:
                 return pid
-            todo.extend(_children(pid))
+            todo.extend(child_pids(pid))
         time.sleep(0.2)
     return None
 
@@ -78,13 +63,9 @@ def find_node_pid(root_pid: int, name: str = NODE_EXECUTABLE, timeout: float = 3
 def rss_mb(pid: int) -> float:
     """Resident set size of `pid` in MiB (VmRSS), NaN when the process is gone."""
     try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float('nan')
+        return memory_mb(pid)[0]
+    except (OSError, KeyError):
+        return float('nan')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 from mipnet_ros.ros.budget import BoxBudget  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.ros.launcher import domain_id_for  # noqa: E402
-from mipnet_ros.tools.node_memory import image_msg, memory_mb, random_boxes_msg  # noqa: E402
+from mipnet_ros.tools.node_memory import image_msg, random_boxes_msg  # noqa: E402
+from mipnet_ros.tools.proc import memory_mb  # noqa: E402
 
 MB = 1 << 20
 

@@ -16,7 +16,8 @@ rclpy = pytest.importorskip('rclpy')
 
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
-from mipnet_ros.tools.node_memory import Driver, child_pids, image_msg, random_boxes_msg, wait_gone  # noqa: E402
+from mipnet_ros.tools.node_memory import Driver, image_msg, random_boxes_msg, wait_gone  # noqa: E402
+from mipnet_ros.tools.proc import child_pids  # noqa: E402
 
 BAD_LINES = ('Traceback', 'terminate called', 'KeyboardInterrupt', '[ERROR]', 'exit code -', 'InvalidHandle')
 
