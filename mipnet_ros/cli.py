@@ -14,7 +14,7 @@ from mipnet_ros.core.errors import UsageError
 
 # name -> (module, one-line help a newcomer understands)
 COMMANDS = {
-    'demo': ('mipnet_ros.ros.demo',
+    'demo': ('mipnet_ros.offline.demo',
              'replay the bundled bag through the ROS 2 node; write keypoints and annotated frames to out/'),
     'train': ('mipnet_ros.core.train', 'train a model from a YAML config (resumable; torchrun for multi-GPU)'),
     'eval': ('mipnet_ros.core.evaluate', 'OKS AP/AR of a checkpoint on COCO, CrowdPose or OCHuman annotations'),
@@ -23,7 +23,7 @@ COMMANDS = {
     'synth': ('mipnet_ros.synth', 'generate the occlusion benchmark (COCO format) from real cut-outs'),
     'report': ('mipnet_ros.tools.report',
                'write the occlusion results table, plot and JSON (to out/results/ unless --out)'),
-    'replay': ('mipnet_ros.ros.replay', 'replay a ROS 2 bag through a running node and record its outputs'),
+    'replay': ('mipnet_ros.offline.replay', 'replay a ROS 2 bag through a running node and record its outputs'),
     'soak': ('mipnet_ros.tools.soak', 'soak benchmark: many frames through the node, RSS and latency'),
     'weights': ('mipnet_ros.core.weights.command',
                 'pretrained models by name: list, get (verified download into the user cache), path'),

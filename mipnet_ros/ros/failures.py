@@ -48,7 +48,7 @@ def parameter_to_fix(exc: BaseException, params: Any = None) -> str:
 
 
 def configure_failure(exc: BaseException, params: Any = None) -> str:
-    """The ERROR line for a configure failure caused by `exc` (params: the NodeParams being applied)."""
+    """The ERROR line for a configure failure caused by `exc` (params: the PoseParams being applied)."""
     kind = f'{type(exc).__name__}: {exc}'
     if isinstance(exc, ImportError) and not isinstance(exc, ParameterError):
         module = _missing_module(exc) or 'a message package'

@@ -19,7 +19,7 @@ DETECTIONS_TYPES = ('auto', 'vision_msgs', 'yolo_msgs')
 
 
 @dataclass
-class NodeParams:
+class PoseParams:
     # model
     model: str = ''
     allow_download: bool = False
@@ -71,7 +71,7 @@ class NodeParams:
 @dataclass(frozen=True)
 class ParamSpec:
     name: str            # ROS parameter name (dots group them in YAML)
-    attr: str            # NodeParams field
+    attr: str            # PoseParams field
     description: str
     live: bool = False
     float_range: Optional[Tuple[float, float]] = None
@@ -186,11 +186,11 @@ SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
 
 
 def _default(attr: str) -> Any:
-    return getattr(NodeParams(), attr)
+    return getattr(PoseParams(), attr)
 
 
 def descriptor(spec: ParamSpec, default: Any = None):
-    """ParameterDescriptor of `spec`; `default` gives the type for a table other than NodeParams."""
+    """ParameterDescriptor of `spec`; `default` gives the type for a table other than PoseParams."""
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     default = _default(spec.attr) if default is None else default
     text = spec.description
@@ -224,7 +224,7 @@ def _ros_type(value: Any) -> int:
 
 
 def declare_parameters(node: Any) -> None:
-    """Declare all parameters on `node` (values from the YAML / overrides, defaults from NodeParams)."""
+    """Declare all parameters on `node` (values from the YAML / overrides, defaults from PoseParams)."""
     for spec in SPECS:
         # (rclpy cannot declare an empty list default: no list parameter here defaults to empty)
         node.declare_parameter(spec.name, _default(spec.attr), descriptor(spec))
@@ -250,7 +250,7 @@ def check_value(name: str, value: Any) -> Optional[str]:
     return None
 
 
-def read_parameters(node: Any) -> NodeParams:
+def read_parameters(node: Any) -> PoseParams:
     """Current values; a list given empty in YAML (`[]`, which rclpy leaves uninitialised) reads as []."""
     from rclpy.exceptions import ParameterUninitializedException
     values = {}
@@ -260,7 +260,7 @@ def read_parameters(node: Any) -> NodeParams:
         except ParameterUninitializedException:
             v = [] if isinstance(_default(spec.attr), list) else _default(spec.attr)
         values[spec.attr] = list(v) if isinstance(v, (list, tuple)) or type(v).__name__ == 'array' else v
-    return NodeParams(**values)
+    return PoseParams(**values)
 
 
 def live_update(current: Any, changes: Sequence[Any], check_value=None, spec_by_name=None) -> Tuple[str, Any]:
@@ -293,7 +293,7 @@ def qos_profile(reliability: str, depth: int, transient_local: bool = False):
 
 def markdown_table(specs: Sequence[ParamSpec] = SPECS, defaults: Any = None) -> str:
     """The parameter table for the README, generated from a spec table so it cannot drift."""
-    defaults = NodeParams() if defaults is None else defaults
+    defaults = PoseParams() if defaults is None else defaults
     rows = ['| parameter | default | live | description |', '|---|---|---|---|']
     for s in specs:
         d = getattr(defaults, s.attr)

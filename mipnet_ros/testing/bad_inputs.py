@@ -502,7 +502,7 @@ def _compressed_bytes(c: CompressedImg) -> np.ndarray:
 
 
 def _to_rosbags(m: Message, transport: str):
-    from mipnet_ros.ros.bag_io import make_msg
+    from mipnet_ros.offline.bag_io import make_msg
     header = make_msg('std_msgs/msg/Header', frame_id=m.frame_id, stamp=make_msg(
         'builtin_interfaces/msg/Time', sec=m.stamp_ns // 10**9, nanosec=m.stamp_ns % 10**9))
     if m.topic == 'image' and transport == 'raw':
@@ -539,7 +539,7 @@ def iter_messages(kinds: Sequence[Kind]) -> Iterator[Tuple[int, str, str, Messag
 
 def write_bag(kinds: Sequence[Kind], out: Path) -> Dict[str, int]:
     """Write every kind's messages to `out` (.mcap file); log times increase in play order."""
-    from mipnet_ros.ros.bag_io import BagWriter, get_typestore
+    from mipnet_ros.offline.bag_io import BagWriter, get_typestore
     store = get_typestore()
     out.parent.mkdir(parents=True, exist_ok=True)
     t_ns = T0_SEC * 10**9

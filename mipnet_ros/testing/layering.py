@@ -2,7 +2,7 @@
 
 Every import counts, wherever it stands (module level, inside a function, in a try), and so do
 `importlib.import_module('x')` and `__import__('x')` with a literal string: a lazy import is still
-a dependency. Layers: core (ROS-free library) < synth < ros < tools < testing; cli may start any job.
+a dependency. Layers: core (ROS-free library) < synth < ros < offline < tools < testing; cli may start any job.
 """
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ ALLOWED: Dict[str, Set[str]] = {
     'core': set(),
     'synth': {'core'},
     'ros': {'core', 'msg'},
-    'tools': {'core', 'synth', 'ros', 'msg'},
-    'testing': {'core', 'synth', 'ros', 'msg', 'tools'},
+    'offline': {'core', 'synth', 'ros', 'msg'},
+    'tools': {'core', 'synth', 'ros', 'offline', 'msg'},
+    'testing': {'core', 'synth', 'ros', 'offline', 'msg', 'tools'},
     'msg': set(),
-    'top': {'core', 'synth', 'ros', 'msg', 'tools', 'testing'},   # __init__, __main__, cli
+    'top': {'core', 'synth', 'ros', 'offline', 'msg', 'tools', 'testing'},   # __init__, __main__, cli
 }
 
 

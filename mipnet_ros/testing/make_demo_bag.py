@@ -141,20 +141,20 @@ def build_frames(cut: Cutout) -> List[DemoFrame]:
 
 
 def _header(stamp_ns: int):
-    from mipnet_ros.ros.bag_io import make_msg
+    from mipnet_ros.offline.bag_io import make_msg
     return make_msg('std_msgs/msg/Header', frame_id=FRAME_ID,
                     stamp=make_msg('builtin_interfaces/msg/Time', sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9))
 
 
 def image_msg(img: np.ndarray, stamp_ns: int):
-    from mipnet_ros.ros.bag_io import make_msg
+    from mipnet_ros.offline.bag_io import make_msg
     h, w = img.shape[:2]
     return make_msg('sensor_msgs/msg/Image', header=_header(stamp_ns), height=h, width=w, encoding='bgr8',
                     is_bigendian=0, step=w * 3, data=np.ascontiguousarray(img).reshape(-1))
 
 
 def detections_msg(dets: Sequence[Tuple[List[float], str, float, str]], stamp_ns: int):
-    from mipnet_ros.ros.bag_io import make_msg
+    from mipnet_ros.offline.bag_io import make_msg
     out = []
     for (x1, y1, x2, y2), cls, score, det_id in dets:
         bbox = make_msg('vision_msgs/msg/BoundingBox2D', size_x=float(x2 - x1), size_y=float(y2 - y1),
@@ -168,7 +168,7 @@ def detections_msg(dets: Sequence[Tuple[List[float], str, float, str]], stamp_ns
 
 
 def write_bag(frames: Sequence[DemoFrame], out: Path, expected: Path) -> Dict:
-    from mipnet_ros.ros.bag_io import BagWriter
+    from mipnet_ros.offline.bag_io import BagWriter
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
     with BagWriter(str(out), overwrite=True).compress() as bag:

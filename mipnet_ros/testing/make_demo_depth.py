@@ -58,7 +58,7 @@ def render_depth(height: int, width: int, people: Sequence[Dict]) -> np.ndarray:
 
 
 def write_depth_bag(expected: Dict, out: Path) -> int:
-    from mipnet_ros.ros.bag_io import BagWriter, make_msg
+    from mipnet_ros.offline.bag_io import BagWriter, make_msg
     from mipnet_ros.testing.make_demo_bag import _header
     frames = expected['frames']
     default_people = next((f['people'] for f in frames if f['people']), [])

@@ -130,7 +130,7 @@ def measure(model: str, boxes: int = 1000, flood: int = 60, flood_size: Tuple[in
             log_dir: Optional[Path] = None, timeout: float = 600.0) -> Dict[str, Any]:
     import numpy as np
 
-    from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file
+    from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file
     tmp = Path(log_dir or tempfile.mkdtemp(prefix='node-memory-'))
     domain = domain_id_for('node_memory') if domain is None else domain
     params = write_params_file(tmp / 'params.yaml', {

@@ -44,8 +44,8 @@ def measure_node_overhead(model: Optional[str] = None, arch: str = 'hrnet_w16s',
     from rclpy.parameter import Parameter
 
     from mipnet_ros.core.model.untrained import write_untrained_checkpoint
-    from mipnet_ros.ros.launcher import domain_id_for
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.offline.launcher import domain_id_for
+    from mipnet_ros.ros.pose_node import MipnetNode
     from mipnet_ros.tools.soak import FrameSource, SoakDriver
 
     tmp = tempfile.TemporaryDirectory(prefix='mipnet-overhead-')

@@ -183,7 +183,7 @@ def _bundled_or_none(lookup):
 def run_soak(args: argparse.Namespace) -> Dict:
     from mipnet_ros.core.model.untrained import write_untrained_checkpoint
     from mipnet_ros.core.resources import bundled_model_path
-    from mipnet_ros.ros.launcher import NodeLauncher, write_params_file
+    from mipnet_ros.offline.launcher import NodeLauncher, write_params_file
     frames, every = int(args.frames), max(1, int(args.every))
     warmup = int(args.warmup_frames) if args.warmup_frames is not None else max(every, frames // 10)
     width, height = (int(v) for v in args.image_size.lower().split('x'))

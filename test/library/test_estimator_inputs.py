@@ -111,8 +111,8 @@ def test_other_input_size_warns_with_both_sizes():
 
 
 def test_same_policy_as_the_node(est, image):
-    from mipnet_ros.ros.params import NodeParams
-    node = NodeParams()
+    from mipnet_ros.ros.params import PoseParams
+    node = PoseParams()
     assert est.instance_threshold == node.instance_threshold == 0.3
     assert est.keypoint_threshold == node.keypoint_threshold and est.oks_nms_threshold == node.oks_nms_threshold
     assert node.instances == 0 and PoseEstimator(instances=0).num_instances == est.spec.instances == 2

@@ -17,7 +17,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 
 from mipnet_ros.ros.budget import BoxBudget  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
-from mipnet_ros.ros.launcher import domain_id_for  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.tools.node_memory import image_msg, random_boxes_msg  # noqa: E402
 from mipnet_ros.tools.proc import memory_mb  # noqa: E402
 
@@ -33,7 +33,7 @@ def model(tmp_path_factory):
 def node_factory(model):
     from rclpy.lifecycle import TransitionCallbackReturn
 
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.ros.pose_node import MipnetNode
     made = []
 
     def make(**params):

@@ -15,7 +15,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.tools.node_memory import Driver, image_msg, random_boxes_msg, wait_gone  # noqa: E402
 from mipnet_ros.tools.proc import child_pids  # noqa: E402
 

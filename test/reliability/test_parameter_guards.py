@@ -11,7 +11,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 
 from mipnet_ros.ros import params as P  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
-from mipnet_ros.ros.launcher import domain_id_for  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.qos_events import IncompatibleQosLog  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def test_too_many_instances_names_the_instances_parameter(model):
 
 
 def test_empty_person_class_ids_refused(model, ctx, tmp_path):
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.ros.pose_node import MipnetNode
     assert P.check_value('person_class_ids', []) and P.check_value('person_class_ids', ['  '])
     assert P.check_value('person_class_ids', ['person']) is None
     node = MipnetNode(context=ctx, parameter_overrides=[Parameter('model', value=str(model)),
@@ -59,7 +59,7 @@ def test_empty_person_class_ids_refused(model, ctx, tmp_path):
 
 
 def test_empty_person_class_ids_in_yaml_fails_configure(model, tmp_path):
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.ros.pose_node import MipnetNode
     yaml = tmp_path / 'p.yaml'
     yaml.write_text(f"/**:\n  ros__parameters:\n    person_class_ids: []\n    model: '{model}'\n    autostart: false\n")
     c = rclpy.Context()
@@ -90,7 +90,7 @@ def test_incompatible_publishers_counted_by_the_node(model, ctx):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from vision_msgs.msg import Detection2DArray
 
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.ros.pose_node import MipnetNode
     # a reliable detections subscription (the default is best effort, which every publisher matches)
     node = MipnetNode(namespace='guards', context=ctx, parameter_overrides=[
         Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False),

@@ -17,7 +17,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
-from mipnet_ros.ros.launcher import domain_id_for  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def test_transitions_during_a_held_frame(tmp_path, one_torch_thread):
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.ros.pose_node import MipnetNode
 
     model = write_untrained_checkpoint(tmp_path / 'random.pth')
     ctx = rclpy.Context()

@@ -2,12 +2,12 @@
 import pytest
 
 from mipnet_ros.ros import failures
-from mipnet_ros.ros.params import NodeParams
+from mipnet_ros.ros.params import PoseParams
 
 
 def test_messages_not_built():
     exc = ModuleNotFoundError("No module named 'mipnet_ros.msg'", name='mipnet_ros.msg')
-    text = failures.configure_failure(exc, NodeParams())
+    text = failures.configure_failure(exc, PoseParams())
     assert 'mipnet_ros.msg' in text and 'colcon build' in text and 'source install/setup.bash' in text
     assert '\n' not in text
 
@@ -18,7 +18,7 @@ def test_other_ros_package_missing():
 
 
 def test_missing_model_names_the_parameter():
-    text = failures.configure_failure(FileNotFoundError('model file not found: /x.pth'), NodeParams(model='/x.pth'))
+    text = failures.configure_failure(FileNotFoundError('model file not found: /x.pth'), PoseParams(model='/x.pth'))
     assert "parameter 'model'" in text and 'model:=' in text and '/x.pth' in text
 
 
@@ -29,14 +29,14 @@ def test_missing_model_names_the_parameter():
 ])
 def test_architecture_problems_point_at_arch(message):
     from mipnet_ros.core.model.checkpoint import CheckpointError
-    text = failures.configure_failure(CheckpointError(message), NodeParams(arch='hrnet_w99'))
+    text = failures.configure_failure(CheckpointError(message), PoseParams(arch='hrnet_w99'))
     assert "parameter 'arch'" in text and 'arch:=' in text and 'hrnet_w32' in text
 
 
 def test_parameter_error_and_activate():
     text = failures.configure_failure(failures.ParameterError('trt_cache_dir', 'cannot be written'))
     assert "parameter 'trt_cache_dir'" in text
-    text = failures.activate_failure(RuntimeError('CUDA out of memory'), NodeParams(device='cuda:0'))
+    text = failures.activate_failure(RuntimeError('CUDA out of memory'), PoseParams(device='cuda:0'))
     assert 'CUDA out of memory' in text and "'cuda:0'" in text and 'warmup' in text
 
 
@@ -50,7 +50,7 @@ def test_node_run_without_built_messages_says_how_to_build(tmp_path):
     from pathlib import Path
 
     pytest.importorskip('rclpy')
-    from mipnet_ros.ros.launcher import domain_id_for
+    from mipnet_ros.offline.launcher import domain_id_for
     repo = Path(__file__).resolve().parents[2]
     # the ROS underlay only: no install of this package anywhere (that is where the generated messages are)
     def installs_us(path: str) -> bool:
@@ -62,7 +62,7 @@ def test_node_run_without_built_messages_says_how_to_build(tmp_path):
                ROS_DOMAIN_ID=str(domain_id_for(__file__)), RCUTILS_LOGGING_BUFFERED_STREAM='0')
     log = tmp_path / 'node.log'
     with open(log, 'wb') as out:
-        proc = subprocess.Popen([sys.executable, '-m', 'mipnet_ros.ros.node'], cwd=repo, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, '-m', 'mipnet_ros.ros.pose_node'], cwd=repo, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.time() + 60

@@ -17,7 +17,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from mipnet_ros.core.skeleton import COCO17  # noqa: E402
 from mipnet_ros.ros import topics as T  # noqa: E402
 from mipnet_ros.ros.convert import xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.ros.launcher import domain_id_for  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
 W, H = 640, 480

@@ -18,7 +18,7 @@ rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from mipnet_ros.ros import topics as T  # noqa: E402
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -46,7 +46,7 @@ def test_launched_pipelines_answer_their_own_camera(tmp_path):
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
-    from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file
+    from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file
     from mipnet_ros.ros.params import qos_profile
     from test_node_topics import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of
     params = write_params_file(tmp_path / 'params.yaml', {'instance_threshold': 0.0, 'publish_annotated': False,

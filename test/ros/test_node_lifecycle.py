@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # the probe helpers l
 from test_node_topics import Probe, detections_msg, stamp_of  # noqa: E402
 
 from mipnet_ros.ros.convert import compress_bgr  # noqa: E402
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 

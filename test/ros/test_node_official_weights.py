@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 import _reference_models as ref_models  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from test_node_lifecycle import _call  # noqa: E402
 from test_node_topics import Probe, detections_msg, stamp_of  # noqa: E402

@@ -22,7 +22,7 @@ def _flatten(d, prefix=''):
 
 
 @pytest.mark.parametrize('yaml_name, specs, defaults', [
-    ('mipnet.yaml', P.SPECS, P.NodeParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams())])
+    ('mipnet.yaml', P.SPECS, P.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams())])
 def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, defaults):
     doc = yaml.safe_load((REPO / 'config' / yaml_name).read_text())
     assert list(doc) == ['/**'], 'parameters must apply to the node in any namespace'
@@ -49,7 +49,7 @@ def test_declared_on_a_node_with_descriptors_and_validation():
     try:
         node = rclpy.create_node('params_probe', context=ctx)
         P.declare_parameters(node)
-        assert P.read_parameters(node) == P.NodeParams()
+        assert P.read_parameters(node) == P.PoseParams()
         d = node.describe_parameter('keypoint_threshold')
         assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range[0].to_value == 1.0
         assert d.description
@@ -60,7 +60,7 @@ def test_declared_on_a_node_with_descriptors_and_validation():
         assert not res[0].successful
         # ... and check_value the choices, which the node's set-parameters callback applies.
         assert P.check_value('backend', 'tensorflow') and P.check_value('backend', 'onnxruntime') is None
-        why, live = P.live_update(P.NodeParams(), [Parameter('instance_threshold', value=0.7),
+        why, live = P.live_update(P.PoseParams(), [Parameter('instance_threshold', value=0.7),
                                                    Parameter('backend', value='onnxruntime')])
         assert not why and live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
         why, same = P.live_update(live, [Parameter('backend', value='tensorflow')])
@@ -90,7 +90,7 @@ def test_fp16_takes_auto_or_a_boolean():
     """fp16 is a string choice that old YAML files may still give as true/false."""
     rclpy = pytest.importorskip('rclpy')
     from rclpy.parameter import Parameter
-    assert P.NodeParams().fp16 == 'auto' and P.NodeParams().device == 'auto'
+    assert P.PoseParams().fp16 == 'auto' and P.PoseParams().device == 'auto'
     assert P.check_value('fp16', True) is None and P.check_value('fp16', 'AUTO') is None
     assert 'fp16 must be one of' in P.check_value('fp16', 'half')
     ctx = rclpy.Context()

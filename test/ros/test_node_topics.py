@@ -22,7 +22,7 @@ rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 

@@ -19,8 +19,8 @@ def test_configure_by_zoo_name(served):  # noqa: F811 - the fixture imported abo
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from mipnet_ros.ros.launcher import domain_id_for
-    from mipnet_ros.ros.node import MipnetNode
+    from mipnet_ros.offline.launcher import domain_id_for
+    from mipnet_ros.ros.pose_node import MipnetNode
     _, entry, server = served
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id_for(__file__))

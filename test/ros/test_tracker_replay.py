@@ -21,7 +21,7 @@ from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.core.skeleton import COCO17  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import bgr_to_image_msg, xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.ros.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.synth.sequences import SequenceConfig, generate_sequence  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mipnet_ros.ros.launcher import domain_id_for
+from mipnet_ros.offline.launcher import domain_id_for
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -118,7 +118,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
     from rclpy.serialization import deserialize_message
     from rosidl_runtime_py.utilities import get_message
 
-    from mipnet_ros.ros import bag_io
+    from mipnet_ros.offline import bag_io
     from mipnet_ros.ros.params import qos_profile
 
     topics = bag_io.bag_topics(opts.bag)

@@ -37,7 +37,7 @@ class Frame:
 
 
 @dataclass
-class NodeStats:
+class PoseStats:
     """Counters for /diagnostics; written by callbacks and the worker, read by the updater."""
     images: int = 0
     detection_arrays: int = 0
@@ -71,14 +71,14 @@ class MipnetNode(LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
         P.declare_parameters(self)
-        self.params: P.NodeParams = P.read_parameters(self)
+        self.params: P.PoseParams = P.read_parameters(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.stats = NodeStats()
+        self.stats = PoseStats()
         self._stats_lock = threading.Lock()
         self._state = 'unconfigured'
         self._estimator = None
         self._model_error = ''
-        self._configured: Optional[P.NodeParams] = None   # the parameters the model was built with
+        self._configured: Optional[P.PoseParams] = None   # the parameters the model was built with
         self._pairer: Optional[StampPairer] = None
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._pairing_ms = 0.0
@@ -200,7 +200,7 @@ class MipnetNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     # ------------------------------------------------------------------ model
-    def _build_estimator(self, p: P.NodeParams):
+    def _build_estimator(self, p: P.PoseParams):
         import warnings
 
         from mipnet_ros.core.estimator import PoseEstimator
@@ -269,7 +269,7 @@ class MipnetNode(LifecycleNode):
     def _image_topic(self) -> str:
         return self.resolve_topic_name(topics.image_topic(self._configured.image_transport))
 
-    def _subscribe(self, p: P.NodeParams) -> None:
+    def _subscribe(self, p: P.PoseParams) -> None:
         from sensor_msgs.msg import CompressedImage, Image
         img_type = CompressedImage if p.image_transport == 'compressed' else Image
         img_topic = topics.image_topic(p.image_transport)
@@ -444,7 +444,7 @@ class MipnetNode(LifecycleNode):
             s.pairing_ms_mean = _ema(s.pairing_ms_mean, frame.pairing_ms, first)
             s.frame_age_ms = age_ms
 
-    def _cut_to_budget(self, boxes: list, frame: Frame, live: P.NodeParams, image_shape) -> list:
+    def _cut_to_budget(self, boxes: list, frame: Frame, live: P.PoseParams, image_shape) -> list:
         """The best-scoring boxes that fit in frame_budget_sec (all of them when they fit)."""
         allowed = self._budget.allowed(len(boxes), live.frame_budget_sec)
         if allowed >= len(boxes):

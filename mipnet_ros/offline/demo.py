@@ -13,7 +13,7 @@ from typing import List
 from mipnet_ros.ros import topics as T
 
 from mipnet_ros.core.resources import bundled_model_path, share_file
-from mipnet_ros.ros.launcher import NodeLauncher
+from mipnet_ros.offline.launcher import NodeLauncher
 
 DEMO_BAG = 'demo/demo.mcap'                    # relative to share/mipnet_ros
 DEMO_EXPECTED = 'demo/demo_expected.json'
@@ -25,7 +25,7 @@ def write_frames(bag: Path, out_dir: Path, fps: float = 2.0, video: bool = True)
     import cv2
     import numpy as np
 
-    from mipnet_ros.ros import bag_io
+    from mipnet_ros.offline import bag_io
     from mipnet_ros.ros.convert import raw_to_bgr
     frames_dir = out_dir / 'frames'
     frames_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mipnet_ros.ros.replay import ReplayOptions, run_replay
+    from mipnet_ros.offline.replay import ReplayOptions, run_replay
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = args.model
@@ -124,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
     for line in per_frame:
         print('  ' + line)
     if args.screenshot:
-        from mipnet_ros.ros.visualize import render_rviz_like
+        from mipnet_ros.offline.rviz_like import render_rviz_like
         shot = render_rviz_like(keypoints_bag, args.screenshot_frame)
         if shot is not None:
             import cv2
@@ -132,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
             cv2.imwrite(args.screenshot, shot)
             print(f'demo: wrote {args.screenshot}')
     if depth_bag:
-        from mipnet_ros.ros.render3d import read_keypoints_3d, render_keypoints_3d, summary_lines
+        from mipnet_ros.offline.render3d import read_keypoints_3d, render_keypoints_3d, summary_lines
         for line in summary_lines(read_keypoints_3d(keypoints_bag)):
             print('  3D ' + line)
         if render_keypoints_3d(keypoints_bag, out / 'keypoints3d.png'):
@@ -143,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _depth_launch_args(depth_bag: str) -> dict:
     """Launch arguments that start mipnet_keypoints3d on the depth bag's Image and CameraInfo topics."""
-    from mipnet_ros.ros import bag_io
+    from mipnet_ros.offline import bag_io
     found = bag_io.bag_topics(depth_bag)
     image = [t for t, ty in found.items() if ty == T.IMAGE_TYPE]
     info = [t for t, ty in found.items() if ty == T.CAMERA_INFO_TYPE]

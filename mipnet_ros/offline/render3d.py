@@ -17,7 +17,7 @@ from mipnet_ros.ros.visualize import person_color
 
 def read_keypoints_3d(bag: Any) -> List[Tuple[int, Any]]:
     """(stamp ns, message) of every PersonKeypoints3DArray in the bag, by stamp."""
-    from mipnet_ros.ros import bag_io
+    from mipnet_ros.offline import bag_io
     out = []
     for _topic, msgtype, _t, msg in bag_io.read_messages(str(bag)):
         if msgtype == T.KEYPOINTS_3D_TYPE:
