@@ -2,7 +2,7 @@
 import pytest
 
 from mipnet_ros.ros import failures
-from mipnet_ros.ros.params import PoseParams
+from mipnet_ros.ros.pose_params import PoseParams
 
 
 def test_messages_not_built():
