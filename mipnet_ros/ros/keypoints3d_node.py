@@ -53,8 +53,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        self._parameters = NodeParameters(self, TABLE)
-        self.params: Keypoints3DParams = self._parameters.read()[0]
+        self._node_params = NodeParameters(self, TABLE)
+        self.params: Keypoints3DParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = Keypoints3DStats()
         self._lock = threading.Lock()
@@ -75,11 +75,11 @@ class Keypoints3DNode(DownstreamLifecycleNode):
 
     # ------------------------------------------------------------------ parameters and lifecycle
     def _on_set_parameters(self, changes) -> SetParametersResult:
-        why, self.params = self._parameters.live_update(self.params, changes)
+        why, self.params = self._node_params.live_update(self.params, changes)
         return SetParametersResult(successful=not why, reason=why)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.params, problem = self._parameters.read()
+        self.params, problem = self._node_params.read()
         p = self.params
         if problem is not None:
             return self._fail(parameter_failure(problem))

@@ -71,8 +71,8 @@ class MipnetNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        self._parameters = NodeParameters(self, TABLE)
-        self.params: PoseParams = self._parameters.read()[0]
+        self._node_params = NodeParameters(self, TABLE)   # (rclpy's Node owns self._parameters)
+        self.params: PoseParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = PoseStats()
         self._stats_lock = threading.Lock()
@@ -102,14 +102,14 @@ class MipnetNode(LifecycleNode):
     def _on_set_parameters(self, changes) -> SetParametersResult:
         # Non-live parameters are stored by rclpy and read at the next configure.
         before = self.params
-        why, self.params = self._parameters.live_update(self.params, changes)
+        why, self.params = self._node_params.live_update(self.params, changes)
         if not why and self.params.instance_threshold != before.instance_threshold and self._state == 'active':
             self._publish_model_info()      # ~/model_info states the threshold in use
         return SetParametersResult(successful=not why, reason=why)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.params, problem = self._parameters.read()
+        self.params, problem = self._node_params.read()
         p = self.params
         if problem is not None:
             self._model_error = failures.parameter_failure(problem)
