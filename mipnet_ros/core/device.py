@@ -46,7 +46,10 @@ class DeviceChoice:
 
 
 def user_cache_dir(name: str) -> Path:
-    """<cache root>/name (weights/cache.py: $MIPNET_CACHE, else ~/.cache/mipnet_ros), created; a temp dir if unwritable."""
+    """<cache root>/name (weights/cache.py: $MIPNET_CACHE, else ~/.cache/mipnet_ros), created.
+
+    A temporary directory when that cannot be written.
+    """
     from mipnet_ros.core.weights.cache import cache_root
     path = cache_root() / name
     try:

@@ -132,7 +132,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
     from mipnet_ros.core.model.checkpoint import AUTO_ARCH
     backend = _backend_name(backend)
     limit = instances_limit(instances)
-    arch = arch or None
+    arch = arch or None        # None: ours only (an official file says how to name it); AUTO_ARCH: guess
     torch_model = None
     onnx_path: Optional[Path] = None
     model_path, model_hash = None, ''
@@ -146,7 +146,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
                 backend = 'onnxruntime'
             onnx_path = path
         else:
-            torch_model = _load_torch(path, arch or AUTO_ARCH, limit, input_size)
+            torch_model = _load_torch(path, arch, limit, input_size)   # arch None: our files only
     else:
         torch_model = model      # a PoseNet already in memory (tests, benchmarks, notebooks)
         if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
