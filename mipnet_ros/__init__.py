@@ -14,6 +14,9 @@ __path__ = extend_path(__path__, __name__)
 _LAZY = {
     'PoseEstimator': 'mipnet_ros.core.estimator',
     'Person': 'mipnet_ros.core.estimator',
+    'prepare_model': 'mipnet_ros.core.estimator_factory',
+    'PreparedModel': 'mipnet_ros.core.estimator_factory',
+    'ParameterError': 'mipnet_ros.core.errors',
     'ModelSpec': 'mipnet_ros.core.model.spec',
     'build_model': 'mipnet_ros.core.model.registry',
     'load_checkpoint': 'mipnet_ros.core.model.checkpoint',

@@ -2,30 +2,17 @@
 
 Why it works this way: docs/design_notes.md."""
 import logging
-import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mipnet_ros.core.device import ProviderEntry, parse_device, resolve_providers
+from mipnet_ros.core.errors import BackendError
 from mipnet_ros.core.onnx_meta import LAYOUT_PER_INSTANCE, LAYOUT_SHARED, SPEC_KEY, decode
 
 log = logging.getLogger(__name__)
-
-
-PROVIDER_ALIASES = {
-    'cpu': 'CPUExecutionProvider',
-    'cuda': 'CUDAExecutionProvider',
-    'tensorrt': 'TensorrtExecutionProvider',
-    'trt': 'TensorrtExecutionProvider',
-}
-
-ProviderEntry = Union[str, Tuple[str, Dict[str, Any]]]
-
-
-class BackendError(RuntimeError):
-    """The requested backend cannot run as asked (missing provider, bad model file)."""
 
 
 # what running out of device memory looks like: PyTorch's allocator, cuDNN asking for workspace, onnxruntime's arena
@@ -58,14 +45,6 @@ def run_chunked(fn: Callable[[int, int], np.ndarray], n: int, chunk: int,
     return np.concatenate(outs, axis=0)
 
 
-def _parse_device(device: str) -> Tuple[str, int]:
-    """'cpu' | 'cuda' | 'cuda:1' | 'tensorrt:0' -> (kind, index)."""
-    m = re.fullmatch(r'\s*([a-zA-Z]+)\s*(?::\s*(\d+))?\s*', str(device))
-    if not m:
-        raise ValueError(f'device must look like cpu, cuda or cuda:0, got {device!r}')
-    return m.group(1).lower(), int(m.group(2) or 0)
-
-
 # ---------------------------------------------------------------------- torch
 class TorchBackend:
     """Eager PyTorch. fp16 only on CUDA (CPU half convolutions are slower than float32, or missing).
@@ -78,11 +57,11 @@ class TorchBackend:
     def __init__(self, model, device: str = 'cpu', fp16: bool = False, channels_last: bool = False,
                  max_batch: int = 64, allow_fallback: bool = True):
         import torch
-        kind, index = _parse_device(device)
+        kind, index = parse_device(device)
         if kind != 'cpu' and not torch.cuda.is_available():
             msg = f'device {device!r} requested but torch sees no CUDA device (torch {torch.__version__})'
             if not allow_fallback:
-                raise BackendError(msg + '; pass device="cpu" or allow_fallback=True')
+                raise BackendError(msg + '; pass device="cpu" or allow_fallback=True', 'device')
             warnings.warn(msg + '; falling back to the CPU', RuntimeWarning, stacklevel=2)
             kind = 'cpu'
         self.device = torch.device('cpu' if kind == 'cpu' else f'cuda:{index}')
@@ -92,7 +71,10 @@ class TorchBackend:
         self.fp16 = bool(fp16)
         self.channels_last = bool(channels_last)
         self.max_batch = max(1, int(max_batch))
-        model = model.to(self.device).eval()
+        try:
+            model = model.to(self.device).eval()
+        except RuntimeError as exc:     # an index this machine does not have, a broken driver
+            raise BackendError(f'cannot place the model on {device!r}: {exc}', 'device') from exc
         if self.fp16:
             model = model.half()
         if self.channels_last:
@@ -146,71 +128,6 @@ class TorchBackend:
 
 
 # ---------------------------------------------------------------------- onnxruntime
-def resolve_providers(providers: Optional[Sequence[ProviderEntry]], device: str = 'cpu', fp16: bool = False,
-                      trt_cache_dir: Optional[str] = None, allow_fallback: bool = True,
-                      available: Optional[Sequence[str]] = None) -> List[ProviderEntry]:
-    """The provider list handed to onnxruntime, after defaults, aliases and availability checks.
-
-    providers=None picks from `device`: cpu -> CPU; cuda:i -> CUDA(i), CPU; tensorrt:i ->
-    TensorRT(i), CUDA(i), CPU. TensorRT gets the engine cache (engines take minutes to build;
-    the cache makes the second start fast) and fp16 when asked. Providers missing from this
-    onnxruntime build are dropped with a warning, or raise when `allow_fallback` is False.
-    """
-    if available is None:
-        import onnxruntime as ort
-        available = ort.get_available_providers()
-    kind, index = _parse_device(device)
-    if providers is None or len(providers) == 0:
-        providers = {'cpu': ['cpu'], 'cuda': ['cuda', 'cpu'], 'gpu': ['cuda', 'cpu'],
-                     'tensorrt': ['tensorrt', 'cuda', 'cpu'], 'trt': ['tensorrt', 'cuda', 'cpu']}.get(kind)
-        if providers is None:
-            raise ValueError(f'unknown device {device!r} for onnxruntime (cpu, cuda:N, tensorrt:N)')
-    resolved: List[ProviderEntry] = []
-    missing: List[str] = []
-    for entry in providers:
-        name, opts = (entry, {}) if isinstance(entry, str) else (entry[0], dict(entry[1] or {}))
-        name = PROVIDER_ALIASES.get(name.lower(), name)
-        if name in ('CUDAExecutionProvider', 'TensorrtExecutionProvider'):
-            opts.setdefault('device_id', index)
-        if name == 'TensorrtExecutionProvider':
-            if fp16:
-                opts.setdefault('trt_fp16_enable', True)
-            if trt_cache_dir:
-                opts.setdefault('trt_engine_cache_enable', True)
-                opts.setdefault('trt_engine_cache_path', str(trt_cache_dir))
-        if name not in available:
-            missing.append(name)
-            continue
-        opts = {k: str(v) for k, v in opts.items()}   # the Python API passes provider options as strings
-        resolved.append((name, opts) if opts else name)
-    names = [p if isinstance(p, str) else p[0] for p in resolved]
-    if missing:
-        msg = (f'onnxruntime execution provider(s) {missing} not available in this onnxruntime build '
-               f'(available: {list(available)})')
-        if not allow_fallback:
-            raise BackendError(msg + '; install the matching onnxruntime package (onnxruntime-gpu for CUDA/'
-                                     'TensorRT) or pass allow_fallback=True to run on what is there')
-        warnings.warn(msg + f'; using {names or ["CPUExecutionProvider"]}', RuntimeWarning, stacklevel=3)
-    if 'CPUExecutionProvider' not in names and (allow_fallback or not resolved):
-        resolved.append('CPUExecutionProvider')
-    return resolved
-
-
-def wants_fp16_graph(device: str, fp16: bool, providers: Optional[Sequence[ProviderEntry]] = None,
-                     available: Optional[Sequence[str]] = None) -> bool:
-    """Whether fp16 onnxruntime inference needs a half-precision graph: when it runs on the CUDA provider.
-
-    TensorRT takes fp16 as a build flag on the float32 graph, and on the CPU fp16 is slower than float32.
-    """
-    if not fp16:
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')      # missing providers are reported by the backend itself
-        resolved = resolve_providers(providers, device, fp16, available=available)
-    first = resolved[0] if isinstance(resolved[0], str) else resolved[0][0]
-    return first == 'CUDAExecutionProvider'
-
-
 def _spec_from_session(session, meta: Dict[str, str]):
     from mipnet_ros.core.model.registry import ModelSpec
     spec = decode(meta)['spec']
@@ -221,7 +138,7 @@ def _spec_from_session(session, meta: Dict[str, str]):
     out = session.get_outputs()[0].shape
     if not all(isinstance(v, int) for v in (image[2], image[3], out[-3])):
         raise BackendError(f'ONNX file has no {SPEC_KEY} metadata and no fixed input/output sizes; '
-                           'export it with `python -m mipnet_ros export`')
+                           'export it with `python -m mipnet_ros export`', 'model')
     warnings.warn(f'ONNX file without {SPEC_KEY} metadata; assuming a single-instance model', RuntimeWarning)
     return ModelSpec(instances=1, num_joints=int(out[-3]), input_size=(int(image[2]), int(image[3])))
 
@@ -244,13 +161,13 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(self.path, sess_options=session_options, providers=requested)
         except Exception as exc:   # noqa: BLE001 - onnxruntime raises its own exception types
-            raise BackendError(f'onnxruntime cannot load {self.path}: {exc}') from exc
+            raise BackendError(f'onnxruntime cannot load {self.path}: {exc}', 'model') from exc
         self.providers = list(self.session.get_providers())
         wanted = requested[0] if isinstance(requested[0], str) else requested[0][0]
         if wanted not in self.providers:
             msg = f'onnxruntime did not enable {wanted} (session runs on {self.providers})'
             if not allow_fallback:
-                raise BackendError(msg)
+                raise BackendError(msg, 'providers')
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         decoded = decode(meta)
@@ -267,14 +184,15 @@ class OnnxBackend:
         self.spec = _spec_from_session(self.session, meta)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if 'image' not in inputs:
-            raise BackendError(f'{self.path}: expected an input named "image", found {sorted(inputs)}')
+            raise BackendError(f'{self.path}: expected an input named "image", found {sorted(inputs)}', 'model')
         shape = list(inputs['image'].shape)
         want = (3,) + tuple(int(v) for v in self.spec.input_size)
         fixed = [d if isinstance(d, int) else None for d in shape[1:]]
         if len(shape) != 4 or any(f is not None and f != w for f, w in zip(fixed, want)):
             raise BackendError(f'{self.path}: its input "image" has shape {shape}, but the pose pipeline feeds '
                                f'(batch, {want[0]}, {want[1]}, {want[2]}) BGR crops (3 channels, the input size of '
-                               f'its mipnet.spec): export the model again with `python -m mipnet_ros export`')
+                               f'its mipnet.spec): export the model again with `python -m mipnet_ros export`',
+                               'model')
         self._has_instance = 'instance' in inputs
         self._input_dtype = np.float16 if inputs['image'].type == 'tensor(float16)' else np.float32
         batch_dim = inputs['image'].shape[0]

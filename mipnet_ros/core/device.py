@@ -1,19 +1,23 @@
-"""What `device: auto` and `fp16: auto` become on this machine, and why (ROS-free).
+"""Devices, onnxruntime providers and precision: the one place that decides where a model runs, and why.
 
 auto = the first CUDA device torch sees, else the CPU. onnxruntime then gets the providers its build
 offers in the order TensorRT (engines cached under the user cache dir), CUDA, CPU. fp16 auto runs
 half precision only on a GPU, and only after the fp16 path agreed with fp32 on the loaded model.
+The backends (core/backends.py) only run what is decided here. ROS-free.
 """
 import ctypes.util
 import importlib.util
 import os
+import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
+from mipnet_ros.core.errors import BackendError, ParameterError
 from mipnet_ros.core.onnx_meta import FP16_TOLERANCE
 from mipnet_ros.core.resources import PACKAGE
 
@@ -22,6 +26,9 @@ TENSORRT, CUDA, CPU = 'TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPU
 PROVIDER_ORDER = (TENSORRT, CUDA, CPU)
 _SHORT = {TENSORRT: 'TensorRT', CUDA: 'CUDA', CPU: 'CPU'}
 
+PROVIDER_ALIASES = {'cpu': CPU, 'cuda': CUDA, 'tensorrt': TENSORRT, 'trt': TENSORRT}
+
+ProviderEntry = Union[str, Tuple[str, Dict[str, Any]]]
 B = TypeVar('B')
 
 
@@ -39,7 +46,10 @@ class DeviceChoice:
 
 
 def user_cache_dir(name: str) -> Path:
-    """<cache root>/name (weights/cache.py: $MIPNET_CACHE, else ~/.cache/mipnet_ros), created; a temp dir if unwritable."""
+    """<cache root>/name (weights/cache.py: $MIPNET_CACHE, else ~/.cache/mipnet_ros), created.
+
+    A temporary directory when that cannot be written.
+    """
     from mipnet_ros.core.weights.cache import cache_root
     path = cache_root() / name
     try:
@@ -141,7 +151,7 @@ def parse_fp16(value: Union[bool, str, None]) -> Union[bool, str]:
         return True
     if text in ('0', 'false', 'no', 'off', ''):
         return False
-    raise ValueError(f"fp16 must be auto, true or false, got {value!r}")
+    raise ParameterError(f"fp16 must be auto, true or false, got {value!r}", 'fp16')
 
 
 def is_gpu(device: str) -> bool:
@@ -190,3 +200,145 @@ def choose_precision(fp16: Union[bool, str], device: str, build: Callable[[bool]
         return b16, True, (f'fp16 auto: fp16, it agrees with fp32 within {rel:.1e} of the peak heatmap '
                            f'(tolerance {FP16_TOLERANCE:g})')
     return b32, False, f'fp16 auto: fp32, fp16 differs by {rel:.1e} of the peak heatmap (> {FP16_TOLERANCE:g})'
+
+
+def parse_device(device: str) -> Tuple[str, int]:
+    """'cpu' | 'cuda' | 'cuda:1' | 'tensorrt:0' -> (kind, index)."""
+    m = re.fullmatch(r'\s*([a-zA-Z]+)\s*(?::\s*(\d+))?\s*', str(device))
+    if not m:
+        raise ParameterError(f'device must look like cpu, cuda or cuda:0, got {device!r}', 'device')
+    return m.group(1).lower(), int(m.group(2) or 0)
+
+
+def resolve_providers(providers: Optional[Sequence[ProviderEntry]], device: str = 'cpu', fp16: bool = False,
+                      trt_cache_dir: Optional[str] = None, allow_fallback: bool = True,
+                      available: Optional[Sequence[str]] = None) -> List[ProviderEntry]:
+    """The provider list handed to onnxruntime, after defaults, aliases and availability checks.
+
+    providers=None picks from `device`: cpu -> CPU; cuda:i -> CUDA(i), CPU; tensorrt:i ->
+    TensorRT(i), CUDA(i), CPU. TensorRT gets the engine cache (engines take minutes to build;
+    the cache makes the second start fast) and fp16 when asked. Providers missing from this
+    onnxruntime build are dropped with a warning, or raise when `allow_fallback` is False.
+    """
+    if available is None:
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+    kind, index = parse_device(device)
+    if providers is None or len(providers) == 0:
+        providers = {'cpu': ['cpu'], 'cuda': ['cuda', 'cpu'], 'gpu': ['cuda', 'cpu'],
+                     'tensorrt': ['tensorrt', 'cuda', 'cpu'], 'trt': ['tensorrt', 'cuda', 'cpu']}.get(kind)
+        if providers is None:
+            raise ParameterError(f'unknown device {device!r} for onnxruntime (cpu, cuda:N, tensorrt:N)', 'device')
+    resolved: List[ProviderEntry] = []
+    missing: List[str] = []
+    for entry in providers:
+        name, opts = (entry, {}) if isinstance(entry, str) else (entry[0], dict(entry[1] or {}))
+        name = PROVIDER_ALIASES.get(name.lower(), name)
+        if name in (CUDA, TENSORRT):
+            opts.setdefault('device_id', index)
+        if name == TENSORRT:
+            if fp16:
+                opts.setdefault('trt_fp16_enable', True)
+            if trt_cache_dir:
+                opts.setdefault('trt_engine_cache_enable', True)
+                opts.setdefault('trt_engine_cache_path', str(trt_cache_dir))
+        if name not in available:
+            missing.append(name)
+            continue
+        opts = {k: str(v) for k, v in opts.items()}   # the Python API passes provider options as strings
+        resolved.append((name, opts) if opts else name)
+    names = [p if isinstance(p, str) else p[0] for p in resolved]
+    if missing:
+        msg = (f'onnxruntime execution provider(s) {missing} not available in this onnxruntime build '
+               f'(available: {list(available)})')
+        if not allow_fallback:
+            raise BackendError(msg + '; install the matching onnxruntime package (onnxruntime-gpu for CUDA/'
+                                     'TensorRT) or pass allow_fallback=True to run on what is there', 'providers')
+        warnings.warn(msg + f'; using {names or [CPU]}', RuntimeWarning, stacklevel=3)
+    if CPU not in names and (allow_fallback or not resolved):
+        resolved.append(CPU)
+    return resolved
+
+
+def wants_fp16_graph(device: str, fp16: bool, providers: Optional[Sequence[ProviderEntry]] = None,
+                     available: Optional[Sequence[str]] = None) -> bool:
+    """Whether fp16 onnxruntime inference needs a half-precision graph: when it runs on the CUDA provider.
+
+    TensorRT takes fp16 as a build flag on the float32 graph, and on the CPU fp16 is slower than float32.
+    """
+    if not fp16:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')      # missing providers are reported by the backend itself
+        resolved = resolve_providers(providers, device, fp16, available=available)
+    first = resolved[0] if isinstance(resolved[0], str) else resolved[0][0]
+    return first == CUDA
+
+
+def parse_providers(providers: Union[None, str, Sequence[ProviderEntry]]) -> Optional[List[ProviderEntry]]:
+    """A provider list from a list or a comma-separated string ('' or None: by device)."""
+    if providers is None:
+        return None
+    if isinstance(providers, str):
+        providers = [p.strip() for p in providers.split(',') if p.strip()]
+    return list(providers) or None
+
+
+def writable_dir(path: str, parameter: str) -> str:
+    """`path`, created; a ParameterError naming `parameter` when it cannot be created or written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ParameterError(f'{parameter} {path!r} cannot be created or written: {exc.strerror or exc}',
+                             parameter) from exc
+    return path
+
+
+@dataclass
+class OnnxPlacement:
+    """What an onnxruntime session gets: providers (None = by device), the TensorRT cache, and why."""
+    providers: Optional[List[ProviderEntry]]
+    trt_cache_dir: Optional[str]
+    reasons: List[str]
+
+
+def place_onnx(device: str, device_auto: bool, providers, trt_cache_dir: Optional[str]) -> OnnxPlacement:
+    """Providers and TensorRT cache for an already resolved device (device auto: those installed, in order)."""
+    reasons: List[str] = []
+    providers = parse_providers(providers)
+    if is_gpu(device):
+        note = preload_cuda_libraries()
+        if note:
+            reasons.append(note)
+    if device_auto and not providers:
+        import onnxruntime as ort
+        providers, why = default_providers(device, ort.get_available_providers())
+        reasons.append(why)
+    if trt_cache_dir:
+        writable_dir(trt_cache_dir, 'trt_cache_dir')
+    elif uses_tensorrt(providers, device):
+        trt_cache_dir = str(user_cache_dir('trt'))
+        reasons.append(f'TensorRT engines cached in {trt_cache_dir}')
+    return OnnxPlacement(providers, trt_cache_dir or None, reasons)
+
+
+def precision_of(backend) -> str:
+    """What a backend computes in: fp16 for half torch, a half graph, or TensorRT built with fp16."""
+    if getattr(backend, 'fp16', False):
+        return 'fp16'
+    providers = list(getattr(backend, 'providers', ()))
+    if providers[:1] == [TENSORRT]:
+        options = backend.session.get_provider_options().get(TENSORRT, {})
+        if str(options.get('trt_fp16_enable', '0')).lower() in ('1', 'true'):
+            return 'fp16'
+    return str(getattr(backend, 'precision', 'fp32'))
+
+
+def runs_on(backend, device: str) -> str:
+    """The device a backend really uses ('cpu' after a fallback)."""
+    providers = list(getattr(backend, 'providers', ()))
+    if providers:
+        return 'cpu' if providers[0] == CPU else device
+    return str(getattr(backend, 'device', device))

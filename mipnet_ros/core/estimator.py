@@ -1,25 +1,20 @@
 """PoseEstimator: image + person boxes -> every person in every box, the occluded ones too.
 
 Why it works this way: docs/design_notes.md."""
-import hashlib
 import logging
-import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from mipnet_ros.core import defaults, inputs
-from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core import transforms as T
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
-from mipnet_ros.core.device import DeviceChoice, user_cache_dir
-from mipnet_ros.core.fileio import file_sha256
+from mipnet_ros.core.errors import ParameterError
+from mipnet_ros.core.estimator_factory import PreparedModel, prepare_model
 from mipnet_ros.core.oks import oks_nms
-from mipnet_ros.core.resources import bundled_model_path
 from mipnet_ros.core.skeleton import Skeleton, skeleton_for_joints
 
 log = logging.getLogger(__name__)
@@ -49,54 +44,19 @@ class RawPredictions:
 _OWN = object()   # postprocess: "use the estimator's own OKS-NMS threshold"
 
 
-def _onnx_cache_dir() -> Path:
-    return user_cache_dir('onnx')
-
-
-def _precision(backend) -> str:
-    """What a backend computes in: fp16 for half torch, a half graph, or TensorRT built with fp16."""
-    if getattr(backend, 'fp16', False):
-        return 'fp16'
-    providers = list(getattr(backend, 'providers', ()))
-    if providers[:1] == ['TensorrtExecutionProvider']:
-        options = backend.session.get_provider_options().get('TensorrtExecutionProvider', {})
-        if str(options.get('trt_fp16_enable', '0')).lower() in ('1', 'true'):
-            return 'fp16'
-    return str(getattr(backend, 'precision', 'fp32'))
-
-
-def _runs_on(backend, device: str) -> str:
-    """The device a backend really uses ('cpu' after a fallback)."""
-    providers = list(getattr(backend, 'providers', ()))
-    if providers:
-        return 'cpu' if providers[0] == 'CPUExecutionProvider' else device
-    return str(getattr(backend, 'device', device))
-
-
-def _half_graph(path: Path) -> Path:
-    """The half-precision file beside an exported float32 one (`export --fp16`), else the file itself."""
-    from mipnet_ros.core.export import fp16_path
-    return fp16_path(path) if fp16_path(path).is_file() else path
-
-
-def _is_ours(path: Path) -> bool:
-    """Peek whether a checkpoint carries our spec (then `instances` limits lambdas, not the model N)."""
-    from mipnet_ros.core.model.checkpoint import safe_load
-    try:
-        obj = safe_load(path, mmap=True)
-    except Exception:  # noqa: BLE001 - unreadable here: load_checkpoint will report it properly
-        return False
-    return isinstance(obj, dict) and 'spec' in obj and 'state_dict' in obj
-
-
 class PoseEstimator:
     """Multi-instance top-down pose estimation on one image at a time (thread-compatible, not shared).
 
+    Building (core/estimator_factory.py, `prepare_model`) is apart from running frames (this class):
+    `PoseEstimator(prepare_model(...), keypoint_threshold=...)` runs an already prepared model;
+    `PoseEstimator(model=..., device=...)` prepares it with the arguments below.
+
     model: None (bundled), a path (.pth ours, including a training run's last.pth, or official;
         .onnx exported), a model zoo name (`python -m mipnet_ros weights list`; fetched into the user
-        cache when allow_download) or a PoseNet module.
-    instances: lambdas evaluated per box (1..N; None or 0 = all, as the node's `instances: 0`). For
-        official checkpoints, which cannot say whether they were trained for N=2, 3 or 4, it also sets N.
+        cache when allow_download), a PoseNet module, or a PreparedModel (then the loading
+        arguments arch ... allow_download are not used).
+    instances: the number of lambda values run per box (0 or None = all N of the model). Our files
+        record N (instances must be 1..N); official files do not, so for them it also sets N.
     input_size: (H, W) crop size; default the one the model was trained at (another one warns).
     instance_threshold: people scoring below it are not returned by a call (the node's default, 0.3);
         0 returns every prediction that survives OKS-NMS. Scores are in [0, 1].
@@ -107,6 +67,7 @@ class PoseEstimator:
         `device_choice` says what was chosen and why (core/device.py).
     shared_trunk: run the lambda-free trunk once per box instead of once per (box, lambda).
     oks_nms_threshold: None disables NMS (CrowdPose evaluation keeps every prediction).
+    A value that cannot work raises a ParameterError (a ValueError) whose `parameter` names it.
     """
 
     def __init__(self, model=None, arch: Optional[str] = None, backend: str = 'torch', device: str = 'auto',
@@ -118,155 +79,34 @@ class PoseEstimator:
                  oks_nms_threshold: Optional[float] = defaults.OKS_NMS_THRESHOLD, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
                  trt_cache_dir: Optional[str] = None, allow_download: bool = True):
-        backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())
-        if backend not in ('torch', 'onnxruntime'):
-            raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         self.flip = bool(flip)
         self.dark = bool(dark)
-        self.shared_trunk = bool(shared_trunk)
         self.keypoint_threshold = float(keypoint_threshold)
         self.instance_threshold = float(instance_threshold)
         if not 0.0 <= self.instance_threshold <= 1.0:
-            raise UsageError(f'instance_threshold must be in [0, 1] (person scores are), got {instance_threshold}')
+            raise ParameterError(f'instance_threshold must be in [0, 1] (person scores are), got {instance_threshold}',
+                                 'instance_threshold')
         self.instance_score_decay = float(instance_score_decay)
         self.oks_nms_threshold = None if oks_nms_threshold is None else float(oks_nms_threshold)
-        self.model_path: Optional[str] = None
-        self.model_hash = ''
         self.last_timing: Dict[str, float] = {}
         self._warned: set = set()
-
-        torch_model = None
-        onnx_path: Optional[Path] = None
-        limit = None if instances is None or int(instances) == 0 else int(instances)
-        if model is None or isinstance(model, (str, os.PathLike)):
-            if model is None:
-                path = bundled_model_path()
-            else:
-                from mipnet_ros.core.weights.resolve import resolve_model
-                path = resolve_model(model, download=allow_download)
-            self.model_path = str(path)
-            self.model_hash = file_sha256(path)
-            if path.suffix.lower() == '.onnx':
-                if backend == 'torch':
-                    warnings.warn(f'{path.name} is an ONNX file: using the onnxruntime backend', RuntimeWarning,
-                                  stacklevel=2)
-                    backend = 'onnxruntime'
-                onnx_path = path
-            else:
-                from mipnet_ros.core.model.checkpoint import load_checkpoint
-                ours = _is_ours(path)
-                torch_model = load_checkpoint(path, arch=arch, instances=None if ours else limit,
-                                              input_size=input_size)
-                note = inputs.input_size_note(torch_model.checkpoint_info.get('trained_input_size'),
-                                              torch_model.spec.input_size)
-                if note:
-                    warnings.warn(f'{path.name}: {note}', RuntimeWarning, stacklevel=2)
-        else:
-            torch_model = model      # a PoseNet already in memory (tests, benchmarks, notebooks)
-            if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
-                raise UsageError('input_size cannot change an in-memory model; build it with that size')
-
-        from mipnet_ros.core import device as D
-        fp16_auto = D.parse_fp16(fp16) == D.AUTO
-        device_auto = D.is_auto(device)
-        device, why_device = D.resolve_device(device)
-        reasons = [why_device]
-        if backend == 'onnxruntime':
-            from mipnet_ros.core.backends import OnnxBackend, wants_fp16_graph
-            if D.is_gpu(device):
-                note = D.preload_cuda_libraries()
-                if note:
-                    reasons.append(note)
-            if device_auto and not providers:
-                import onnxruntime as ort
-                providers, why = D.default_providers(device, ort.get_available_providers())
-                reasons.append(why)
-            if trt_cache_dir is None and D.uses_tensorrt(providers, device):
-                trt_cache_dir = str(user_cache_dir('trt'))
-                reasons.append(f'TensorRT engines cached in {trt_cache_dir}')
-            if fp16_auto and onnx_path is not None:
-                from mipnet_ros.core.onnx_meta import read_metadata
-                fixed = read_metadata(onnx_path)['precision']
-                if fixed != 'fp32':
-                    fp16, fp16_auto = False, False
-                    reasons.append(f'precision {fixed} fixed by the model file')
-            f32_path = onnx_path or self._export_cached(torch_model)
-
-            def build(half: bool):
-                path = f32_path
-                if half and wants_fp16_graph(device, True, providers):
-                    path = self._export_cached(torch_model, half=True) if torch_model is not None \
-                        else _half_graph(f32_path)
-                return OnnxBackend(path, providers=providers, device=device, fp16=half, trt_cache_dir=trt_cache_dir,
-                                   allow_fallback=allow_fallback, max_batch=max_batch)
-        else:
-            from mipnet_ros.core.backends import TorchBackend
-
-            def build(half: bool):
-                import copy
-                model = copy.deepcopy(torch_model) if half and fp16_auto else torch_model   # fp32 kept as fallback
-                return TorchBackend(model, device=device, fp16=half, channels_last=channels_last,
-                                    max_batch=max_batch, allow_fallback=allow_fallback)
-
-        def compare(b32, b16) -> float:
-            if _precision(b16) != 'fp16':
-                raise RuntimeError('no half-precision path here (`export --fp16` writes X.fp16.onnx)')
-            crops, n = D.probe_crops(b32.spec.input_size), int(b32.spec.instances)
-            return D.relative_difference(b16.run_shared(crops, n), b32.run_shared(crops, n))
-
-        self.backend, _, why_fp16 = D.choose_precision(fp16, device, build, compare,
-                                                       on_gpu=lambda b: _runs_on(b, device) != 'cpu')
-        if backend == 'onnxruntime' and input_size is not None \
-                and tuple(input_size) != tuple(self.backend.spec.input_size):
-            raise UsageError(f'{onnx_path} was exported for input {self.backend.spec.input_size}, '
-                             f'not {tuple(input_size)}; export again with --input-size')
-        providers_used = tuple(getattr(self.backend, 'providers', ()))
-        used = _runs_on(self.backend, device)
-        if used != device:
-            reasons.append(f'running on {used}: {device} is not available here')
-        precision = _precision(self.backend)
-        if D.parse_fp16(fp16) is True and precision != 'fp16':
-            why_fp16 = f'fp16 asked, but {precision} runs here'
-        self.device_choice = DeviceChoice(device=used, precision=precision, providers=providers_used,
-                                          reason='; '.join(reasons + [why_fp16]))
-        self.backend_name = backend
-        self.spec = self.backend.spec
-        n = int(self.spec.instances)
-        if limit is not None and not 1 <= limit <= n:
-            raise UsageError(f'instances={limit} but the model has N={n}; choose 1..{n} (0 or None = all)')
-        self.num_instances = n if limit is None else int(limit)
+        if not isinstance(model, PreparedModel):
+            model = prepare_model(model, arch=arch, backend=backend, device=device, instances=instances,
+                                  input_size=input_size, fp16=fp16, shared_trunk=shared_trunk, max_batch=max_batch,
+                                  providers=providers, allow_fallback=allow_fallback, channels_last=channels_last,
+                                  trt_cache_dir=trt_cache_dir, allow_download=allow_download)
+        self.prepared = model
+        self.backend = model.backend
+        self.backend_name = model.backend_name
+        self.device_choice = model.device_choice
+        self.model_path = model.model_path
+        self.model_hash = model.model_hash
+        self.shared_trunk = model.shared_trunk
+        self.num_instances = model.num_instances
+        self.spec = model.spec
         self.skeleton: Skeleton = skeleton_for_joints(int(self.spec.num_joints))
         self.input_size = tuple(int(v) for v in self.spec.input_size)
         self.codec = HeatmapCodec(self.input_size)
-
-    # ------------------------------------------------------------------ model plumbing
-    def _export_cached(self, model, half: bool = False) -> Path:
-        """Export a torch model to ONNX once; later constructions reuse the checked file.
-
-        half: also convert it to the fp16 graph (onnxruntime's CUDA provider) and return that one.
-        """
-        from mipnet_ros.core.export import convert_fp16, export_onnx, fp16_path
-        spec = model.spec
-        if self.model_hash:
-            key = self.model_hash[:16]
-        else:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(model.state_dict().items()):
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            key = digest.hexdigest()[:16]
-        layout = 'shared' if self.shared_trunk else 'per_instance'
-        target = _onnx_cache_dir() / f'{spec.arch}-n{spec.instances}-k{spec.num_joints}-' \
-                                     f'{spec.input_size[0]}x{spec.input_size[1]}-{key}-{layout}.onnx'
-        if not target.is_file():
-            log.info('exporting %s to %s (once)', spec.arch, target)
-            export_onnx(model, target, shared_trunk=self.shared_trunk)
-        if half:
-            if not fp16_path(target).is_file():
-                log.info('converting %s to fp16 (once)', target.name)
-                convert_fp16(target, fp16_path(target))
-            return fp16_path(target)
-        return target
 
     # ------------------------------------------------------------------ inference
     def _heatmaps(self, crops: np.ndarray) -> np.ndarray:

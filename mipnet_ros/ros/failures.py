@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from mipnet_ros.core.errors import ParameterError
+
 WORKSPACE_FIX = ('build it with `colcon build` in the workspace that holds mipnet_ros and run '
                  '`source install/setup.bash` in this shell before `ros2 launch`')
-
-
-class ParameterError(ValueError):
-    """A parameter value that cannot work; `param` names it."""
-
-    def __init__(self, param: str, message: str):
-        super().__init__(message)
-        self.param = param
 
 
 def _missing_module(exc: BaseException) -> Optional[str]:
@@ -30,27 +24,26 @@ def _missing_module(exc: BaseException) -> Optional[str]:
     return None
 
 
-def parameter_to_fix(exc: BaseException, params: Any = None) -> str:
-    """The parameter a model-load failure is about."""
+# library argument -> the node parameter that sets it
+_NODE_PARAMETER = {'input_size': 'input_height/input_width', 'num_joints': 'model'}
+
+
+def parameter_to_fix(exc: BaseException) -> str:
+    """The node parameter a model-load failure is about: the one a ParameterError names, else 'model'."""
     if isinstance(exc, ParameterError):
-        return exc.param
-    text = str(exc).lower()
-    if 'execution provider' in text:
-        return 'providers'
-    if any(k in text for k in ('architecture', 'unknown arch', '--arch')) or (
-            'do not fit' in text and getattr(params, 'arch', '')):   # the arch the user named is wrong
-        return 'arch'
-    if 'instances=' in text and 'model has n=' in text:
-        return 'instances'
-    if 'device' in text and 'model file' not in text:
-        return 'device'
+        return _NODE_PARAMETER.get(exc.parameter, exc.parameter)
     return 'model'
+
+
+def parameter_failure(err: ParameterError) -> str:
+    """The ERROR line for a parameter value that cannot work (wrong type, out of range, clashing)."""
+    return f"configure failed: {err}; fix: set the parameter '{parameter_to_fix(err)}'"
 
 
 def configure_failure(exc: BaseException, params: Any = None) -> str:
     """The ERROR line for a configure failure caused by `exc` (params: the PoseParams being applied)."""
     kind = f'{type(exc).__name__}: {exc}'
-    if isinstance(exc, ImportError) and not isinstance(exc, ParameterError):
+    if isinstance(exc, ImportError):
         module = _missing_module(exc) or 'a message package'
         if module.split('.')[0] == 'mipnet_ros':
             return (f'configure failed: the mipnet_ros messages ({module}) cannot be imported ({kind}); '
@@ -67,7 +60,7 @@ def configure_failure(exc: BaseException, params: Any = None) -> str:
         return (f"configure failed: model file not found ({value or exc}); set the parameter 'model' "
                 '(launch argument model:=/path/to/file.pth or .onnx) to an existing file, or leave it empty '
                 'for the bundled demo model')
-    param = parameter_to_fix(exc, params)
+    param = parameter_to_fix(exc)
     value = getattr(params, param, None) if params is not None else None
     shown = f' ({value!r})' if value not in (None, '') else ''
     fixes = {

@@ -14,10 +14,12 @@ from rcl_interfaces.msg import SetParametersResult
 
 from mipnet_ros.core.depth3d import DepthInputError
 from mipnet_ros.core.skeleton import get_skeleton
-from mipnet_ros.ros import convert3d, keypoints3d_params as P, topics as T
+from mipnet_ros.ros import convert3d, topics as T
+from mipnet_ros.ros.keypoints3d_params import TABLE, Keypoints3DParams
 from mipnet_ros.ros.camera_info_cache import CameraInfoCache
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
-from mipnet_ros.ros.params import qos_profile
+from mipnet_ros.ros.failures import parameter_failure
+from mipnet_ros.ros.params import NodeParameters, qos_profile
 
 NODE_NAME = 'mipnet_keypoints3d'
 LOG_THROTTLE_SEC = 5.0
@@ -51,8 +53,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        P.declare(self)
-        self.params = P.read(self)
+        self._node_params = NodeParameters(self, TABLE)
+        self.params: Keypoints3DParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = Keypoints3DStats()
         self._lock = threading.Lock()
@@ -73,19 +75,14 @@ class Keypoints3DNode(DownstreamLifecycleNode):
 
     # ------------------------------------------------------------------ parameters and lifecycle
     def _on_set_parameters(self, changes) -> SetParametersResult:
-        live = {p.name: p.value for p in changes}
-        candidate = P.with_live(self.params, live)
-        why = P.check(candidate)
-        if why:
-            return SetParametersResult(successful=False, reason=why)
-        self.params = candidate
-        return SetParametersResult(successful=True)
+        why, self.params = self._node_params.live_update(self.params, changes)
+        return SetParametersResult(successful=not why, reason=why)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.params = p = P.read(self)
-        why = P.check(p)
-        if why:
-            return self._fail(why)
+        self.params, problem = self._node_params.read()
+        p = self.params
+        if problem is not None:
+            return self._fail(parameter_failure(problem))
         out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
         if p.hri_enabled:
             try:
@@ -136,7 +133,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             self._hri = None
 
     # ------------------------------------------------------------------ subscriptions
-    def _subscribe(self, p: P.Keypoints3DParams) -> None:
+    def _subscribe(self, p: Keypoints3DParams) -> None:
         import message_filters
         from mipnet_ros.msg import PersonKeypointsArray
         kp_qos = qos_profile('reliable', p.qos_keypoints_depth)

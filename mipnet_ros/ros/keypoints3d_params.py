@@ -1,15 +1,16 @@
-"""Parameters of mipnet_keypoints3d: one table, declared with descriptors, read into a dataclass.
+"""Parameters of mipnet_keypoints3d: its dataclass, its specs and the values that cannot work together.
 
 config/keypoints3d.yaml holds the same defaults (a test checks they agree). `live` parameters take
 effect on the next frame; the others are read on configure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Dict, Tuple
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 from mipnet_ros.core.depth3d import DepthOptions
-from mipnet_ros.ros.params import ParamSpec, descriptor
+from mipnet_ros.core.errors import ParameterError
+from mipnet_ros.ros.params import ParamSpec, ParamTable
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Keypoints3DParams:
     hri_body_timeout_sec: float = 1.0
     hri_id_prefix: str = 'b'
     autostart: bool = True
+    exit_with_parent: bool = True
 
     def depth_options(self) -> DepthOptions:
         return DepthOptions(window=self.depth_window, min_depth=self.depth_min, max_depth=self.depth_max,
@@ -102,38 +104,19 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('hri.id_prefix', 'hri_id_prefix',
               'Body id = prefix + track_id (topic name tokens must not start with a digit).'),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
+    ParamSpec('exit_with_parent', 'exit_with_parent',
+              'Stop the node (cleanly) when the process that started it exits, e.g. a killed ros2 launch; '
+              'false = keep running as an orphan.'),
 )
-SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
 
 
-def declare(node: Any) -> None:
-    defaults = Keypoints3DParams()
-    for spec in SPECS:
-        node.declare_parameter(spec.name, getattr(defaults, spec.attr), descriptor(spec, getattr(defaults, spec.attr)))
+def cross_check(p: Keypoints3DParams) -> Optional[ParameterError]:
+    """Values that cannot work together (each value alone is checked by the table)."""
+    if p.depth_min >= p.depth_max:
+        return ParameterError(f'depth.min ({p.depth_min}) must be below depth.max ({p.depth_max})', 'depth.min')
+    if not p.publish_3d and not p.hri_enabled:
+        return ParameterError('publish_3d and hri.enabled are both false: the node would do nothing', 'publish_3d')
+    return None
 
 
-def read(node: Any) -> Keypoints3DParams:
-    return Keypoints3DParams(**{s.attr: node.get_parameter(s.name).value for s in SPECS})
-
-
-def check(params: Keypoints3DParams) -> str:
-    """Why these values cannot work together ('' when they can)."""
-    for spec in SPECS:
-        value = getattr(params, spec.attr)
-        if spec.choices and value not in spec.choices:
-            return f'{spec.name} must be one of {list(spec.choices)}, got {value!r}'
-    if params.depth_min >= params.depth_max:
-        return f'depth.min ({params.depth_min}) must be below depth.max ({params.depth_max})'
-    if not params.publish_3d and not params.hri_enabled:
-        return 'publish_3d and hri.enabled are both false: the node would do nothing'
-    return ''
-
-
-def with_live(params: Keypoints3DParams, changes: Dict[str, Any]) -> Keypoints3DParams:
-    """A copy with the live parameters in `changes` (name -> value) applied."""
-    values = {f.name: getattr(params, f.name) for f in fields(Keypoints3DParams)}
-    for name, value in changes.items():
-        spec = SPEC_BY_NAME.get(name)
-        if spec is not None and spec.live:
-            values[spec.attr] = value
-    return Keypoints3DParams(**values)
+TABLE: ParamTable[Keypoints3DParams] = ParamTable(Keypoints3DParams, SPECS, cross_check)

@@ -14,7 +14,10 @@ STOP_DEADLINE_SEC = 2.0    # after a stop request the process exits at the lates
 
 def run_lifecycle_node(make_node: Callable[[], Any], name: str, args: Optional[List[str]] = None,
                        deadline_sec: float = STOP_DEADLINE_SEC) -> int:
-    """Build the node, configure + activate it when `node.params.autostart`, spin until a stop request."""
+    """Build the node, configure + activate it when `node.params.autostart`, spin until a stop request.
+
+    Every node's parameters (ros/params.py) have `autostart` and `exit_with_parent`.
+    """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
@@ -30,7 +33,7 @@ def run_lifecycle_node(make_node: Callable[[], Any], name: str, args: Optional[L
     stop.install_signal_handlers()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = make_node()
-    if getattr(node.params, 'exit_with_parent', True):
+    if node.params.exit_with_parent:
         stop.watch_parent()
     executor = SingleThreadedExecutor()
     executor.add_node(node)

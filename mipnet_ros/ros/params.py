@@ -1,286 +1,229 @@
-"""Every parameter of mipnet_node: one table, declared with descriptors, read into a dataclass.
+"""The parameter machinery every node of the package uses: a table of specs over a typed dataclass.
 
-One table (`SPECS`) is the single source for the declarations, the YAML defaults in
-config/mipnet.yaml (a test checks they agree) and the README table. Parameters marked `live`
-take effect on the next frame when changed with `ros2 param set`; the others are read when the
-node is configured (change them, then cleanup + configure, or restart).
+A node's parameters module holds only its dataclass, its `ParamSpec`s and its cross-field check,
+bundled in a `ParamTable`. `NodeParameters` declares the table on a node (descriptors with ranges
+and choices), reads the values into the dataclass, checks them and applies live changes. The same
+table writes the markdown parameter table, so the documentation cannot drift from the code.
+
+Values are checked here, not by rclpy: parameters are declared dynamically typed so that a YAML
+file giving `1` for a float, `[0]` for a string list or `2.0` for an integer never raises in the
+constructor. The obvious value is taken (1 -> 1.0, [0] -> ['0'], 2.0 -> 2); anything else
+(2.5 for an integer, a string for a number, a value out of range) becomes a `ParameterError`
+that the node reports as its one ERROR line, or the reason a `ros2 param set` is refused.
+`live` parameters take effect on the next frame; the others are read on configure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generic, Optional, Sequence, Tuple, Type, TypeVar
 
-from mipnet_ros.core import defaults
+from mipnet_ros.core.errors import ParameterError
 
-# Class names (yolo_ros, most detectors) and COCO 0-based '0' (Isaac ROS YOLOv8): never another class.
-# 1-based detectors need '1' set explicitly: for 0-based ones '1' is a bicycle.
-DEFAULT_PERSON_CLASS_IDS = ['person', '0']
-DETECTIONS_TYPES = ('auto', 'vision_msgs', 'yolo_msgs')
-
-
-@dataclass
-class PoseParams:
-    # model
-    model: str = ''
-    allow_download: bool = False
-    arch: str = ''
-    backend: str = 'torch'
-    device: str = 'auto'
-    providers: str = ''
-    trt_cache_dir: str = ''
-    allow_fallback: bool = True
-    fp16: str = 'auto'
-    instances: int = 0
-    input_height: int = 0
-    input_width: int = 0
-    flip: bool = False
-    max_batch: int = 64
-    warmup: bool = True
-    # result filtering
-    keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD
-    instance_threshold: float = defaults.INSTANCE_THRESHOLD
-    oks_nms_threshold: float = defaults.OKS_NMS_THRESHOLD
-    # detections
-    detections_type: str = 'auto'
-    person_class_ids: List[str] = field(default_factory=lambda: list(DEFAULT_PERSON_CLASS_IDS))
-    detection_score_threshold: float = 0.3
-    unlabeled_is_person: bool = False
-    max_boxes: int = 20
-    frame_budget_sec: float = 2.0
-    # inputs
-    image_transport: str = 'raw'
-    cache_size: int = 30
-    cache_max_mb: int = 256
-    stamp_slop_sec: float = 0.0
-    qos_image_reliability: str = 'best_effort'
-    qos_image_depth: int = 5
-    qos_detections_reliability: str = 'best_effort'
-    qos_detections_depth: int = 10
-    # outputs
-    qos_output_reliability: str = 'reliable'
-    qos_output_depth: int = 10
-    publish_annotated: bool = True
-    publish_markers: bool = True
-    marker_scale: float = 0.001
-    stale_frame_age_sec: float = 1.0
-    # lifecycle
-    autostart: bool = True
-    exit_with_parent: bool = True
+T = TypeVar('T')
 
 
 @dataclass(frozen=True)
 class ParamSpec:
     name: str            # ROS parameter name (dots group them in YAML)
-    attr: str            # PoseParams field
+    attr: str            # field of the node's parameter dataclass
     description: str
     live: bool = False
     float_range: Optional[Tuple[float, float]] = None
     int_range: Optional[Tuple[int, int]] = None
     choices: Optional[Sequence[str]] = None
-    bool_too: bool = False   # a string choice that also takes true/false as booleans (dynamically typed)
+    bool_too: bool = False   # a string choice that also takes true/false as booleans (fp16)
 
 
-SPECS: Tuple[ParamSpec, ...] = (
-    ParamSpec('model', 'model',
-              'Model file (.pth checkpoint or .onnx); empty = the bundled model in share/mipnet_ros/models.'),
-    ParamSpec('allow_download', 'allow_download',
-              "Let configure download a model given by zoo name (e.g. model: hrnet_w32_coco) into the user cache; "
-              "false = fail with the command that fetches it ('python -m mipnet_ros weights get NAME')."),
-    ParamSpec('arch', 'arch',
-              'Architecture of an official HRNet/MIPNet .pth (e.g. hrnet_w32); empty = from the file: its stored '
-              'spec, else the one architecture its weight shapes fit (configure fails listing the choices when '
-              'none does). One of the architectures of `python -m mipnet_ros.core.model.registry`.'),
-    ParamSpec('backend', 'backend', 'Inference backend.', choices=('torch', 'onnxruntime')),
-    ParamSpec('device', 'device',
-              "'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', or 'tensorrt:N' (onnxruntime)."),
-    ParamSpec('providers', 'providers',
-              'onnxruntime execution providers, comma separated, in priority order '
-              '(e.g. CUDAExecutionProvider,CPUExecutionProvider); empty = by device: auto on a GPU = those '
-              'installed of TensorRT, CUDA, CPU; cuda:N = CUDA, CPU; cpu = CPU.'),
-    ParamSpec('trt_cache_dir', 'trt_cache_dir',
-              'TensorRT engine cache directory for the TensorrtExecutionProvider; empty = ~/.cache/mipnet_ros/trt.'),
-    ParamSpec('allow_fallback', 'allow_fallback',
-              'Run on the CPU (with a warning) when the requested device or execution provider is not available; '
-              'false = fail the configure transition instead.'),
-    ParamSpec('fp16', 'fp16', 'Half precision inference: auto = on a GPU when it agrees with fp32 on the loaded '
-              'model (else fp32, the log and ~/model_info say why); true/false also as booleans.',
-              choices=('auto', 'true', 'false'), bool_too=True),
-    ParamSpec('instances', 'instances',
-              'Instances per box (lambda values) to run; 0 = all the model has (as instances=0 or None in Python).',
-              int_range=(0, 16)),
-    ParamSpec('input_height', 'input_height', 'Network input height in pixels; 0 = the model default.',
-              int_range=(0, 2048)),
-    ParamSpec('input_width', 'input_width', 'Network input width in pixels; 0 = the model default.',
-              int_range=(0, 2048)),
-    ParamSpec('flip', 'flip', 'Flip test-time augmentation (twice the compute, slightly better keypoints).'),
-    ParamSpec('max_batch', 'max_batch', 'Largest batch (boxes x instances) sent to the network at once.',
-              int_range=(1, 1024)),
-    ParamSpec('warmup', 'warmup', 'Run one dummy inference on activate so the first real frame is not slow.'),
-    ParamSpec('keypoint_threshold', 'keypoint_threshold', 'Keypoints with a lower confidence are published with visibility 1 (estimated, not confident).',
-              float_range=(0.0, 1.0)),
-    ParamSpec('instance_threshold', 'instance_threshold',
-              'Minimum person score (scores are in [0, 1]) to publish a person; the same default as the Python '
-              "API's PoseEstimator (0.3: few lambda>0 duplicates get through, see docs/results/thresholds.md).",
-              live=True, float_range=(0.0, 1.0)),
-    ParamSpec('oks_nms_threshold', 'oks_nms_threshold',
-              'OKS above which two found people are the same person (deduplication; 0.9 is the HRNet/MIPNet '
-              'evaluation value, see docs/results/thresholds.md).',
-              float_range=(0.0, 1.0)),
-    ParamSpec('detections_type', 'detections_type',
-              "Message type on 'detections': vision_msgs (Detection2DArray), yolo_msgs (yolo_ros DetectionArray, "
-              'needs yolo_msgs installed) or auto (the type the topic is published with).',
-              choices=DETECTIONS_TYPES),
-    ParamSpec('person_class_ids', 'person_class_ids',
-              "Class ids/names that mean 'person' (Detection2D hypothesis.class_id, yolo_msgs class_name or "
-              "class_id): 'person' for class names, '0' for COCO 0-based ids; add '1' only for 1-based detectors.",
-              live=True),
-    ParamSpec('detection_score_threshold', 'detection_score_threshold', 'Minimum detection score of a person box.',
-              live=True, float_range=(0.0, 1.0)),
-    ParamSpec('unlabeled_is_person', 'unlabeled_is_person',
-              'Treat detections without any hypothesis as persons (score 1).', live=True),
-    ParamSpec('max_boxes', 'max_boxes',
-              'At most this many person boxes per frame (highest scores kept); 0 = no limit.', live=True,
-              int_range=(0, 1000)),
-    ParamSpec('frame_budget_sec', 'frame_budget_sec',
-              'Model time one frame may take, predicted from the time per box measured so far; a frame '
-              'predicted to take longer runs only its best-scoring boxes that fit (the rest are counted as '
-              'boxes_cut with a WARN); 0 = no budget.', live=True, float_range=(0.0, 3600.0)),
-    ParamSpec('image_transport', 'image_transport',
-              "'raw' subscribes sensor_msgs/Image on 'image'; 'compressed' subscribes "
-              "sensor_msgs/CompressedImage on 'image/compressed'.", choices=('raw', 'compressed')),
-    ParamSpec('cache_size', 'cache_size',
-              'Images and detection arrays kept (each) while waiting for their partner with the same stamp.',
-              int_range=(1, 1000)),
-    ParamSpec('cache_max_mb', 'cache_max_mb',
-              'Largest total size in MB of the images waiting for their partner (the oldest go first; the '
-              'newest image is always kept).', int_range=(1, 65536)),
-    ParamSpec('stamp_slop_sec', 'stamp_slop_sec', 'Largest stamp difference still paired; 0 = exact stamps only.',
-              float_range=(0.0, 1.0)),
-    ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability.',
-              choices=('best_effort', 'reliable')),
-    ParamSpec('qos.image.depth', 'qos_image_depth', 'Image subscription queue depth.', int_range=(1, 1000)),
-    ParamSpec('qos.detections.reliability', 'qos_detections_reliability',
-              'Detections subscription reliability (best_effort receives reliable and best-effort publishers).',
-              choices=('best_effort', 'reliable')),
-    ParamSpec('qos.detections.depth', 'qos_detections_depth', 'Detections subscription queue depth.',
-              int_range=(1, 1000)),
-    ParamSpec('qos.output.reliability', 'qos_output_reliability',
-              'Reliability of keypoints, markers and annotated image.', choices=('best_effort', 'reliable')),
-    ParamSpec('qos.output.depth', 'qos_output_depth', 'Queue depth of the outputs.', int_range=(1, 1000)),
-    ParamSpec('publish_annotated', 'publish_annotated',
-              'Publish ~/annotated_image (only drawn while someone subscribes).', live=True),
-    ParamSpec('publish_markers', 'publish_markers', 'Publish ~/markers (only built while someone subscribes).',
-              live=True),
-    ParamSpec('marker_scale', 'marker_scale', 'Metres per pixel of the image-plane markers (0.001: 1 px = 1 mm).',
-              live=True, float_range=(1e-6, 1.0)),
-    ParamSpec('stale_frame_age_sec', 'stale_frame_age_sec',
-              'Diagnostics warn when no frame was processed for this long (inputs missing, or arriving '
-              'without pairing).', live=True,
-              float_range=(0.0, 3600.0)),
-    ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
-    ParamSpec('exit_with_parent', 'exit_with_parent',
-              'Stop the node (cleanly) when the process that started it exits, e.g. a killed ros2 launch; '
-              'false = keep running as an orphan.'),
-)
-SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
+def _kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return 'bool'
+    if isinstance(default, int):
+        return 'int'
+    if isinstance(default, float):
+        return 'float'
+    if isinstance(default, str):
+        return 'str'
+    return 'str_list'
 
 
-def _default(attr: str) -> Any:
-    return getattr(PoseParams(), attr)
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__name__ == 'array'
 
 
-def descriptor(spec: ParamSpec, default: Any = None):
-    """ParameterDescriptor of `spec`; `default` gives the type for a table other than PoseParams."""
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-    default = _default(spec.attr) if default is None else default
-    text = spec.description
-    if spec.choices:
-        text += ' One of: ' + ', '.join(spec.choices) + '.'
-    if not spec.live:
-        text += ' (Read on configure.)'
-    d = ParameterDescriptor(name=spec.name, description=text, type=_ros_type(default),
-                            dynamic_typing=spec.bool_too)
-    if spec.float_range:
-        d.floating_point_range = [FloatingPointRange(from_value=float(spec.float_range[0]),
-                                                     to_value=float(spec.float_range[1]), step=0.0)]
-    if spec.int_range:
-        d.integer_range = [IntegerRange(from_value=int(spec.int_range[0]), to_value=int(spec.int_range[1]), step=1)]
-    if spec.choices:
-        d.additional_constraints = 'one of: ' + ', '.join(spec.choices)
-    return d
+class ParamTable(Generic[T]):
+    """One node's parameters: the dataclass, its specs and the check of values that do not fit together.
 
-
-def _ros_type(value: Any) -> int:
-    from rcl_interfaces.msg import ParameterType as T
-    if isinstance(value, bool):
-        return T.PARAMETER_BOOL
-    if isinstance(value, int):
-        return T.PARAMETER_INTEGER
-    if isinstance(value, float):
-        return T.PARAMETER_DOUBLE
-    if isinstance(value, str):
-        return T.PARAMETER_STRING
-    return T.PARAMETER_STRING_ARRAY
-
-
-def declare_parameters(node: Any) -> None:
-    """Declare all parameters on `node` (values from the YAML / overrides, defaults from PoseParams)."""
-    for spec in SPECS:
-        # (rclpy cannot declare an empty list default: no list parameter here defaults to empty)
-        node.declare_parameter(spec.name, _default(spec.attr), descriptor(spec))
-
-
-def _normalized(spec: ParamSpec, value: Any) -> Any:
-    """fp16-like parameters: booleans and any letter case become their string choice."""
-    if not spec.bool_too:
-        return value
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def check_value(name: str, value: Any) -> Optional[str]:
-    """Why `value` is not allowed for `name` (choices, empty class ids; rclpy checks ranges), else None."""
-    spec = SPEC_BY_NAME.get(name)
-    if spec is not None and spec.choices and _normalized(spec, value) not in spec.choices:
-        return f'{name} must be one of {list(spec.choices)}, got {value!r}'
-    if name == 'person_class_ids' and not [v for v in (value or []) if str(v).strip()]:
-        return ("person_class_ids is empty: no detection would count as a person; give at least one class id, "
-                f"e.g. {DEFAULT_PERSON_CLASS_IDS}")
-    return None
-
-
-def read_parameters(node: Any) -> PoseParams:
-    """Current values; a list given empty in YAML (`[]`, which rclpy leaves uninitialised) reads as []."""
-    from rclpy.exceptions import ParameterUninitializedException
-    values = {}
-    for spec in SPECS:
-        try:
-            v = _normalized(spec, node.get_parameter(spec.name).value)
-        except ParameterUninitializedException:
-            v = [] if isinstance(_default(spec.attr), list) else _default(spec.attr)
-        values[spec.attr] = list(v) if isinstance(v, (list, tuple)) or type(v).__name__ == 'array' else v
-    return PoseParams(**values)
-
-
-def live_update(current: Any, changes: Sequence[Any], check_value=None, spec_by_name=None) -> Tuple[str, Any]:
-    """Parameter changes (rclpy Parameters) applied to a params dataclass: ('', new params) or (reason, current).
-
-    Every change is checked; only the live ones take effect now (the others are read at the next configure).
-    `check_value` and `spec_by_name` default to this node's table; other nodes pass their own.
+    `cross_check(params)` returns a ParameterError naming the parameter to change, or None.
     """
-    import dataclasses
-    check_value = check_value or globals()['check_value']
-    spec_by_name = SPEC_BY_NAME if spec_by_name is None else spec_by_name
-    kw = {}
-    for change in changes:
-        why = check_value(change.name, change.value)
-        if why:
-            return why, current
-        spec = spec_by_name.get(change.name)
-        if spec is not None and spec.live:
-            kw[spec.attr] = list(change.value) if isinstance(change.value, (list, tuple)) else change.value
-    return '', dataclasses.replace(current, **kw) if kw else current
+
+    def __init__(self, params_class: Type[T], specs: Sequence[ParamSpec],
+                 cross_check: Optional[Callable[[T], Optional[ParameterError]]] = None):
+        self.params_class = params_class
+        self.specs: Tuple[ParamSpec, ...] = tuple(specs)
+        self.by_name: Dict[str, ParamSpec] = {s.name: s for s in self.specs}
+        self.cross_check = cross_check
+        self._defaults = params_class()
+        missing = [s.attr for s in self.specs if not hasattr(self._defaults, s.attr)]
+        if missing:
+            raise TypeError(f'{params_class.__name__} has no field(s) {missing}')
+
+    def default(self, spec: ParamSpec) -> Any:
+        return getattr(self._defaults, spec.attr)
+
+    # ------------------------------------------------------------------ values
+    def coerce(self, spec: ParamSpec, value: Any) -> Any:
+        """`value` as the type of the spec's default (the obvious conversion only), checked; else ParameterError."""
+        kind = _kind(self.default(spec))
+        got = f'{value!r} ({type(value).__name__})'
+        if spec.bool_too and isinstance(value, bool):
+            value = 'true' if value else 'false'
+        if kind == 'bool':
+            if isinstance(value, str) and value.strip().lower() in ('true', 'false'):
+                value = value.strip().lower() == 'true'
+            if not isinstance(value, bool):
+                raise ParameterError(f'{spec.name} must be true or false, got {got}', spec.name)
+        elif kind == 'int':
+            if isinstance(value, float) and math.isfinite(value) and value == int(value):
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(f'{spec.name} must be a whole number, got {got}', spec.name)
+        elif kind == 'float':
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ParameterError(f'{spec.name} must be a number, got {got}', spec.name)
+            value = float(value)
+        elif kind == 'str':
+            if not isinstance(value, str):
+                raise ParameterError(f'{spec.name} must be a string, got {got}', spec.name)
+            if spec.bool_too:
+                value = value.strip().lower()
+        else:
+            items = list(value) if _is_sequence(value) else [value]
+            if any(isinstance(v, (bool, float)) or not isinstance(v, (str, int)) for v in items):
+                raise ParameterError(f'{spec.name} must be a list of strings, got {got}', spec.name)
+            value = [str(v) for v in items]
+        rng = spec.int_range if kind == 'int' else spec.float_range if kind == 'float' else None
+        if rng and not rng[0] <= value <= rng[1]:
+            raise ParameterError(f'{spec.name} must be in [{rng[0]}, {rng[1]}], got {value!r}', spec.name)
+        if spec.choices and value not in spec.choices:
+            raise ParameterError(f'{spec.name} must be one of {list(spec.choices)}, got {value!r}', spec.name)
+        return value
+
+    def check(self, params: T) -> Optional[ParameterError]:
+        """The first value of `params` that cannot work (alone or with the others), else None."""
+        for spec in self.specs:
+            try:
+                self.coerce(spec, getattr(params, spec.attr))
+            except ParameterError as err:
+                return err
+        return self.cross_check(params) if self.cross_check is not None else None
+
+    def with_values(self, params: T, values: Dict[str, Any], live_only: bool = True) -> T:
+        """A copy of `params` with `values` (parameter name -> value, already coerced) applied."""
+        kw = {self.by_name[n].attr: v for n, v in values.items()
+              if n in self.by_name and (self.by_name[n].live or not live_only)}
+        return dataclasses.replace(params, **kw) if kw else params
+
+    # ------------------------------------------------------------------ ROS
+    def descriptor(self, spec: ParamSpec):
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+        text = spec.description
+        if spec.choices:
+            text += ' One of: ' + ', '.join(spec.choices) + '.'
+        if not spec.live:
+            text += ' (Read on configure.)'
+        d = ParameterDescriptor(name=spec.name, description=text, dynamic_typing=True)
+        if spec.float_range:
+            d.floating_point_range = [FloatingPointRange(from_value=float(spec.float_range[0]),
+                                                         to_value=float(spec.float_range[1]), step=0.0)]
+        if spec.int_range:
+            d.integer_range = [IntegerRange(from_value=int(spec.int_range[0]), to_value=int(spec.int_range[1]),
+                                            step=1)]
+        if spec.choices:
+            d.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+        return d
+
+    def markdown(self) -> str:
+        """The parameter table for the documentation, generated from the specs so it cannot drift."""
+        rows = ['| parameter | default | live | description |', '|---|---|---|---|']
+        for s in self.specs:
+            d = self.default(s)
+            default = ('true' if d else 'false') if isinstance(d, bool) else (
+                f"'{d}'" if isinstance(d, str) else repr(d))
+            desc = s.description + (' One of: ' + ', '.join(s.choices) + '.' if s.choices else '')
+            rng = s.float_range or s.int_range
+            if rng:
+                desc += f' Range [{rng[0]}, {rng[1]}].'
+            rows.append(f'| `{s.name}` | `{default}` | {"yes" if s.live else "no"} | {desc.replace("|", "/")} |')
+        return '\n'.join(rows)
+
+
+class NodeParameters(Generic[T]):
+    """A `ParamTable` declared on one node: read, check and live changes, the same code for every node."""
+
+    def __init__(self, node: Any, table: ParamTable[T]):
+        from rclpy.exceptions import InvalidParameterValueException
+        self.node = node
+        self.table = table
+        self._declare_errors: Dict[str, ParameterError] = {}
+        for spec in table.specs:
+            # (rclpy cannot declare an empty list default: no list parameter defaults to empty)
+            try:
+                node.declare_parameter(spec.name, table.default(spec), table.descriptor(spec))
+            except InvalidParameterValueException as exc:   # a YAML value outside the descriptor's range
+                node.declare_parameter(spec.name, table.default(spec), table.descriptor(spec), ignore_override=True)
+                self._declare_errors[spec.name] = ParameterError(
+                    f'{spec.name}: {exc}'.replace('\n', ' '), spec.name)
+
+    def _value(self, spec: ParamSpec) -> Any:
+        """The raw value; a list given empty in YAML (`[]`, which rclpy leaves uninitialised) reads as []."""
+        from rclpy.exceptions import ParameterUninitializedException
+        try:
+            value = self.node.get_parameter(spec.name).value
+        except ParameterUninitializedException:
+            return [] if isinstance(self.table.default(spec), list) else self.table.default(spec)
+        return [] if value is None and isinstance(self.table.default(spec), list) else value
+
+    def read(self) -> Tuple[T, Optional[ParameterError]]:
+        """(the current values, the first problem or None); a value that cannot work reads as its default."""
+        values: Dict[str, Any] = {}
+        first: Optional[ParameterError] = None
+        for spec in self.table.specs:
+            err = self._declare_errors.get(spec.name)
+            try:
+                if err is not None:
+                    raise err
+                values[spec.attr] = self.table.coerce(spec, self._value(spec))
+            except ParameterError as exc:
+                first = first or exc
+                values[spec.attr] = self.table.default(spec)
+        params = self.table.params_class(**values)
+        if first is None and self.table.cross_check is not None:
+            first = self.table.cross_check(params)
+        return params, first
+
+    def live_update(self, current: T, changes: Sequence[Any]) -> Tuple[str, T]:
+        """rclpy Parameters from a set-parameters request applied to `current`: ('', new) or (reason, current).
+
+        Every change is checked; only the live ones take effect now (the others are read at the next
+        configure). The cross-field check refuses a change that brings a problem, or one that names it.
+        """
+        values: Dict[str, Any] = {}
+        for change in changes:
+            spec = self.table.by_name.get(change.name)
+            if spec is None:
+                continue
+            try:
+                values[change.name] = self.table.coerce(spec, change.value)
+            except ParameterError as err:
+                return str(err), current
+            self._declare_errors.pop(change.name, None)
+        candidate = self.table.with_values(current, values)
+        err = self.table.cross_check(candidate) if self.table.cross_check is not None else None
+        if err is not None and (err.parameter in values or self.table.cross_check(current) is None):
+            return str(err), current
+        return '', candidate
 
 
 def qos_profile(reliability: str, depth: int, transient_local: bool = False):
@@ -289,18 +232,3 @@ def qos_profile(reliability: str, depth: int, transient_local: bool = False):
         history=HistoryPolicy.KEEP_LAST, depth=int(depth),
         reliability=ReliabilityPolicy.BEST_EFFORT if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE)
-
-
-def markdown_table(specs: Sequence[ParamSpec] = SPECS, defaults: Any = None) -> str:
-    """The parameter table for the README, generated from a spec table so it cannot drift."""
-    defaults = PoseParams() if defaults is None else defaults
-    rows = ['| parameter | default | live | description |', '|---|---|---|---|']
-    for s in specs:
-        d = getattr(defaults, s.attr)
-        default = ('true' if d else 'false') if isinstance(d, bool) else (f"'{d}'" if isinstance(d, str) else repr(d))
-        desc = s.description + (' One of: ' + ', '.join(s.choices) + '.' if s.choices else '')
-        rng = s.float_range or s.int_range
-        if rng:
-            desc += f' Range [{rng[0]}, {rng[1]}].'
-        rows.append(f'| `{s.name}` | `{default}` | {"yes" if s.live else "no"} | {desc.replace("|", "/")} |')
-    return '\n'.join(rows)

@@ -15,11 +15,12 @@ import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
-from mipnet_ros.ros import convert, detection_input, failures, params as P, topics
+from mipnet_ros.ros import convert, detection_input, failures, topics
 from mipnet_ros.ros.budget import BoxBudget
-from mipnet_ros.ros.failures import ParameterError
 from mipnet_ros.ros.input_health import InputHealth
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
+from mipnet_ros.ros.params import NodeParameters, qos_profile
+from mipnet_ros.ros.pose_params import TABLE, PoseParams
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
 from mipnet_ros.ros.worker import FrameWorker
 
@@ -70,15 +71,15 @@ class MipnetNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        P.declare_parameters(self)
-        self.params: P.PoseParams = P.read_parameters(self)
+        self._node_params = NodeParameters(self, TABLE)   # (rclpy's Node owns self._parameters)
+        self.params: PoseParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = PoseStats()
         self._stats_lock = threading.Lock()
         self._state = 'unconfigured'
         self._estimator = None
         self._model_error = ''
-        self._configured: Optional[P.PoseParams] = None   # the parameters the model was built with
+        self._configured: Optional[PoseParams] = None   # the parameters the model was built with
         self._pairer: Optional[StampPairer] = None
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._pairing_ms = 0.0
@@ -100,18 +101,20 @@ class MipnetNode(LifecycleNode):
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, changes) -> SetParametersResult:
         # Non-live parameters are stored by rclpy and read at the next configure.
-        why, self.params = P.live_update(self.params, changes)
+        before = self.params
+        why, self.params = self._node_params.live_update(self.params, changes)
+        if not why and self.params.instance_threshold != before.instance_threshold and self._state == 'active':
+            self._publish_model_info()      # ~/model_info states the threshold in use
         return SetParametersResult(successful=not why, reason=why)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.params = p = P.read_parameters(self)
-        for spec in P.SPECS:
-            why = P.check_value(spec.name, getattr(p, spec.attr))
-            if why:
-                self._model_error = f"configure failed: {why}; fix: set the parameter '{spec.name}'"
-                self.get_logger().error(self._model_error)
-                return TransitionCallbackReturn.FAILURE
+        self.params, problem = self._node_params.read()
+        p = self.params
+        if problem is not None:
+            self._model_error = failures.parameter_failure(problem)
+            self.get_logger().error(self._model_error)
+            return TransitionCallbackReturn.FAILURE
         try:
             # inside the try: messages that were not built/sourced are a configure failure with its fix
             from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
@@ -128,7 +131,7 @@ class MipnetNode(LifecycleNode):
         self._edges = [(int(a), int(b)) for a, b in getattr(self._estimator.skeleton, 'edges', ())]
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
-        out_qos = P.qos_profile(p.qos_output_reliability, p.qos_output_depth)
+        out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
         events = self._qos_log.publisher_callbacks
         self._pub_kp = self.create_lifecycle_publisher(PersonKeypointsArray, topics.KEYPOINTS, out_qos,
                                                        event_callbacks=events(topics.KEYPOINTS))
@@ -137,7 +140,7 @@ class MipnetNode(LifecycleNode):
         self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos,
                                                               event_callbacks=events(topics.ANNOTATED_IMAGE))
         self._pub_info = self.create_lifecycle_publisher(
-            PoseModelInfo, topics.MODEL_INFO, P.qos_profile('reliable', 1, transient_local=True),
+            PoseModelInfo, topics.MODEL_INFO, qos_profile('reliable', 1, transient_local=True),
             event_callbacks=events(topics.MODEL_INFO))
         self._pairer = StampPairer(p.cache_size, int(round(p.stamp_slop_sec * 1e9)), max_bytes=p.cache_max_mb << 20)
         self._budget = BoxBudget()
@@ -200,37 +203,26 @@ class MipnetNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     # ------------------------------------------------------------------ model
-    def _build_estimator(self, p: P.PoseParams):
+    def _build_estimator(self, p: PoseParams):
+        """The model of these parameters; the library checks every value (a ParameterError names the wrong one)."""
         import warnings
 
         from mipnet_ros.core.estimator import PoseEstimator
+        from mipnet_ros.core.estimator_factory import prepare_model
         from mipnet_ros.core.model.checkpoint import AUTO_ARCH
-        from mipnet_ros.core.model.spec import ARCHS
-        if p.arch and p.arch not in ARCHS:
-            raise ParameterError('arch', f'unknown arch {p.arch!r}; choose one of {", ".join(ARCHS)}')
-        providers: Optional[list] = [x.strip() for x in p.providers.split(',') if x.strip()] or None
-        input_size = (p.input_height, p.input_width) if p.input_height > 0 and p.input_width > 0 else None
-        if p.trt_cache_dir:
-            _check_writable_dir(p.trt_cache_dir)
-        why = P.check_value('fp16', p.fp16)
-        if why:
-            raise ParameterError('fp16', why)
+        input_size = (p.input_height, p.input_width) if p.input_height > 0 else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            est = PoseEstimator(
-                model=p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device,
-                instances=p.instances or None,
-                input_size=input_size, fp16=p.fp16, flip=p.flip, max_batch=p.max_batch,
-                keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
-                instance_threshold=0.0,   # the node filters with its live instance_threshold in people_to_msg
-                providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
+            prepared = prepare_model(
+                p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device, instances=p.instances,
+                input_size=input_size, fp16=p.fp16, max_batch=p.max_batch, providers=p.providers,
+                trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
                 allow_download=p.allow_download)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
             self.get_logger().warning(str(w.message))
-        if p.arch and est.spec.arch != p.arch:
-            raise ParameterError('arch', f'{est.model_path} holds a {est.spec.arch} model, not {p.arch}; '
-                                         'leave arch empty to take it from the file')
-        return est
+        # the node filters with its live instance_threshold in people_to_msg
+        return PoseEstimator(prepared, flip=p.flip, keypoint_threshold=p.keypoint_threshold,
+                             oks_nms_threshold=p.oks_nms_threshold, instance_threshold=0.0)
 
     def _warm_up(self) -> None:
         h, w = (int(v) for v in self._estimator.spec.input_size)
@@ -269,7 +261,7 @@ class MipnetNode(LifecycleNode):
     def _image_topic(self) -> str:
         return self.resolve_topic_name(topics.image_topic(self._configured.image_transport))
 
-    def _subscribe(self, p: P.PoseParams) -> None:
+    def _subscribe(self, p: PoseParams) -> None:
         from sensor_msgs.msg import CompressedImage, Image
         img_type = CompressedImage if p.image_transport == 'compressed' else Image
         img_topic = topics.image_topic(p.image_transport)
@@ -289,12 +281,12 @@ class MipnetNode(LifecycleNode):
 
         self._input_error = ''
         dets = detection_input.DetectionsInput(
-            self, P.qos_profile(p.qos_detections_reliability, p.qos_detections_depth), p.detections_type,
+            self, qos_profile(p.qos_detections_reliability, p.qos_detections_depth), p.detections_type,
             on_detections, on_problem, event_callbacks=self._qos_log.subscription_callbacks(topics.DETECTIONS))
         dets.start()
         self._subs = [
             self.create_subscription(img_type, img_topic, on_image,
-                                     P.qos_profile(p.qos_image_reliability, p.qos_image_depth),
+                                     qos_profile(p.qos_image_reliability, p.qos_image_depth),
                                      event_callbacks=self._qos_log.subscription_callbacks(img_topic)),
             dets,
         ]
@@ -444,7 +436,7 @@ class MipnetNode(LifecycleNode):
             s.pairing_ms_mean = _ema(s.pairing_ms_mean, frame.pairing_ms, first)
             s.frame_age_ms = age_ms
 
-    def _cut_to_budget(self, boxes: list, frame: Frame, live: P.PoseParams, image_shape) -> list:
+    def _cut_to_budget(self, boxes: list, frame: Frame, live: PoseParams, image_shape) -> list:
         """The best-scoring boxes that fit in frame_budget_sec (all of them when they fit)."""
         allowed = self._budget.allowed(len(boxes), live.frame_budget_sec)
         if allowed >= len(boxes):
@@ -530,18 +522,6 @@ class MipnetNode(LifecycleNode):
         stat.add('annotated_published', str(values['annotated_published']))
         stat.add('markers_published', str(values['markers_published']))
         return stat
-
-
-def _check_writable_dir(path: str) -> None:
-    import os
-    import tempfile
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise ParameterError('trt_cache_dir', f"trt_cache_dir {path!r} cannot be created or written: "
-                                              f'{exc.strerror or exc}') from exc
 
 
 def main(args: Optional[List[str]] = None) -> int:

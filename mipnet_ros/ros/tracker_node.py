@@ -15,7 +15,10 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core import person_box
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
-from mipnet_ros.ros import convert, params as NP, topics, tracker_params as P
+from mipnet_ros.ros import convert, topics
+from mipnet_ros.ros.failures import parameter_failure
+from mipnet_ros.ros.params import NodeParameters, qos_profile
+from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
 
@@ -60,8 +63,8 @@ class TrackerNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        P.declare_parameters(self)
-        self.params: P.TrackerNodeParams = P.read_parameters(self)
+        self._node_params = NodeParameters(self, TABLE)
+        self.params: TrackerNodeParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = TrackerStats()
         self._lock = threading.Lock()
@@ -79,16 +82,15 @@ class TrackerNode(DownstreamLifecycleNode):
 
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, changes) -> SetParametersResult:
-        why, self.params = NP.live_update(self.params, changes, P.check_value, P.SPEC_BY_NAME)
+        why, self.params = self._node_params.live_update(self.params, changes)
         return SetParametersResult(successful=not why, reason=why)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.params = p = P.read_parameters(self)
-        for spec in P.SPECS:
-            why = P.check_value(spec.name, getattr(p, spec.attr))
-            if why:
-                return self._fail(why)
+        self.params, problem = self._node_params.read()
+        p = self.params
+        if problem is not None:
+            return self._fail(parameter_failure(problem))
         try:
             self._tracker = PoseTracker(p.tracker_config())
         except ValueError as exc:
@@ -97,7 +99,7 @@ class TrackerNode(DownstreamLifecycleNode):
         self._config_error = ''
         from mipnet_ros.msg import PersonKeypointsArray
         from visualization_msgs.msg import MarkerArray
-        out_qos = NP.qos_profile(p.qos_output_reliability, p.qos_output_depth)
+        out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
         self._pub = self.create_lifecycle_publisher(PersonKeypointsArray, topics.TRACKED_KEYPOINTS, out_qos)
         self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos)
         if p.publish_annotated:
@@ -114,11 +116,11 @@ class TrackerNode(DownstreamLifecycleNode):
         from mipnet_ros.msg import PersonKeypointsArray
         p = self.params
         self._sub = self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints,
-                                             NP.qos_profile(p.qos_input_reliability, p.qos_input_depth))
+                                             qos_profile(p.qos_input_reliability, p.qos_input_depth))
         if self._pub_annotated is not None:
             from sensor_msgs.msg import Image
             self._image_sub = self.create_subscription(Image, topics.IMAGE, self._on_image,
-                                                       NP.qos_profile(p.qos_image_reliability, p.qos_image_depth))
+                                                       qos_profile(p.qos_image_reliability, p.qos_image_depth))
         self._state = 'active'
         self.get_logger().info(f'active: tracking {self.resolve_topic_name(topics.KEYPOINTS)} -> '
                                f'{self.resolve_topic_name(topics.TRACKED_KEYPOINTS)}')

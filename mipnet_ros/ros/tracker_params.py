@@ -1,4 +1,4 @@
-"""Every parameter of mipnet_tracker: one table, declared with descriptors, read into a dataclass.
+"""Every parameter of mipnet_tracker: its dataclass and its specs (declared and read by ros/params.py).
 
 The table is the single source of the declarations and of config/tracker.yaml (a test checks they
 agree). The tracking settings are read on configure; the drawing ones are live.
@@ -6,10 +6,10 @@ agree). The tracking settings are read on configure; the drawing ones are live.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Tuple
+from typing import Tuple
 
 from mipnet_ros.core.tracking import TrackerConfig
-from mipnet_ros.ros.params import ParamSpec, descriptor
+from mipnet_ros.ros.params import ParamSpec, ParamTable
 
 
 @dataclass
@@ -44,6 +44,7 @@ class TrackerNodeParams:
     marker_scale: float = 0.001
     # lifecycle
     autostart: bool = True
+    exit_with_parent: bool = True
 
     def tracker_config(self) -> TrackerConfig:
         names = {f.name for f in fields(TrackerConfig)}
@@ -105,24 +106,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('marker_scale', 'marker_scale', 'Metres per pixel of the image-plane markers.', live=True,
               float_range=(1e-6, 1.0)),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
+    ParamSpec('exit_with_parent', 'exit_with_parent',
+              'Stop the node (cleanly) when the process that started it exits, e.g. a killed ros2 launch; '
+              'false = keep running as an orphan.'),
 )
-SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
-
-
-def declare_parameters(node: Any) -> None:
-    defaults = TrackerNodeParams()
-    for spec in SPECS:
-        value = getattr(defaults, spec.attr)
-        node.declare_parameter(spec.name, value, descriptor(spec, value))
-
-
-def read_parameters(node: Any) -> TrackerNodeParams:
-    return TrackerNodeParams(**{s.attr: node.get_parameter(s.name).value for s in SPECS})
-
-
-def check_value(name: str, value: Any):
-    """Why `value` is not allowed for `name` (choices only; rclpy checks ranges), else None."""
-    spec = SPEC_BY_NAME.get(name)
-    if spec is not None and spec.choices and value not in spec.choices:
-        return f'{name} must be one of {list(spec.choices)}, got {value!r}'
-    return None
+TABLE: ParamTable[TrackerNodeParams] = ParamTable(TrackerNodeParams, SPECS)   # no values that clash

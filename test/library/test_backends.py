@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from mipnet_ros.core import backends as B  # noqa: E402
+from mipnet_ros.core import device as D  # noqa: E402
 
 SIZE = (64, 64)
 
@@ -45,35 +46,38 @@ def onnx_files(model, tmp_path_factory):
 # ---------------------------------------------------------------------- providers
 def test_provider_defaults_aliases_and_options():
     avail = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
-    assert B.resolve_providers(None, 'cpu', available=avail) == ['CPUExecutionProvider']
-    assert B.resolve_providers(None, 'cuda:1', available=avail) == [
+    assert D.resolve_providers(None, 'cpu', available=avail) == ['CPUExecutionProvider']
+    assert D.resolve_providers(None, 'cuda:1', available=avail) == [
         ('CUDAExecutionProvider', {'device_id': '1'}), 'CPUExecutionProvider']
-    trt = B.resolve_providers(['trt', 'cuda'], 'cuda:0', fp16=True, trt_cache_dir='/tmp/engines', available=avail)
+    trt = D.resolve_providers(['trt', 'cuda'], 'cuda:0', fp16=True, trt_cache_dir='/tmp/engines', available=avail)
     assert trt[0] == ('TensorrtExecutionProvider', {'device_id': '0', 'trt_fp16_enable': 'True',
                                                     'trt_engine_cache_enable': 'True',
                                                     'trt_engine_cache_path': '/tmp/engines'})
     assert trt[1][0] == 'CUDAExecutionProvider' and trt[-1] == 'CPUExecutionProvider'
     # explicit options (as the ROS node passes them) are kept
-    user = B.resolve_providers([('TensorrtExecutionProvider', {'trt_engine_cache_path': '/x'})], 'cuda',
+    user = D.resolve_providers([('TensorrtExecutionProvider', {'trt_engine_cache_path': '/x'})], 'cuda',
                                trt_cache_dir='/y', available=avail)
     assert user[0][1]['trt_engine_cache_path'] == '/x'
 
 
 def test_missing_provider_falls_back_or_raises():
     with pytest.warns(RuntimeWarning, match='CUDAExecutionProvider'):
-        got = B.resolve_providers(None, 'cuda:0', available=['CPUExecutionProvider'])
+        got = D.resolve_providers(None, 'cuda:0', available=['CPUExecutionProvider'])
     assert got == ['CPUExecutionProvider']
-    with pytest.raises(B.BackendError, match='allow_fallback'):
-        B.resolve_providers(['cuda'], 'cuda:0', allow_fallback=False, available=['CPUExecutionProvider'])
-    with pytest.raises(ValueError):
-        B.resolve_providers(None, 'tpu:0', available=['CPUExecutionProvider'])
+    with pytest.raises(B.BackendError, match='allow_fallback') as err:
+        D.resolve_providers(['cuda'], 'cuda:0', allow_fallback=False, available=['CPUExecutionProvider'])
+    assert err.value.parameter == 'providers'       # what the node names in its ERROR line
+    with pytest.raises(ValueError) as err:
+        D.resolve_providers(None, 'tpu:0', available=['CPUExecutionProvider'])
+    assert err.value.parameter == 'device'
 
 
 def test_torch_cuda_request_without_gpu(model):
     if torch.cuda.is_available():
         pytest.skip('this machine has CUDA')
-    with pytest.raises(B.BackendError, match='CUDA'):
+    with pytest.raises(B.BackendError, match='CUDA') as err:
         B.TorchBackend(model, device='cuda:0', allow_fallback=False)
+    assert err.value.parameter == 'device'
     with pytest.warns(RuntimeWarning):
         be = B.TorchBackend(model, device='cuda:0', fp16=True)
     assert be.device.type == 'cpu' and not be.fp16

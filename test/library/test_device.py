@@ -176,12 +176,11 @@ def test_fp16_auto_checks_the_real_half_graph_against_fp32(tmp_path, monkeypatch
     """
     import warnings
 
-    from mipnet_ros.core import backends
     from mipnet_ros.core import estimator as E
     monkeypatch.setenv('MIPNET_ROS_CACHE', str(tmp_path))
     monkeypatch.setattr(D, 'is_gpu', lambda device: True)
-    monkeypatch.setattr(backends, 'wants_fp16_graph', lambda *a, **k: True)
-    monkeypatch.setattr(E, '_runs_on', lambda backend, device: 'cuda:0')
+    monkeypatch.setattr(D, 'wants_fp16_graph', lambda *a, **k: True)
+    monkeypatch.setattr(D, 'runs_on', lambda backend, device: 'cuda:0')
     seen = []
     real = D.relative_difference
     monkeypatch.setattr(D, 'relative_difference', lambda got, ref: seen.append(real(got, ref)) or seen[-1])

@@ -194,3 +194,49 @@ def test_in_memory_model_and_warnings_on_cpu_fp16():
     assert est.model_path is None and est.num_instances == 1
     people = est(np.zeros((100, 100, 3), np.uint8), [[10, 10, 60, 90]])
     assert len(people) == 1 and people[0].instance == 0
+
+
+def test_built_by_the_factory_apart_from_running_frames(tmp_path, monkeypatch):
+    """prepare_model reads the checkpoint once; PoseEstimator(prepared) runs it with its own thresholds."""
+    from mipnet_ros import PreparedModel, prepare_model
+    from mipnet_ros.core.model import checkpoint
+    from mipnet_ros.core.model.untrained import write_untrained_checkpoint
+    path = write_untrained_checkpoint(tmp_path / 'random.pth')
+    reads = []
+    real = checkpoint._read
+    monkeypatch.setattr(checkpoint, '_read', lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    prepared = prepare_model(str(path), device='cpu', instances=0)
+    assert len(reads) == 1 and isinstance(prepared, PreparedModel)
+    assert prepared.num_instances == prepared.spec.instances          # 0 = all the model has
+    a = PoseEstimator(prepared, instance_threshold=0.0)
+    b = PoseEstimator(prepared, instance_threshold=1.0)
+    assert a.backend is b.backend and a.device_choice is prepared.device_choice and len(reads) == 1
+    image = np.full((200, 160, 3), 127, np.uint8)
+    boxes = np.array([[20, 20, 140, 180]], np.float32)
+    people = a(image, boxes)
+    assert people and all(p.score < 1.0 for p in people)        # threshold 0 returns every surviving prediction
+    assert b(image, boxes) == []                                 # the same model, a threshold no score reaches
+
+
+def test_instances_has_one_meaning(tmp_path):
+    """Lambdas run per box: 1..N of a file that records N; for an official file it also sets N."""
+    import torch
+
+    from mipnet_ros import ParameterError, prepare_model
+    from mipnet_ros.core.model.checkpoint import load_checkpoint
+    from mipnet_ros.core.model.untrained import write_untrained_checkpoint
+    ours = write_untrained_checkpoint(tmp_path / 'ours.pth')
+    n = load_checkpoint(ours).spec.instances
+    assert prepare_model(str(ours), device='cpu', instances=1).num_instances == 1
+    assert prepare_model(str(ours), device='cpu', instances=None).num_instances == n
+    with pytest.raises(ParameterError) as err:
+        prepare_model(str(ours), device='cpu', instances=n + 1)
+    assert err.value.parameter == 'instances'
+    with pytest.raises(ParameterError) as err:
+        prepare_model(str(ours), device='cpu', instances=1.5)
+    assert err.value.parameter == 'instances'
+    official = tmp_path / 'official.pth'
+    torch.save({'state_dict': load_checkpoint(ours).state_dict()}, official)   # the same weights, no spec
+    for count in (2, 3):
+        prepared = prepare_model(str(official), arch=load_checkpoint(ours).spec.arch, device='cpu', instances=count)
+        assert prepared.num_instances == count and prepared.spec.instances == count

@@ -111,7 +111,7 @@ def test_other_input_size_warns_with_both_sizes():
 
 
 def test_same_policy_as_the_node(est, image):
-    from mipnet_ros.ros.params import PoseParams
+    from mipnet_ros.ros.pose_params import PoseParams
     node = PoseParams()
     assert est.instance_threshold == node.instance_threshold == 0.3
     assert est.keypoint_threshold == node.keypoint_threshold and est.oks_nms_threshold == node.oks_nms_threshold

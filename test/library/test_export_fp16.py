@@ -8,6 +8,7 @@ import pytest
 
 from mipnet_ros.core.onnx_meta import read_metadata
 from mipnet_ros.core import backends as B
+from mipnet_ros.core import device as D
 from mipnet_ros.core import export
 from mipnet_ros.core.model.registry import ModelSpec, build_model
 
@@ -89,9 +90,9 @@ def test_conversion_beyond_tolerance_writes_nothing(tmp_path, one_torch_thread):
 
 def test_only_the_cuda_provider_gets_the_fp16_graph():
     avail = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
-    assert B.wants_fp16_graph('cuda:0', True, available=avail)
-    assert not B.wants_fp16_graph('cuda:0', False, available=avail)
-    assert not B.wants_fp16_graph('tensorrt:0', True, available=avail)     # TensorRT: fp16 is a build flag
-    assert not B.wants_fp16_graph('cpu', True, available=avail)
-    assert not B.wants_fp16_graph('cuda:0', True, available=['CPUExecutionProvider'])   # fell back to the CPU
-    assert B.wants_fp16_graph('cpu', True, providers=['cuda'], available=avail)         # explicit providers win
+    assert D.wants_fp16_graph('cuda:0', True, available=avail)
+    assert not D.wants_fp16_graph('cuda:0', False, available=avail)
+    assert not D.wants_fp16_graph('tensorrt:0', True, available=avail)     # TensorRT: fp16 is a build flag
+    assert not D.wants_fp16_graph('cpu', True, available=avail)
+    assert not D.wants_fp16_graph('cuda:0', True, available=['CPUExecutionProvider'])   # fell back to the CPU
+    assert D.wants_fp16_graph('cpu', True, providers=['cuda'], available=avail)         # explicit providers win

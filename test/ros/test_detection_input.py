@@ -27,7 +27,7 @@ def test_yolo_array_converts_boxes_classes_and_header():
     assert [d.results[0].hypothesis.class_id for d in out.detections] == ['person', 'bicycle', '0']
     assert out.detections[2].results[0].hypothesis.score == pytest.approx(0.7)
     # the default person classes take the person and the unnamed class 0, never the bicycle
-    from mipnet_ros.ros.params import PoseParams
+    from mipnet_ros.ros.pose_params import PoseParams
     chosen = convert.select_person_boxes(out.detections, PoseParams().person_class_ids, 0.3, 0)
     assert [i for i, _, _ in chosen] == [0, 2]
 

@@ -2,7 +2,7 @@
 import pytest
 
 from mipnet_ros.ros import failures
-from mipnet_ros.ros.params import PoseParams
+from mipnet_ros.ros.pose_params import PoseParams
 
 
 def test_messages_not_built():
@@ -22,22 +22,42 @@ def test_missing_model_names_the_parameter():
     assert "parameter 'model'" in text and 'model:=' in text and '/x.pth' in text
 
 
-@pytest.mark.parametrize('message', [
-    "/m.pth: official-format checkpoint whose weight shapes match none of the known architectures; name it "
-    "(arch parameter, --arch, arch=): one of hrnet_w32, hrnet_w48",
-    "unknown arch 'hrnet_w99'; choose one of hrnet_w32, hrnet_w48",
-])
-def test_architecture_problems_point_at_arch(message):
-    from mipnet_ros.core.model.checkpoint import CheckpointError
-    text = failures.configure_failure(CheckpointError(message), PoseParams(arch='hrnet_w99'))
-    assert "parameter 'arch'" in text and 'arch:=' in text and 'hrnet_w32' in text
+@pytest.mark.parametrize('arch', ['auto', 'hrnet_w99'])
+def test_architecture_problems_point_at_arch(tmp_path, arch):
+    """The loader's own errors (an official-format file no architecture fits, an unknown name) blame 'arch'."""
+    torch = pytest.importorskip('torch')
+    from mipnet_ros.core.model.checkpoint import CheckpointError, load_checkpoint
+    path = tmp_path / 'official.pth'
+    torch.save({'state_dict': {'conv1.weight': torch.zeros(1, 3, 3, 3)}}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, arch=arch)
+    text = failures.configure_failure(err.value, PoseParams(arch=arch))
+    assert err.value.parameter == 'arch'
+    assert "parameter 'arch'" in text and 'arch:=' in text and 'hrnet_w32' in text and '\n' not in text
 
 
-def test_parameter_error_and_activate():
-    text = failures.configure_failure(failures.ParameterError('trt_cache_dir', 'cannot be written'))
+def test_the_parameter_comes_from_the_error_type_not_its_text():
+    from mipnet_ros.core.errors import ParameterError
+    text = failures.configure_failure(ParameterError('cannot be written', 'trt_cache_dir'))
     assert "parameter 'trt_cache_dir'" in text
+    assert failures.parameter_to_fix(ParameterError('x', 'input_size')) == 'input_height/input_width'
+    # words that name a parameter in an untyped error do not choose it
+    assert failures.parameter_to_fix(RuntimeError('instances=5 but the model has N=2; device')) == 'model'
     text = failures.activate_failure(RuntimeError('CUDA out of memory'), PoseParams(device='cuda:0'))
     assert 'CUDA out of memory' in text and "'cuda:0'" in text and 'warmup' in text
+
+
+def test_too_many_instances_is_an_instances_error(tmp_path):
+    pytest.importorskip('torch')
+    from mipnet_ros.core.errors import ParameterError
+    from mipnet_ros.core.estimator import PoseEstimator
+    from mipnet_ros.core.model.untrained import write_untrained_checkpoint
+    model = write_untrained_checkpoint(tmp_path / 'random.pth')
+    with pytest.raises(ParameterError) as err:
+        PoseEstimator(model=str(model), instances=16)
+    assert err.value.parameter == 'instances'
+    text = failures.configure_failure(err.value, PoseParams(instances=16))
+    assert "lower the parameter 'instances'" in text and '(16)' in text
 
 
 def test_node_run_without_built_messages_says_how_to_build(tmp_path):

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mipnet_ros.ros import keypoints3d_params as P3, params as P
+from mipnet_ros.ros import keypoints3d_params as P3, pose_params as P, tracker_params as PT
+from mipnet_ros.ros.params import NodeParameters, ParamTable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,8 @@ def _flatten(d, prefix=''):
 
 
 @pytest.mark.parametrize('yaml_name, specs, defaults', [
-    ('mipnet.yaml', P.SPECS, P.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams())])
+    ('mipnet.yaml', P.SPECS, P.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams()),
+    ('tracker.yaml', PT.SPECS, PT.TrackerNodeParams())])
 def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, defaults):
     doc = yaml.safe_load((REPO / 'config' / yaml_name).read_text())
     assert list(doc) == ['/**'], 'parameters must apply to the node in any namespace'
@@ -34,10 +36,76 @@ def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, de
 
 
 def test_keypoints3d_values_that_cannot_work_are_refused():
+    table = P3.TABLE
     defaults = P3.Keypoints3DParams()
-    assert P3.check(defaults) == ''
-    assert 'depth.min' in P3.check(P3.with_live(defaults, {'depth.min': 30.0}))
-    assert 'do nothing' in P3.check(P3.Keypoints3DParams(publish_3d=False, hri_enabled=False))
+    assert table.check(defaults) is None
+    err = table.check(table.with_values(defaults, {'depth.min': 30.0}))
+    assert err.parameter == 'depth.min' and 'depth.max' in str(err)
+    assert table.check(P3.Keypoints3DParams(publish_3d=False, hri_enabled=False)).parameter == 'publish_3d'
+
+
+def test_pose_values_that_cannot_work_together_name_the_parameter():
+    table = P.TABLE
+    assert table.check(P.PoseParams()) is None
+    assert table.check(P.PoseParams(person_class_ids=['  '])).parameter == 'person_class_ids'
+    assert table.check(P.PoseParams(input_height=256)).parameter == 'input_width'
+    assert table.check(P.PoseParams(input_width=192)).parameter == 'input_height'
+    assert table.check(P.PoseParams(input_height=256, input_width=192)) is None
+    assert table.check(P.PoseParams(backend='tensorflow')).parameter == 'backend'
+
+
+@pytest.mark.parametrize('name, value, want', [
+    ('keypoint_threshold', 1, 1.0), ('instances', 2.0, 2), ('person_class_ids', [0], ['0']),
+    ('person_class_ids', [0, 'person'], ['0', 'person']), ('fp16', True, 'true'), ('fp16', 'AUTO', 'auto'),
+    ('flip', 'true', True),
+])
+def test_the_obvious_value_of_another_type_is_taken(name, value, want):
+    got = P.TABLE.coerce(P.TABLE.by_name[name], value)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize('name, value', [
+    ('instances', 2.5), ('instances', 'two'), ('keypoint_threshold', 'high'), ('keypoint_threshold', True),
+    ('keypoint_threshold', 1.5), ('person_class_ids', [0.5]), ('backend', 3), ('flip', 1), ('max_boxes', -1),
+    ('fp16', 'half'), ('backend', 'tensorflow'),
+])
+def test_a_value_that_cannot_work_is_a_parameter_error(name, value):
+    from mipnet_ros.core.errors import ParameterError
+    with pytest.raises(ParameterError) as err:
+        P.TABLE.coerce(P.TABLE.by_name[name], value)
+    assert err.value.parameter == name and name in str(err.value)
+
+
+def test_the_three_nodes_declare_through_the_same_code(monkeypatch):
+    """Every node builds a NodeParameters over its ParamTable; each table holds autostart and exit_with_parent."""
+    pytest.importorskip('rclpy')
+    from mipnet_ros.ros import keypoints3d_node, pose_node, tracker_node
+    tables = {'pose': P.TABLE, 'tracker': PT.TABLE, 'keypoints3d': P3.TABLE}
+    assert all(isinstance(t, ParamTable) for t in tables.values())
+    for table in tables.values():
+        assert {'autostart', 'exit_with_parent'} <= set(table.by_name)
+    seen = []
+    real_init = NodeParameters.__init__
+
+    def spy(self, node, table):
+        seen.append((type(node).__name__, table))
+        real_init(self, node, table)
+    for module in (pose_node, tracker_node, keypoints3d_node):
+        assert module.NodeParameters is NodeParameters
+    monkeypatch.setattr(NodeParameters, '__init__', spy)
+    rclpy = pytest.importorskip('rclpy')
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=197)
+    try:
+        nodes = [pose_node.MipnetNode(context=ctx), tracker_node.TrackerNode(context=ctx),
+                 keypoints3d_node.Keypoints3DNode(context=ctx)]
+        assert [t for _, t in seen] == [P.TABLE, PT.TABLE, P3.TABLE]
+        for node in nodes:
+            assert node.params.exit_with_parent is True and node.params.autostart is True
+            assert node.describe_parameter('exit_with_parent').description
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)
 
 
 def test_declared_on_a_node_with_descriptors_and_validation():
@@ -48,8 +116,8 @@ def test_declared_on_a_node_with_descriptors_and_validation():
     rclpy.init(context=ctx, domain_id=199)
     try:
         node = rclpy.create_node('params_probe', context=ctx)
-        P.declare_parameters(node)
-        assert P.read_parameters(node) == P.PoseParams()
+        params = NodeParameters(node, P.TABLE)
+        assert params.read() == (P.PoseParams(), None)
         d = node.describe_parameter('keypoint_threshold')
         assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range[0].to_value == 1.0
         assert d.description
@@ -58,21 +126,25 @@ def test_declared_on_a_node_with_descriptors_and_validation():
         # rclpy enforces the ranges ...
         res = node.set_parameters([Parameter('keypoint_threshold', value=1.5)])
         assert not res[0].successful
-        # ... and check_value the choices, which the node's set-parameters callback applies.
-        assert P.check_value('backend', 'tensorflow') and P.check_value('backend', 'onnxruntime') is None
-        why, live = P.live_update(P.PoseParams(), [Parameter('instance_threshold', value=0.7),
-                                                   Parameter('backend', value='onnxruntime')])
+        # ... and live_update the types and choices, which the node's set-parameters callback applies.
+        why, live = params.live_update(P.PoseParams(), [Parameter('instance_threshold', value=0.7),
+                                                        Parameter('backend', value='onnxruntime')])
         assert not why and live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
-        why, same = P.live_update(live, [Parameter('backend', value='tensorflow')])
+        why, same = params.live_update(live, [Parameter('backend', value='tensorflow')])
         assert 'backend' in why and same is live
+        why, same = params.live_update(live, [Parameter('instance_threshold', value='high')])
+        assert 'instance_threshold' in why and same is live
+        why, newer = params.live_update(live, [Parameter('instance_threshold', value=1)])   # an int for a float
+        assert not why and newer.instance_threshold == 1.0 and type(newer.instance_threshold) is float
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)
 
 
 def test_markdown_table_lists_every_parameter():
-    table = P.markdown_table()
-    assert all(f'`{s.name}`' in table for s in P.SPECS)
+    for table in (P.TABLE, PT.TABLE, P3.TABLE):
+        text = table.markdown()
+        assert all(f'`{s.name}`' in text for s in table.specs)
 
 
 def test_launch_file_declares_the_topic_and_model_arguments():
@@ -91,18 +163,16 @@ def test_fp16_takes_auto_or_a_boolean():
     rclpy = pytest.importorskip('rclpy')
     from rclpy.parameter import Parameter
     assert P.PoseParams().fp16 == 'auto' and P.PoseParams().device == 'auto'
-    assert P.check_value('fp16', True) is None and P.check_value('fp16', 'AUTO') is None
-    assert 'fp16 must be one of' in P.check_value('fp16', 'half')
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=199)
     try:
         node = rclpy.create_node('fp16_probe', context=ctx, parameter_overrides=[Parameter('fp16', value=True)])
-        P.declare_parameters(node)
-        assert P.read_parameters(node).fp16 == 'true'
+        params = NodeParameters(node, P.TABLE)
+        assert params.read()[0].fp16 == 'true'
         assert node.set_parameters([Parameter('fp16', value='auto')])[0].successful
-        assert P.read_parameters(node).fp16 == 'auto'
+        assert params.read()[0].fp16 == 'auto'
         assert node.set_parameters([Parameter('fp16', value=False)])[0].successful
-        assert P.read_parameters(node).fp16 == 'false'
+        assert params.read()[0].fp16 == 'false'
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)

@@ -9,6 +9,7 @@ import yaml
 
 from mipnet_ros.core.tracking import TrackerConfig
 from mipnet_ros.ros import tracker_params as P
+from mipnet_ros.ros.params import NodeParameters
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,12 +45,14 @@ def test_declared_with_descriptors_and_ranges():
     rclpy.init(context=ctx, domain_id=198)
     try:
         node = rclpy.create_node('tracker_params_probe', context=ctx)
-        P.declare_parameters(node)
-        assert P.read_parameters(node) == P.TrackerNodeParams()
+        params = NodeParameters(node, P.TABLE)
+        assert params.read() == (P.TrackerNodeParams(), None)
         d = node.describe_parameter('max_distance')
         assert d.description and d.floating_point_range[0].to_value == 1.0
         assert not node.set_parameters([Parameter('init_hits', value=0)])[0].successful
-        assert P.check_value('qos.input.reliability', 'sometimes') and P.check_value('qos.input.depth', 3) is None
+        why, _ = params.live_update(P.TrackerNodeParams(), [Parameter('qos.input.reliability', value='sometimes')])
+        assert 'qos.input.reliability' in why
+        assert params.live_update(P.TrackerNodeParams(), [Parameter('qos.input.depth', value=3)])[0] == ''
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)

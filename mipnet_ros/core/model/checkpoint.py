@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mipnet_ros.core.errors import UsageError
+from mipnet_ros.core.errors import ParameterError
 from mipnet_ros.core.fileio import atomic_path
 from mipnet_ros.core.model.registry import ARCHS, ModelSpec, PoseNet, build_model, parse_input_size
 
@@ -31,8 +31,15 @@ PathLike = Union[str, os.PathLike]
 AUTO_ARCH = 'auto'
 
 
-class CheckpointError(UsageError):
-    """The file cannot be turned into a model; the message names the file and the reason."""
+class CheckpointError(ParameterError):
+    """The file cannot be turned into a model; the message names the file and the reason.
+
+    `parameter` is what to change: 'model' (the file) unless an argument named with it does not fit
+    the file ('arch', 'instances', 'num_joints').
+    """
+
+    def __init__(self, message: str, parameter: str = 'model'):
+        super().__init__(message, parameter)
 
 
 def _unpickler_reason(message: str) -> str:
@@ -180,7 +187,8 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Lis
     return problems
 
 
-def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = '<memory>'):
+def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = '<memory>',
+                            parameter: str = 'model'):
     problems = check_state_dict(model, state)
     if problems:
         spec = getattr(model, 'spec', None)
@@ -193,7 +201,7 @@ def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor],
             hint = (' (the file has lambda gates: use instances >= 2)' if has_gates(state)
                     else ' (the file has no lambda gates: use instances=1, or load_backbone() to start '
                          'MIPNet training from it)')
-        raise CheckpointError(f'{source}: weights do not fit {what}{hint}: ' + '; '.join(problems))
+        raise CheckpointError(f'{source}: weights do not fit {what}{hint}: ' + '; '.join(problems), parameter)
     full = dict(state)
     for k, v in model.state_dict().items():
         full.setdefault(k, v)        # only num_batches_tracked can be absent here
@@ -208,15 +216,15 @@ def _spec_for_official(path: Path, state: Mapping[str, torch.Tensor], arch, inst
         if arch is None:
             raise CheckpointError(
                 f'{path}: official-format checkpoint whose weight shapes match none of the known architectures; '
-                f'name it (arch parameter, --arch, arch=): one of {", ".join(ARCHS)}')
+                f'name it (arch parameter, --arch, arch=): one of {", ".join(ARCHS)}', 'arch')
     if arch is None:
         guess = guess_arch(state)
         hint = f' (the weights look like {guess!r})' if guess else ''
         raise CheckpointError(
             f'{path}: official-format checkpoint without a model spec; its architecture must be given '
-            f'(--arch on the command line, arch= in Python; one of {", ".join(ARCHS)}){hint}')
+            f'(--arch on the command line, arch= in Python; one of {", ".join(ARCHS)}){hint}', 'arch')
     if arch not in ARCHS:
-        raise CheckpointError(f'unknown arch {arch!r}; choose one of {", ".join(ARCHS)}')
+        raise CheckpointError(f'unknown arch {arch!r}; choose one of {", ".join(ARCHS)}', 'arch')
     if instances is None:
         # N=3/4 files have exactly the same keys as N=2 (lambda is always a 2-vector): only the
         # presence of gates can be read from the file.
@@ -236,7 +244,7 @@ def _spec_for_ours(path: Path, stored: Mapping[str, Any], arch, instances, num_j
     for name, value in (('arch', arch), ('instances', instances), ('num_joints', num_joints)):
         if value is not None and value != getattr(spec, name):
             raise CheckpointError(f'{path}: the file is a {name}={getattr(spec, name)!r} model, '
-                                  f'but {name}={value!r} was requested')
+                                  f'but {name}={value!r} was requested', name)
     if input_size is not None:   # fully convolutional: running at another resolution is legitimate
         spec = spec.replace(input_size=parse_input_size(input_size))
     return spec
@@ -253,8 +261,20 @@ def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optio
     `model.checkpoint_info` records the path and the wrapper that was found.
     """
     path = Path(path)
-    obj = _read(path, map_location, allow_pickle)
-    if isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj:
+    return model_from_checkpoint(_read(path, map_location, allow_pickle), path, arch=arch, instances=instances,
+                                 num_joints=num_joints, input_size=input_size)
+
+
+def is_ours(obj: Any) -> bool:
+    """Whether a checkpoint object (read_checkpoint) is our format, which records its spec (and so N)."""
+    return isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj
+
+
+def model_from_checkpoint(obj: Any, path: PathLike, arch: Optional[str] = None, instances: Optional[int] = None,
+                          num_joints: Optional[int] = None, input_size=None) -> PoseNet:
+    """load_checkpoint on an object already read (read_checkpoint): a file is read once."""
+    path = Path(path)
+    if is_ours(obj):
         try:
             spec = _spec_for_ours(path, obj['spec'], arch, instances, num_joints, input_size)
         except (TypeError, ValueError) as exc:
@@ -266,7 +286,9 @@ def load_checkpoint(path: PathLike, arch: Optional[str] = None, instances: Optio
         state, wrapper = extract_state_dict(obj, path)
         spec = _spec_for_official(path, state, arch, instances, num_joints, input_size)
     model = build_model(spec)
-    load_state_dict_checked(model, state, str(path))
+    # weights that do not fit an architecture the caller named: the name is what to change
+    named = 'arch' if arch not in (None, AUTO_ARCH) and wrapper != FORMAT else 'model'
+    load_state_dict_checked(model, state, str(path), parameter=named)
     model.checkpoint_info = {'path': str(path), 'format': wrapper}
     if wrapper == FORMAT:      # what it was trained at, so that callers can warn when it runs at another size
         model.checkpoint_info['trained_input_size'] = tuple(ModelSpec.from_dict(obj['spec']).input_size)
@@ -293,7 +315,7 @@ def apply_backbone(model: PoseNet, obj: Any, path: PathLike) -> List[str]:
     """load_backbone on an object already read (see read_checkpoint), for callers that also need
     the file's other entries and should not read it twice."""
     path = Path(path)
-    if isinstance(obj, Mapping) and 'spec' in obj and 'state_dict' in obj:
+    if is_ours(obj):
         state = _strip_prefix(obj['state_dict'])
     else:
         state, _ = extract_state_dict(obj, path)
