@@ -23,6 +23,10 @@ VENV="${MIPNET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mipnet_ros/venv}"
 say() { printf '[setup] %s\n' "$*" >&2; }
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 t0=$SECONDS
+# One set-up at a time per virtual environment: two checkouts sharing it must not build into it together.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+if ! flock -n 9; then say "waiting for another set-up of $VENV to finish"; flock 9; fi
 
 # --- 0. system tools the interface build needs --------------------------------------------------
 missing=()
@@ -133,7 +137,7 @@ while read -r dir repo commit subs; do
 done < "$SOURCES"
 if ((${#want[@]})); then
   sum="$( (for p in "${want[@]}"; do (cd "$p" && find . -type f -not -path '*/.git/*' -print0 | sort -z | xargs -0 sha256sum); done
-          sha256sum "$SOURCES" "$VENV/.stamp-ros-wheels" 2>/dev/null || true) | sha256sum | cut -d' ' -f1)"
+          cat "$SOURCES" "$VENV/.stamp-ros-wheels" 2>/dev/null || true) | sha256sum | cut -d' ' -f1)"
   if ! stamp_ok "$VENV/.stamp-ros-src" "$sum"; then
     say "building ${#want[@]} ROS source packages into $INSTALL (about a minute)"
     # A fresh build folder: CMake caches remember source paths, and these sources may have moved

@@ -1,6 +1,4 @@
-"""Keypoints <-> Gaussian heatmaps, and the flip test, in numpy, vectorised over joints and people.
-
-Why it works this way: docs/design_notes.md."""
+"""Keypoints <-> Gaussian heatmaps, and the flip test, in numpy, vectorised over joints and people."""
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
@@ -19,6 +17,9 @@ def default_sigma(heatmap_size: Tuple[int, int]) -> float:
 
 @dataclass
 class HeatmapCodec:
+    """Heatmap pixel (x, y) is crop pixel (x * stride_x, y * stride_y): the HRNet convention, matching the
+    crop transform (transforms.py), which maps the crop centre to (W/2, H/2)."""
+
     input_size: Tuple[int, int] = (256, 192)           # (H, W) of the network input crop
     heatmap_size: Optional[Tuple[int, int]] = None     # (h, w); None -> input / 4
     sigma: Optional[float] = None                      # None -> default_sigma(heatmap_size)
@@ -45,6 +46,10 @@ class HeatmapCodec:
         `visibility` defaults to the third column (or all visible). A joint gets weight 0 (and an
         all-zero map) when it is not visible or its centre falls outside the heatmap: the decoder
         can only ever answer inside, so training it there would only teach a border peak.
+
+        The Gaussian sits on the sub-pixel joint (DARK's unbiased encoding), so HRNet's decode lands within
+        0.25 heatmap pixel of the truth; `quantize=True` (HRNet's integer centres) bakes in up to 0.5 pixel of
+        rounding before training starts.
         """
         kp = np.asarray(keypoints, np.float64)
         if visibility is None:

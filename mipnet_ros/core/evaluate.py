@@ -1,6 +1,11 @@
 """`python -m mipnet_ros eval`: OKS AP/AR of a checkpoint on COCO-format keypoint annotations.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros eval --config config/train/coco_w32_256x192.yaml --checkpoint runs/x/final.pth
+      --ann person_keypoints_val2017.json --images val2017 [--boxes gt|detections.json] [--flip] --json out/eval.json
+
+Boxes (ground truth or detections) go through PoseEstimator as in the official evaluation: every lambda of
+every box, lambda>0 scores x 0.5, OKS-NMS at 0.9 (CrowdPose keeps every prediction). Scores come from
+pycocotools (COCO, OCHuman) or xtcocotools with the CrowdPose sigmas and crowd index (AP easy/medium/hard)."""
 import argparse
 import contextlib
 import io
@@ -159,7 +164,11 @@ def score_results(gt_file: str, results: Sequence[dict], dataset: str = 'coco', 
 
 
 def hidden_recall(ev, hidden_ids: set, iou_threshold: float = 0.5) -> float:
-    """Share of `hidden_ids` matched (one-to-one, COCO greedy matching) at OKS >= threshold."""
+    """Share of `hidden_ids` matched (one-to-one, COCO greedy matching) at OKS >= threshold.
+
+    The `hidden` flag comes from our synthetic occlusion benchmark: this says whether people covered by others
+    are found at all, which AP over everyone barely shows.
+    """
     t = int(np.argmin(np.abs(np.asarray(ev.params.iouThrs) - iou_threshold)))
     all_range = list(ev.params.areaRng[0])
     matched = set()
@@ -185,6 +194,7 @@ def build_estimator(checkpoint: str, opts: EvalOptions, device: str = 'cpu', arc
     return PoseEstimator(checkpoint, arch=arch, device=device, fp16=False, instances=opts.instances, flip=opts.flip,
                          keypoint_threshold=opts.keypoint_threshold,
                          instance_score_decay=opts.instance_score_decay,
+                         # CrowdPose is scored on every prediction, without OKS-NMS
                          oks_nms_threshold=None if is_crowdpose(opts.dataset) else opts.oks_nms_threshold)
 
 

@@ -1,6 +1,4 @@
-"""Heatmap losses: the official weighted MSE and MIPNet's multi-instance loss.
-
-Why it works this way: docs/design_notes.md."""
+"""Heatmap losses: the official weighted MSE and MIPNet's multi-instance loss."""
 from typing import Optional, Sequence, Union
 
 import torch
@@ -8,7 +6,12 @@ from torch import nn
 
 
 def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """pred/target (B, K, h, w); weight (B, K) or (B, K, 1) or None (all joints count)."""
+    """pred/target (B, K, h, w); weight (B, K) or (B, K, 1) or None (all joints count).
+
+    Exactly the official JointsMSELoss value (0.5 x the mean over joints of the per-joint MSE, prediction and
+    target both times the joint weight), so loss curves compare with published logs. Every joint has the same
+    number of pixels, so that mean of means is one global mean: one fused op, no loop over joints.
+    """
     diff = pred - target
     if weight is not None:
         diff = diff * weight.reshape(weight.shape[0], weight.shape[1], 1, 1).to(diff.dtype)
@@ -28,7 +31,11 @@ class JointsMSELoss(nn.Module):
 
 
 def select_instance_targets(num_lambdas: int, num_people: torch.Tensor, max_targets: int) -> torch.Tensor:
-    """(B, N) index of the target person for each (box, lambda): i if i < min(n, N, M) else 0."""
+    """(B, N) index of the target person for each (box, lambda): i if i < min(n, N, M) else 0.
+
+    Target 0 for a lambda without a person of its own teaches it to repeat the box's main person instead of
+    inventing someone (MIPNet, Sec. 3).
+    """
     lam = torch.arange(num_lambdas, device=num_people.device).unsqueeze(0)
     n = num_people.reshape(-1, 1).clamp(max=max_targets)
     return torch.where(lam < n, lam, torch.zeros_like(lam))

@@ -1,6 +1,8 @@
 """Did every person come out exactly once? Set metrics for what the node publishes.
 
-Why it works this way: docs/design_notes.md."""
+AP scores a ranked list and barely notices a duplicate ranked below its original. A tracker behind the node
+sees a set, the people scoring at least `instance_threshold`: there a duplicate is a ghost track and a miss a
+lost person. `eval --oks-nms 0.9,0.8,0.7` reports these counts next to AP for every OKS-NMS threshold."""
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Mapping, Sequence
 
@@ -36,7 +38,12 @@ class PeopleCount:
 
 def count_image(gt: Sequence[Mapping], poses: Sequence[np.ndarray], sigmas: np.ndarray,
                 into: PeopleCount) -> PeopleCount:
-    """Add one image: `gt` COCO annotations with keypoints, `poses` (K,2) arrays best score first."""
+    """Add one image: `gt` COCO annotations with keypoints, `poses` (K,2) arrays best score first.
+
+    Each pose takes the still unmatched person with which it has the highest OKS (COCO OKS: ground-truth area,
+    labelled joints only) if that reaches MATCH_OKS. An unmatched pose is a duplicate when it reaches MATCH_OKS
+    with a person already taken, else a false positive.
+    """
     gt = [a for a in gt if max(a['keypoints'][2::3], default=0) > 0 and not a.get('iscrowd', 0)]
     into.images += 1
     into.ground_truth += len(gt)

@@ -1,6 +1,11 @@
-"""`python -m mipnet_ros train --config config/<name>.yaml [--resume]`: resumable MIPNet training.
+"""`python -m mipnet_ros train --config config/train/<name>.yaml [--resume]`: resumable MIPNet training.
 
-Why it works this way: docs/design_notes.md."""
+The same command runs on one CPU, one GPU, or many GPUs under torchrun (WORLD_SIZE>1: DDP, gloo on CPU, nccl
+on GPU); Adam and a per-epoch MultiStepLR as in the official recipe, AMP on CUDA.
+Resuming is bit-exact: the sample order is a function of (seed, epoch) only and each sample's augmentation of
+(seed, epoch, index), so the data pipeline's state is just (epoch, step in epoch); the checkpoint adds the
+optimiser, scheduler, AMP scaler and python/numpy/torch RNG states. A run killed at any point restarts to the
+same weights as an uninterrupted one (tested on CPU)."""
 import argparse
 import contextlib
 import json

@@ -1,6 +1,8 @@
 """Box -> crop geometry of top-down pose estimation (HRNet convention), vectorised over boxes.
 
-Why it works this way: docs/design_notes.md."""
+`center` and `scale` are in image pixels; `scale` is the (width, height) of the cropped region: the box after
+the aspect fix and the 1.25 padding. HRNet stores scale / pixel_std (200): multiply an official scale by 200 to
+get ours. Pixels spare every formula a magic constant and make scale[0] * scale[1] the area OKS-NMS uses."""
 from typing import Optional, Sequence, Tuple, Union
 
 import cv2
@@ -57,6 +59,8 @@ def affine_matrices(centers: ArrayLike, scales: ArrayLike, output_size: Tuple[in
     counter-clockwise in the crop as in HRNet's augmentation. `shift` moves the source centre by
     that fraction of the scale (augmentation). Computed in closed form for all boxes at once:
     dst = s * R(-rot) @ (src - c') + (W/2, H/2), with s = W / scale_w and c' the shifted centre.
+    A similarity, scaled from the width as in HRNet: box_to_center_scale already gave the box the output's
+    aspect, so the height fits exactly.
     """
     centers = np.asarray(centers, np.float64).reshape(-1, 2)
     scales = np.asarray(scales, np.float64).reshape(-1, 2)

@@ -1,6 +1,9 @@
 """Exact-stamp pairing of images with detection arrays, and the 1-slot latest-frame mailbox.
 
-Why it works this way: docs/design_notes.md."""
+Not message_filters: its synchronisers pair by approximate time and may join a detection with a neighbouring
+frame. Here a detection array only joins the image with its own stamp (or one within an explicit `slop`,
+default 0), whichever arrives first; what falls out of the bounded caches unpaired is counted, never re-paired.
+Plain Python (no ROS), so the policy is unit-tested on its own."""
 from __future__ import annotations
 
 import threading

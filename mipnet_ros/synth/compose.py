@@ -1,6 +1,7 @@
 """Compose one occlusion scene: paste 2-4 sprites over a background, track who owns each pixel.
 
-Why it works this way: docs/design_notes.md."""
+Each person is warped by a similarity (scale, small rotation, optional mirror) and coloured per channel,
+pixel = clip(round(gain * warped + bias)); the owner map left by the pasting order gives exact visibility."""
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
@@ -78,7 +79,12 @@ def place_joints(sprite: Sprite, placement: Placement, flip_perm: np.ndarray) ->
 
 
 def finalize(scene: Scene, hidden_fraction: float) -> None:
-    """Visibility of every joint from the owner map, covered fractions and the hidden flags."""
+    """Visibility of every joint from the owner map, covered fractions and the hidden flags.
+
+    v = 0: unlabelled in the source, or outside the scene; v = 2: labelled visible in the source and the pixel
+    under the joint shows this person; v = 1 otherwise (covered by someone pasted later, or off the silhouette).
+    So every v = 2 joint lies on its own person's pasted pixels, which the tests check.
+    """
     h, w = scene.owner.shape
     for i, p in enumerate(scene.people):
         p.visible_mask = scene.owner == i

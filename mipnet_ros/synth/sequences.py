@@ -1,6 +1,8 @@
 """Moving occlusion sequences for tracking: 2-4 people walking past and behind each other.
 
-Why it works this way: docs/design_notes.md."""
+Each frame is composed like an occlusion scene (far to near; the owner map gives exact visibility), so every
+frame has ground-truth identities, keypoints and covered shares. People cross or overtake behind a nearer one,
+so someone is mostly or fully hidden for many frames."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -125,7 +127,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def detector_boxes(rng: np.random.Generator, scene: Scene, cfg: SequenceConfig) -> Tuple[np.ndarray, np.ndarray]:
-    """Boxes as a person detector gives them (see the module docstring), nearest person first."""
+    """Boxes as a person detector gives them, nearest person first.
+
+    A jittered box around what is visible; none when too little is visible; one merged box when two overlap so
+    much that non-maximum suppression would keep only one.
+    """
     boxes: List[np.ndarray] = []
     scores: List[float] = []
     for p in reversed(scene.people):                      # near to far, as NMS favours the unoccluded

@@ -1,7 +1,15 @@
 """Generate the bad-input corpus: a bag of faulty images and detections plus a manifest of what
 the node must do with each frame.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros.testing.bad_inputs --out /tmp/bad_inputs.mcap [--manifest test/data/bad_inputs.json]
+
+A deployed node meets these faults through DDS (a driver with a new encoding, a detector that emits NaN boxes,
+a clock that jumps), so the test replays them through a launched node. Each fault is one Kind: an ordered list
+of messages (arrival order, duplicate stamps, orphans) and the frames with their expected outcome (Frame).
+The test regenerates the manifest and compares it with the committed copy, so it cannot drift; the bag is built
+at test time in a temporary folder (the 8000x8000 frame alone is 64 MB raw) and never committed. Messages are
+serialised with rosbags (pure Python), which takes field values rclpy would refuse (step/size mismatch, absurd
+dimensions)."""
 from __future__ import annotations
 
 import argparse
@@ -102,7 +110,12 @@ class Message:
 
 @dataclass
 class Frame:
-    """One stamp of a kind and what the node must publish for it."""
+    """One stamp of a kind and what the node must publish for it.
+
+    output: a PersonKeypointsArray with the image's exact header, persons only from `person_boxes`;
+    partial: the same, but part of the input is bad (boxes) or may be dropped by policy (a flood), and only
+    that part yields nothing; rejected: no PersonKeypointsArray at all for that stamp.
+    """
     stamp_ns: int
     expected: str                          # output | partial | rejected
     frame_id: str = FRAME_ID

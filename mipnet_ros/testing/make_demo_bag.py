@@ -1,6 +1,13 @@
 """Write the bundled demo bag `test/data/demo.mcap` and its ground truth `demo_expected.json`.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros.testing.make_demo_bag [--data ../shared/data] [--out test/data/demo.mcap]
+
+Only COCO val2017 image 785 (CC-BY 2.0, a skier: the one real photograph we may ship) is used: the frame as it
+is, and scenes where the skier, cut out along the COCO segmentation polygon, is pasted again so that one person
+partly hides the other, the situation MIPNet is for. Every copy's keypoints, box and visibility follow from the
+same affine transform and masks, so the expected people are exact. The bag also holds what the node must handle
+without inventing anyone: a frame without detections, one whose only detection is not a person, an image
+nobody detected anything in, and a detection array whose image never came."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,11 @@
 """Write `test/data/demo_depth.mcap`: a generated depth stream aligned to the demo bag's images, with CameraInfo.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros.testing.make_demo_depth [--expected test/data/demo_expected.json] [--out ...]
+
+The photograph has no depth, so a plausible one is drawn from the ground truth: a snow slope that comes nearer
+towards the bottom of the picture, and every person as a figure (thick limbs and a filled torso through the
+labelled keypoints) at a known distance. 16UC1 in millimetres, one image and one CameraInfo per demo image,
+same stamps and frame, as an RGB-D camera publishes its aligned depth."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +24,8 @@ INFO_TOPIC = '/camera/aligned_depth_to_color/camera_info'
 # A 640 px wide colour camera with ~56 degrees horizontal field of view and a mild lens.
 FOCAL_PX = 600.0
 DISTORTION = [0.04, -0.08, 0.0, 0.0, 0.0]
-# metres: the real skier, pasted copies (in front of it), the slope at the top and bottom rows
+# metres: the real skier, the overlapping copy (in front of it), the mirrored copy (apart, behind it);
+# the slope at the top and bottom rows
 PERSON_DEPTH = {'skier': 6.0, 'copy': 4.5, 'mirror': 7.0}
 SLOPE_FAR, SLOPE_NEAR = 14.0, 5.0
 LIMB_PX, JOINT_PX = 14, 9

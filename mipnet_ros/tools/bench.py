@@ -1,6 +1,15 @@
 """Speed benchmark: what does evaluating N instances per box cost, and what does the shared trunk save?
 
-Why it works this way: docs/design_notes.md."""
+Variants, all in one process on the same crops (see `interleaved`):
+  naive     per lambda, a full forward pass of the B crops: N passes through the whole network
+  shared    the lambda-free trunk once per box, only the head B*N times (PoseNet.forward_shared)
+  plain     the HRNet without modulation blocks, one pass per box (what MIPNet is compared with)
+  backends  torch eager vs onnxruntime (shared-trunk, per-instance and int8 shared-trunk graphs) at 10 boxes,
+            at each thread count of --backend-threads; fp16 variants only on a GPU
+  pipeline  the whole PoseEstimator call (crop, network, decode, OKS-NMS) at 10 boxes
+  gpu       CUDA only: device-resident throughput per precision up to large batches (tools/gpu_throughput.py)
+`--node` adds the ROS node's overhead (tools/node_overhead.py) under `extra`; `--extra-json FILE` merges
+measurements taken in another process."""
 import argparse
 import copy
 import json
@@ -86,7 +95,8 @@ def shared_gmac(macs: Mapping[str, float], instances: int) -> float:
 
 
 def flop_bound(f: float, n: int) -> float:
-    """Lowest possible shared/naive cost ratio for N instances when a fraction f is shared."""
+    """Lowest possible shared/naive cost ratio, (f + (1-f) N) / N, for N instances when a fraction f of the
+    MACs is shared; the report puts the measured ratio next to it."""
     return (f + (1.0 - f) * n) / n
 
 
@@ -98,7 +108,10 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 
 def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> Dict[str, float]:
-    """Median seconds per call of each variant, variants alternating within every repeat."""
+    """Median seconds per call of each variant, variants alternating within every repeat.
+
+    Interleaving makes a CPU that gets busier during the run penalise every variant equally.
+    """
     for _ in range(warmup):
         for fn in variants.values():
             fn()

@@ -1,6 +1,12 @@
 """Does this machine's accelerator give the CPU's answers? One command that checks every GPU path.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros check --device cuda:0 [--data DIR] [--json OUT]
+
+The GPU paths (CUDA torch, fp16, channels-last, the out-of-memory retry, onnxruntime CUDA with IO binding,
+TensorRT with its engine cache) cannot run where the tests run, so they are checked here against float32 on
+the CPU. Each check reports pass / fail / skip with its figures; one that crashes is a fail and the others
+still run; the exit status is 1 when any failed. On a CPU the device-independent checks (shared trunk vs
+per-lambda, the estimator end to end) still run, so `make test` exercises this file."""
 import argparse
 import copy
 import functools
@@ -40,7 +46,11 @@ def _pass_if(ok: bool, **figures) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------------- inputs
 def load_scene(data: Optional[Path]) -> Tuple[np.ndarray, np.ndarray, str]:
-    """(BGR image, person boxes (M,4) x1y1x2y2, description) from a COCO folder, else generated."""
+    """(BGR image, person boxes (M,4) x1y1x2y2, description) from a COCO folder, else generated.
+
+    Real crops (bench/gpu_check.sh passes ../shared/data/coco) matter: a trained model's heatmaps on a real
+    person are what fp16 must not move. A generated image still checks agreement, but not on meaningful peaks.
+    """
     import cv2
     if data is not None:
         best: Optional[Tuple[Path, List[List[float]]]] = None

@@ -1,6 +1,10 @@
 """Device-resident throughput of the shared-trunk network per precision: what the GPU itself achieves.
 
-Why it works this way: docs/design_notes.md."""
+bench's backend comparison times whole run_shared calls, host copies included, at a frame's 10 boxes: what the
+node sees, but at 10 boxes an HRNet is a few hundred small kernels and the GPU mostly waits for launches. Here
+inputs and outputs stay on the device, CUDA events time the calls, the batch grows until the arithmetic
+dominates, and the achieved TFLOP/s (from the counted MACs) is reported as a fraction of the published peak.
+On a CPU only fp32 runs (timed with perf_counter), which keeps this code exercised by the tests."""
 import contextlib
 import copy
 import statistics
@@ -9,6 +13,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from mipnet_ros.tools.device_peaks import peaks_for, precision_peak
 
+# fp32: strict float32 (TF32 off), the CUDA cores; tf32: float32 tensors with TF32 convolutions (PyTorch's
+# cuDNN default); fp16: half precision, NCHW; fp16_cl: half, channels-last (the layout tensor-core
+# convolutions want); fp16_graph: fp16_cl replayed as a CUDA graph, without launch overhead.
 GPU_PRECISIONS = ('fp32', 'tf32', 'fp16', 'fp16_cl', 'fp16_graph')
 
 

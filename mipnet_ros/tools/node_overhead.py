@@ -1,6 +1,11 @@
 """What the ROS node costs on top of the network: the `node_overhead` section of `bench`.
 
-Why it works this way: docs/design_notes.md."""
+The node runs in this process, so its own per-stage clocks can be read, and receives frames over real DDS from
+a driver node, as from a camera and a detector. Per frame: pairing (the image and detection callbacks), convert
+(image message to BGR, box selection), model (the PoseEstimator call), message (PersonKeypointsArray) and
+publish. rclpy deserialises the incoming bytes before any callback runs, so that cost is timed apart on the
+same messages (deserialize_ms). Overhead = deserialize + pairing + convert + message + publish; visualisation
+is off, as nobody subscribes to it."""
 import argparse
 import statistics
 import tempfile

@@ -1,6 +1,11 @@
 """`python -m mipnet_ros report`: the occlusion experiment's table, bar plot and JSON.
 
-Why it works this way: docs/design_notes.md."""
+  python -m mipnet_ros report --test out/synth_small/test.json --images out/synth_small/test
+      --method hrnet_n1=runs/synth_hrnet_w16s_n1/final.pth --method hrnet_n2=runs/synth_hrnet_w16s_n2/final.pth
+      --notes-file docs/results/occlusion_notes.md
+
+Every checkpoint is evaluated with ground-truth boxes on the synthetic test split (`--reuse` takes its saved
+eval JSON instead), then occlusion.{json,md,png} are written under `--out`."""
 import argparse
 import json
 import re
@@ -47,6 +52,9 @@ def baseline_of(method: Dict[str, object], methods: List[Dict[str, object]]) -> 
 
 def write_report(benchmark: Dict[str, int], methods: List[Dict[str, object]], out_dir: str,
                  notes: Optional[str] = None) -> Dict[str, Path]:
+    """occlusion.{json,md,png}. The JSON layout is fixed, as the README and the tests read it:
+    {"benchmark": {"scenes", "people", "hidden_people", "seed"}, "methods": [{METHOD_KEYS}, ...]},
+    AP/AR in 0-100, hidden_recall in 0-1 (hidden people matched at OKS >= 0.5)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = {'benchmark': benchmark, 'methods': [{k: m[k] for k in METHOD_KEYS} for m in methods]}

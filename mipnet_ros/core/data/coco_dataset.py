@@ -1,6 +1,8 @@
 """COCO-format keypoint dataset producing MIPNet multi-instance targets.
 
-Why it works this way: docs/design_notes.md."""
+One sample is one annotated person box. Its crop usually shows other people too, and MIPNet learns to output
+each of them under another lambda: slot 0 is the box's own person, the others follow by the official rules
+(build_instance_joints). COCO-17, OCHuman (COCO-17 layout) and CrowdPose-14 differ only in the skeleton."""
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,8 +97,9 @@ def build_instance_joints(joints: List[np.ndarray], matrix: np.ndarray, input_si
                           max_instances: int) -> Tuple[np.ndarray, int]:
     """People joints in image pixels (own first, then others by distance) -> crop joints (M,K,3), n.
 
-    Joints outside the crop get visibility 0; an other person with fewer than MIN_OTHER_VISIBLE
-    joints left is replaced by person 0, and so is every unused slot.
+    Everyone is warped by the image's own crop matrix; joints outside the crop get visibility 0. An other
+    person with fewer than MIN_OTHER_VISIBLE joints left is useless as a target, so that slot repeats person 0,
+    as does every unused slot; `n` (the real people) stops before the first repeat.
     """
     h, w = input_size
     slots: List[np.ndarray] = []

@@ -1,6 +1,10 @@
 """Loading and saving model weights, ours and the official HRNet/MIPNet files alike.
 
-Why it works this way: docs/design_notes.md."""
+Our files are {'format', 'spec', 'state_dict', ...extra}: the spec makes them self-describing. Official files
+hold only weights, in one of several wrappers (a raw state_dict, STATE_DICT_KEYS, 'module.' prefixes from
+DataParallel), so the caller names the architecture (or asks for AUTO_ARCH). Every failure names the file and
+what is wrong (which keys, which shapes): "Error(s) in loading state_dict" or a pickle traceback is nothing a
+user can act on."""
 import os
 import pickle
 import zipfile

@@ -1,6 +1,4 @@
-"""HRNet (Sun et al., 2019) with MIPNet's Multi-Instance Modulation Blocks.
-
-Why it works this way: docs/design_notes.md."""
+"""HRNet (Sun et al., 2019) with MIPNet's Multi-Instance Modulation Blocks."""
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
@@ -65,7 +63,7 @@ class HRModule(nn.Module):
                         nn.BatchNorm2d(channels[i]),
                         nn.Upsample(scale_factor=2 ** (j - i), mode='nearest')))
                 elif j == i:
-                    row.append(nn.Identity())
+                    row.append(nn.Identity())   # official None: no parameters, same indices and keys
                 else:
                     steps = [_conv_bn(channels[j], channels[j], 3, 2, relu=True) for _ in range(i - j - 1)]
                     steps.append(_conv_bn(channels[j], channels[i], 3, 2, relu=False))
@@ -91,6 +89,7 @@ def _transition(pre: Sequence[int], cur: Sequence[int]) -> nn.ModuleList:
     layers: List[nn.Module] = []
     for i, c in enumerate(cur):
         if i < len(pre):
+            # nn.Identity where the official code stores None: no parameters, same indices and keys
             layers.append(nn.Identity() if pre[i] == c else _conv_bn(pre[i], c, 3, 1, relu=True))
         else:
             # the official code builds one stride-2 step per missing level from the lowest branch
@@ -105,6 +104,12 @@ def _apply_transition(transition: nn.ModuleList, ys: List[torch.Tensor]) -> List
 
 
 class PoseHRNet(PoseNet):
+    """Names follow the official pose_hrnet.py / pose_hrnet_se_lambda.py so their checkpoints load with strict
+    key matching: conv1/bn1/conv2/bn2, layer1 (4 Bottlenecks), transition1..3, stage2..4 (modules with
+    `branches` and `fuse_layers`), final_layer. For N>=2, as the official SE_MODULES=[False, False, True, True],
+    `stage3_se` gates every branch after transition3 and `stage4_se` stage 4's high-resolution output: five MIMBs.
+    """
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         cfg = HRNET_CONFIGS[spec.arch]

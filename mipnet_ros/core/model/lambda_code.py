@@ -1,6 +1,8 @@
 """Instance index -> the 2-vector lambda code that the official MIPNet gates were trained with.
 
-Why it works this way: docs/design_notes.md."""
+The official gates take a float 2-vector, not an index, in two encodings: N=2 is one-hot ([1,0] = the box's
+own person, [0,1] = the other one), N=3 and N=4 use the two bits of the index (0->[0,0], 1->[1,0], 2->[0,1],
+3->[1,1]). A checkpoint only works with the code it was trained with, so both are reproduced."""
 from typing import List
 
 import torch
@@ -23,7 +25,11 @@ def lambda_table(num_instances: int) -> List[List[float]]:
 
 
 class LambdaCode(nn.Module):
-    """Index -> code lookup; the buffer is non-persistent so state_dict keys stay the official ones."""
+    """Index -> code lookup; the buffer is non-persistent so state_dict keys stay the official ones.
+
+    A buffer and an index op, no Python control flow: the exported ONNX graph takes the int64 instance index
+    and gathers the code itself.
+    """
 
     def __init__(self, num_instances: int):
         super().__init__()

@@ -1,6 +1,8 @@
 """Multi-Instance Modulation Block (MIMB): the only lambda-dependent layers of MIPNet.
 
-Why it works this way: docs/design_notes.md."""
+Every channel is rescaled by the product of two sigmoid gates: a squeeze-excitation gate computed from the
+features and a gate computed from the lambda code alone, which steers the same backbone features towards
+another person in the box."""
 from typing import List, Sequence
 
 import torch
@@ -10,7 +12,11 @@ LAMBDA_DIM = 2   # the official code is always a 2-vector (one-hot for N=2, two 
 
 
 class MIMB(nn.Module):
-    """One gate pair for a feature map with `channels` channels."""
+    """One gate pair for a feature map with `channels` channels.
+
+    Names follow the official SELambdaLayer (`fc`, `fc_lambda`) so its checkpoints load strictly; the layer
+    indices inside the Sequentials (0, 2 / 0, 1, 3) are part of that contract.
+    """
 
     def __init__(self, channels: int, reduction: int = 4):
         super().__init__()
@@ -36,7 +42,7 @@ class MIMB(nn.Module):
 
 
 class MIMBGroup(nn.Module):
-    """One MIMB per resolution branch; the branch list goes in and comes out in the same order."""
+    """One MIMB per resolution branch (the official SELambdaModule's `se_layers`), branches kept in order."""
 
     def __init__(self, channel_list: Sequence[int], reduction: int = 4):
         super().__init__()

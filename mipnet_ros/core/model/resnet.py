@@ -1,6 +1,6 @@
 """SimpleBaseline (Xiao et al., 2018): a ResNet followed by three 4x4 stride-2 deconvolutions.
 
-Why it works this way: docs/design_notes.md."""
+Also home of the two residual blocks, which HRNet reuses."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -90,6 +90,12 @@ def gate_channels(block: type) -> Dict[str, int]:
 
 
 class PoseResNet(PoseNet):
+    """Names (conv1, layer1..4, downsample, deconv_layers, final_layer) and Sequential indices follow the
+    official pose_resnet.py so its checkpoints load strictly. With N>=2, as pose_resnet_se_lambda
+    (SE_MODULES=[False, False, True, True]), MIMBs gate the input of layer3 (`layer3_se`, 512 channels with
+    Bottleneck) and of layer4 (`layer4_se`, 1024): the lambda-free trunk ends after layer2.
+    """
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         block, counts = RESNET_DEPTHS[spec.arch]

@@ -1,6 +1,9 @@
 """mmpose top-down HRNet checkpoints -> our key layout (the official HRNet one).
 
-Why it works this way: docs/design_notes.md."""
+mmpose's HRNet backbone names its modules like the official pose_hrnet.py and sits under `backbone.`; the head
+is one 1x1 conv `final_layer`, under `keypoint_head.` in mmpose 0.x (TopdownHeatmapSimpleHead with
+num_deconv_layers=0) and under `head.` in 1.x (HeatmapHead with deconv_out_channels=None). So only the
+prefixes change."""
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -10,7 +13,7 @@ from mipnet_ros.core.model.checkpoint import CheckpointError
 
 BACKBONE = 'backbone.'
 HEADS = {'keypoint_head.': 'mmpose 0.x', 'head.': 'mmpose 1.x'}
-IGNORED = ('data_preprocessor.',)
+IGNORED = ('data_preprocessor.',)   # 1.x mean/std buffers: our pre-processing normalises by itself
 FINAL = 'final_layer.'
 
 
