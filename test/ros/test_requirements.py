@@ -81,5 +81,5 @@ def test_package_xml_keys_are_the_runtime_set():
     expected = {ROSDEP_KEY[r] for r in runtime if r in ROSDEP_KEY}
     assert python_keys == expected, f'package.xml python3-* keys {sorted(python_keys)} vs {sorted(expected)}'
     pip_only = sorted(r for r in runtime if r not in ROSDEP_KEY)
-    comment = re.search(r'pip only, from requirements.txt: ([\w\- ]+)', (REPO / 'package.xml').read_text())
+    comment = re.search(r'pip only, from requirements.txt: ([\w ]+)', (REPO / 'package.xml').read_text())
     assert comment and sorted(comment.group(1).split()) == pip_only
