@@ -14,8 +14,8 @@ HEADER = '''# mipnet_node parameters
 
 Declared with descriptors (`ros2 param describe /mipnet_node <name>`); "live" ones can be changed while the
 node runs (`ros2 param set`). The defaults are the node's own; `config/mipnet.yaml`, which `mipnet.launch.py`
-loads, states the same values, and an empty launch argument keeps the file's value. The tracker's parameters are in `docs/tracking.md`, the 3D
-node's in `docs/keypoints3d_hri.md`.
+loads, states the same values, and an empty launch argument keeps the file's value. The tracker's parameters
+are in `docs/tracking.md`, the 3D node's in `docs/keypoints3d_hri.md`.
 
 '''
 
