@@ -83,3 +83,12 @@ def test_package_xml_keys_are_the_runtime_set():
     pip_only = sorted(r for r in runtime if r not in ROSDEP_KEY)
     comment = re.search(r'pip only, from requirements.txt: ([\w ]+)', (REPO / 'package.xml').read_text())
     assert comment and sorted(comment.group(1).split()) == pip_only
+
+
+def test_pip_install_asks_for_the_runtime_set():
+    import ast
+    tree = ast.parse((REPO / 'setup.py').read_text())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'setup')
+    requires = next(k.value for k in call.keywords if k.arg == 'install_requires')
+    names = {re.split(r'[=<>~!;\[ ]', e.value, maxsplit=1)[0].lower() for e in requires.elts}
+    assert names == set(_names(REPO / 'requirements.txt'))
