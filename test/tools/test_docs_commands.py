@@ -67,3 +67,12 @@ def test_the_reader_splits_shell_text_as_a_shell_would():
     assert D.path_candidates('docs/results/occlusion.{md,png}') == ['docs/results/occlusion.md',
                                                                     'docs/results/occlusion.png']
     assert not D.path_exists('docs/no_such_file.md') and D.path_exists('docs/results/*.png')
+
+
+def test_the_readme_keeps_its_outline_and_length():
+    text = (D.REPO / 'README.md').read_text()
+    assert len(text.splitlines()) <= 300, 'README.md is a five-minute read: move detail to docs/'
+    sections = [h for h in text.splitlines() if h.startswith('## ')]
+    assert sections == ['## Run it on your robot', '## Troubleshooting', '## Topics and the keypoints message',
+                        '## Launch arguments', '## Parameters', '## Optional nodes', '## Python API',
+                        '## Models and accuracy', '## Development', '## Licence']
