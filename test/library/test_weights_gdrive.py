@@ -160,6 +160,7 @@ def test_a_page_without_a_download_is_one_clear_error(drive):
     assert 'Google Drive answered with a page instead of the file' in text
     assert 'Too many users have viewed or downloaded this file recently' in text
     assert f'from {entry.page} in a browser' in text and str(weights_dir() / entry.file_name) in text
+    assert f'python -m mipnet_ros weights get {NAME}` then checks' in text
     assert _nothing_kept(entry)
 
 

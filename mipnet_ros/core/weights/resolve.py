@@ -14,7 +14,7 @@ from typing import Optional, Tuple, Union
 
 from mipnet_ros.core.weights.cache import weights_dir
 from mipnet_ros.core.fileio import file_sha256
-from mipnet_ros.core.weights.download import digest_matches, download
+from mipnet_ros.core.weights.download import DownloadError, digest_matches, download
 from mipnet_ros.core.weights.recorded import record_path, record_sha256, recorded_sha256
 from mipnet_ros.core.weights.zoo import ZOO, ZooEntry
 
@@ -115,8 +115,12 @@ def fetch(entry: ZooEntry, download_allowed: bool = True, progress: bool = True,
         if not (entry.downloadable and download_allowed):
             raise _not_available(entry)
         check = None if expected else (lambda part: check_weights(entry, part))
-        download(entry.url, original, expected, timeout=timeout, progress=progress, host=entry.host,
-                 check=check, sha256_from=origin, by_hand=entry.page)
+        try:
+            download(entry.url, original, expected, timeout=timeout, progress=progress, host=entry.host,
+                     check=check, sha256_from=origin, by_hand=entry.page)
+        except DownloadError as exc:
+            raise DownloadError(f'{exc} (`{COMMAND} {entry.name}` then checks and converts a file put there)') \
+                from None
     else:
         _verify(entry, original)
     converted = convert(entry, original, target)
