@@ -22,7 +22,7 @@ setup(
     version='0.1.0',
     packages=find_packages(include=[NAME, NAME + '.*']),
     data_files=[share('models'), share('config')],
-    install_requires=['numpy', 'opencv-python-headless', 'pyyaml', 'torch', 'onnx', 'onnxruntime'],
+    install_requires=['numpy', 'opencv-python-headless', 'pyyaml', 'torch', 'onnx', 'onnxruntime', 'tqdm', 'scipy'],
     extras_require={'test': ['pytest<9']},
     zip_safe=False,
     maintainer='mipnet_ros developers',

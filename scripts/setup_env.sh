@@ -9,8 +9,9 @@
 # 2. the ROS packages that have no wheels (vision_msgs, launch, launch_ros, ros2cli, ...), built with
 #    colcon from ROS_SRC_DIR (default ../shared/ros/src; else $MIPNET_ROS_SRC; else clones of the
 #    repositories pinned in scripts/ros-sources.txt);
-# 3. the Python libraries in requirements.txt (torch, onnxruntime, opencv, COCO tools, rosbags, ...), for the
-#    GPU stack scripts/gpu_stack.sh picks (cpu, cuda or jetson; MIPNET_GPU=1/0 overrides it);
+# 3. the Python libraries: requirements.txt (what the nodes need: torch, onnxruntime, opencv, ...) for the
+#    GPU stack scripts/gpu_stack.sh picks (cpu, cuda or jetson; MIPNET_GPU=1/0 overrides it), then
+#    requirements-dev.txt (evaluation, bag replay, tests);
 # 4. `colcon build` of this repository (one ament_cmake package: messages, node, library, launch, config).
 #
 # Idempotent: every step keeps a checksum stamp of its inputs and is skipped when they did not change.
@@ -167,11 +168,15 @@ source "$ROOT/scripts/gpu_stack.sh"
 read -r STACK STACK_WHY < <(gpu_stack)
 say "GPU stack: $STACK ($STACK_WHY)"
 # The requirement lines, not the comments; the CPU stamp has no stack name, as before there were stacks.
-sum="$(grep -vE '^[[:space:]]*(#|$)' "$ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)"
+# requirements.txt (what the nodes need) goes through the stack; requirements-dev.txt (evaluation, tests) as written.
+sum="$(grep -vhE '^[[:space:]]*(#|$)' "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
 [[ $STACK == cpu ]] || sum+=" $STACK"   # another stack: this step runs again and switches the venv
 if ! stamp_ok "$VENV/.stamp-pydeps" "$sum"; then
-  say "installing Python libraries (requirements.txt, $STACK stack)"
+  say "installing Python libraries (requirements.txt, $STACK stack; requirements-dev.txt)"
   stack_install "$VENV" "$STACK" "$ROOT/requirements.txt" "$SYSTEM_ROS"   # stops here when JetPack's wheels are missing
+  # the dev file without its `-r requirements.txt` line: the runtime set was installed for the stack above
+  grep -vE '^[[:space:]]*-r[[:space:]]' "$ROOT/requirements-dev.txt" > "$VENV/requirements-dev.txt"
+  "${PIP[@]}" -r "$VENV/requirements-dev.txt"
   # The xtcocotools wheel is built against numpy 1 and fails to import with numpy 2: build it here.
   "${PIP[@]}" cython wheel
   "${PIP[@]}" --no-binary xtcocotools --no-build-isolation xtcocotools

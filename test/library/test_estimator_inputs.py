@@ -127,6 +127,6 @@ def test_same_policy_as_the_node(est, image):
     assert all(0.0 <= p.score <= 1.0 and p.keypoint_scores.max() <= 1.0 for p in everything)
 
 
-def test_bundled_model_is_the_one_the_readme_export_example_names():
-    readme = (REPO / 'README.md').read_text()
-    assert f'export --checkpoint models/{bundled_model_path().name}' in readme
+def test_bundled_model_is_the_one_the_docs_export_example_names():
+    docs = ''.join(p.read_text() for p in [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md'))])
+    assert f'export --checkpoint models/{bundled_model_path().name}' in docs

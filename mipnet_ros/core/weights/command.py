@@ -21,13 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list() -> int:
+    from mipnet_ros.core.weights.recorded import recorded_sha256
     from mipnet_ros.core.weights.resolve import status
     from mipnet_ros.core.weights.zoo import ZOO
     print(f'cache: {weights_dir()}')
     print(f'{"name":<32} {"arch":<10} {"N":>2} {"input":>8} {"AP":>5}  {"status":<8} source')
     for e in ZOO.values():
-        source = 'download' if e.downloadable else 'manual'
-        check = '' if e.sha256 else ' (no published checksum)'
+        source = {'gdrive': 'Google Drive'}.get(e.host, 'download') if e.downloadable else 'manual'
+        check = ''
+        if not e.sha256:
+            recorded = recorded_sha256(e.file_name)
+            check = (f' (no published checksum; sha256 {recorded[:12]}... recorded at the first fetch)' if recorded
+                     else ' (no published checksum: checked by its keys and shapes, then its sha256 is recorded)')
         print(f'{e.name:<32} {e.arch:<10} {e.instances:>2} {e.input_size[0]:>4}x{e.input_size[1]:<3} '
               f'{e.published_ap:>5.1f}  {status(e):<8} {source}{check}')
     print('AP: as published (not measured here); see each entry\'s ap_note in mipnet_ros/core/weights/zoo.py')

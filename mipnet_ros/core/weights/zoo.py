@@ -2,8 +2,11 @@
 
 Downloadable entries come from the mmpose model zoo, whose file names end in the first 8 hex digits
 of the file's sha256 (mmpose tools/misc/publish_model.py); that prefix is what we verify against.
-Manual entries are files their authors share only through links a script cannot fetch reliably
-(Google Drive folders): the user downloads them and puts them in the cache under `file_name`.
+The official MIPNet file is one Google Drive file: it is fetched through Drive's confirmation page
+(`host='gdrive'`). Nothing publishes its checksum, so its first download must load as the architecture
+of the entry, and the sha256 of that file is recorded (core/weights/recorded.py): a later file that
+differs is refused. Manual entries are files their authors share only inside Google Drive folders, which
+a script cannot address by name: the user downloads them and puts them in the cache under `file_name`.
 """
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Tuple
@@ -21,6 +24,9 @@ HRNET_ZOO = ('leoxiaobin/deep-high-resolution-net.pytorch README (model zoo fold
 HRNET_FOLDER = 'https://drive.google.com/drive/folders/1hOTihvbyIxsm5ygDpbUuJ7O_tzv4oXjC'
 MIPNET_ZOO = ('rawalkhirodkar/MIPNet MODEL_ZOO.md (ground-truth boxes; the COCO and OCHuman rows link '
               'the same file); N=2 follows the official lambda training scripts (one-hot lambda)')
+MIPNET_DRIVE_ID = '1L_GZ_ppb896X01HTdjAg5FcYXAiir5QI'     # the "model" link of both MODEL_ZOO.md rows
+DRIVE_DOWNLOAD = 'https://drive.google.com/uc?export=download&id='
+HOSTS = ('direct', 'gdrive')
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,17 @@ class ZooEntry:
     url: str = ''                   # '' = no stable download: see `manual`
     manual: str = ''                # where a person gets the file when there is no url
     facts_from: str = ''            # where the numbers above were read
+    host: str = 'direct'            # 'direct' (the url is the file) or 'gdrive' (a Drive download URL)
+    page: str = ''                  # where a person downloads the file in a browser when the url fails
 
     @property
     def downloadable(self) -> bool:
         return bool(self.url)
+
+    @property
+    def by_hand(self) -> str:
+        """Where a person gets the file without this tool."""
+        return self.manual or self.page or self.url
 
     @property
     def spec(self) -> 'ModelSpec':
@@ -87,8 +100,8 @@ ENTRIES = (
              ap_note='COCO val2017 with ground-truth boxes (74.1 on OCHuman test, same file; MIPNet authors)',
              licence='Apache-2.0 (MIPNet code release); trained on COCO train2017',
              file_name='mipnet_w48_384x288_coco.pth', sha256='', layout='official',
-             manual='https://drive.google.com/file/d/1L_GZ_ppb896X01HTdjAg5FcYXAiir5QI/view '
-                    '(the "model" link of MODEL_ZOO.md in github.com/rawalkhirodkar/MIPNet)',
+             url=DRIVE_DOWNLOAD + MIPNET_DRIVE_ID, host='gdrive',
+             page=f'https://drive.google.com/file/d/{MIPNET_DRIVE_ID}/view',
              facts_from=MIPNET_ZOO),
 )
 
@@ -120,9 +133,14 @@ def check_entry(entry: ZooEntry) -> None:
         raise ValueError(f'{entry.name}: exactly one of url and manual must be given')
     if entry.sha256 and (len(entry.sha256) < 8 or any(c not in '0123456789abcdef' for c in entry.sha256)):
         raise ValueError(f'{entry.name}: sha256 must be lowercase hex of at least 8 digits')
-    if entry.downloadable and not (entry.url.startswith('https://') and entry.url.endswith('/' + entry.file_name)):
+    if entry.host not in HOSTS:
+        raise ValueError(f'{entry.name}: unknown host {entry.host!r}')
+    if entry.host == 'direct' and entry.downloadable and not (
+            entry.url.startswith('https://') and entry.url.endswith('/' + entry.file_name)):
         raise ValueError(f'{entry.name}: url must be https and end in the file name')
-    if entry.downloadable and not entry.sha256:
+    if entry.host == 'gdrive' and not (entry.url.startswith(DRIVE_DOWNLOAD) and entry.page.startswith('https://')):
+        raise ValueError(f'{entry.name}: a Drive entry needs a {DRIVE_DOWNLOAD}<id> url and a page to open by hand')
+    if entry.downloadable and not entry.sha256 and not (entry.host == 'gdrive' and entry.layout == 'official'):
         raise ValueError(f'{entry.name}: a download without a checksum cannot be verified')
     if '/' in entry.file_name or not entry.file_name.endswith('.pth'):
         raise ValueError(f'{entry.name}: file_name must be a bare .pth name')
