@@ -21,9 +21,9 @@ are in `docs/tracking.md`, the 3D node's in `docs/keypoints3d_hri.md`.
 
 
 def node_table() -> str:
-    """The markdown table of mipnet_node's parameters (one place that names the generator)."""
-    from mipnet_ros.ros.params import markdown_table
-    return markdown_table()
+    """The markdown table of mipnet_node's parameters, from the node's own parameter table."""
+    from mipnet_ros.ros.pose_params import TABLE
+    return TABLE.markdown()
 
 
 def render() -> str:

@@ -10,6 +10,6 @@ def test_the_parameters_doc_is_generated_from_the_specs():
 
 
 def test_every_declared_parameter_has_a_row():
-    from mipnet_ros.ros.params import SPECS
+    from mipnet_ros.ros.pose_params import SPECS
     rows = set(re.findall(r'^\| `([^`]+)` \|', parameters_doc.DOC.read_text(), re.M))
     assert rows == {s.name for s in SPECS}
