@@ -19,6 +19,7 @@ from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.device import DeviceChoice, user_cache_dir
 from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.oks import oks_nms
+from mipnet_ros.core.person_score import person_scores
 from mipnet_ros.core.resources import bundled_model_path
 from mipnet_ros.core.skeleton import Skeleton, skeleton_for_joints
 
@@ -31,7 +32,7 @@ CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 class Person:
     keypoints: np.ndarray        # (K,2) float32, image pixels
     keypoint_scores: np.ndarray  # (K,) float32 in [0, 1], heatmap maxima
-    score: float                 # in [0, 1]: instance score after lambda>0 decay
+    score: float                 # in [0, 1]: the person score of core/person_score.py
     box_index: int               # row of `boxes` this person came from
     instance: int                # lambda index
 
@@ -364,12 +365,7 @@ class PoseEstimator:
         """
         threshold = self.oks_nms_threshold if oks_nms_threshold is _OWN else oks_nms_threshold
         m, n, k = scores.shape
-        confident = scores > self.keypoint_threshold
-        count = confident.sum(-1)
-        mean = np.divide(np.where(confident, scores, 0).sum(-1), count, out=np.zeros((m, n)), where=count > 0)
-        decay = np.where(np.arange(n) > 0, self.instance_score_decay, 1.0)
-        det = np.ones(m) if box_scores is None else np.asarray(box_scores, np.float64)
-        person = np.clip(mean * decay[None, :] * det[:, None], 0.0, 1.0)      # (M,N)
+        person = person_scores(scores, self.keypoint_threshold, self.instance_score_decay, box_scores)   # (M,N)
         flat_kp = keypoints.reshape(m * n, k, 2)
         flat_sc = scores.reshape(m * n, k)
         flat_person = person.reshape(-1)

@@ -4,15 +4,12 @@ A tiny HRNet saved in mmpose's layout is served from a loopback HTTP server unde
 the estimator, `train --init` and the `weights` command take its name, fetch it once (verified
 against the published-prefix convention), convert it and use the cached file afterwards.
 """
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mipnet_ros.testing.loopback_http import LoopbackServer  # noqa: E402
-from test_weights_mmpose import to_mmpose  # noqa: E402
 
 from mipnet_ros.core.model.registry import ModelSpec, build_model  # noqa: E402
 from mipnet_ros.core.weights import resolve as R  # noqa: E402
@@ -45,13 +42,7 @@ def test_check_entry_rejects_malformed_entries(change, why):
         Z.check_entry(dataclasses.replace(Z.ZOO['hrnet_w32_coco'], **change))
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv('MIPNET_CACHE', str(tmp_path / 'cache'))
-    return tmp_path / 'cache'
-
-
-def test_paths_and_unknown_names(cache, tmp_path):
+def test_paths_and_unknown_names(weights_cache, tmp_path):
     existing = tmp_path / 'mine.pth'
     existing.write_bytes(b'x')
     assert R.resolve_model(str(existing)) == existing
@@ -61,7 +52,7 @@ def test_paths_and_unknown_names(cache, tmp_path):
         R.resolve_model('hrnet_w33_coco')
 
 
-def test_missing_names_say_what_to_run_or_where_to_put_the_file(cache):
+def test_missing_names_say_what_to_run_or_where_to_put_the_file(weights_cache):
     entry = Z.ZOO['hrnet_w32_coco']
     with pytest.raises(R.ModelNotAvailable) as err:
         R.resolve_model('hrnet_w32_coco', download=False)
@@ -74,33 +65,14 @@ def test_missing_names_say_what_to_run_or_where_to_put_the_file(cache):
     assert manual.manual in str(err.value) and str(weights_dir() / manual.file_name) in str(err.value)
 
 
-@pytest.fixture
-def served(cache, tmp_path, monkeypatch, one_torch_thread):
-    """A tiny mmpose-layout HRNet behind a zoo entry that points at a loopback server."""
-    import _reference_models as ref_models
-    torch.manual_seed(0)
-    net = ref_models.randomise_(build_model(ModelSpec('hrnet_w16s', 1, input_size=SIZE)), seed=2).eval()
-    source = tmp_path / 'tiny.pth'
-    torch.save(to_mmpose(net.state_dict(), '1.x'), source)
-    data = source.read_bytes()
-    prefix = hashlib.sha256(data).hexdigest()[:8]
-    name = f'tiny_coco_128x96-{prefix}_20250101.pth'
-    with LoopbackServer() as server:
-        entry = Z.ZooEntry(name='tiny_coco', arch='hrnet_w16s', instances=1, input_size=SIZE, training_data='none',
-                           published_ap=1.0, ap_note='test', licence='test', file_name=name, sha256=prefix,
-                           layout='mmpose', url=server.add('/' + name, data), facts_from='test')
-        monkeypatch.setitem(Z.ZOO, 'tiny_coco', entry)
-        yield net, entry, server
-
-
-def test_estimator_fetches_a_name_once_and_then_uses_the_cache(served):
+def test_estimator_fetches_a_name_once_and_then_uses_the_cache(tiny_zoo_model):
     from mipnet_ros.core.estimator import PoseEstimator
-    net, entry, server = served
+    net, entry, server = tiny_zoo_model
     with pytest.raises(R.ModelNotAvailable, match='weights get tiny_coco'):
         PoseEstimator(model='tiny_coco', allow_download=False)
     assert server.requests == []
     est = PoseEstimator(model='tiny_coco')                  # the library default downloads
-    assert (est.spec.arch, est.spec.instances, est.input_size) == ('hrnet_w16s', 1, SIZE)
+    assert (est.spec.arch, est.spec.instances, est.input_size) == ('hrnet_w16s', 1, entry.input_size)
     assert Path(est.model_path) == weights_dir() / 'tiny_coco.pth'
     assert (weights_dir() / entry.file_name).is_file() and not list(partial_dir().glob('*.part'))
     image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
@@ -112,8 +84,8 @@ def test_estimator_fetches_a_name_once_and_then_uses_the_cache(served):
     assert len(server.requests) == 1
 
 
-def test_hand_placed_file_with_the_wrong_hash_is_refused(served):
-    _, entry, server = served
+def test_hand_placed_file_with_the_wrong_hash_is_refused(tiny_zoo_model):
+    _, entry, server = tiny_zoo_model
     weights_dir().mkdir(parents=True)
     (weights_dir() / entry.file_name).write_bytes(b'not the published file')
     with pytest.raises(R.ModelNotAvailable, match='does not match the published'):
@@ -121,9 +93,9 @@ def test_hand_placed_file_with_the_wrong_hash_is_refused(served):
     assert not (weights_dir() / 'tiny_coco.pth').exists() and server.requests == []
 
 
-def test_train_init_by_name_keeps_the_gates_random(served):
+def test_train_init_by_name_keeps_the_gates_random(tiny_zoo_model):
     from mipnet_ros.core.train import load_init_weights
-    net, _, _ = served
+    net, _, _ = tiny_zoo_model
     model = build_model(ModelSpec('hrnet_w16s', 2, input_size=SIZE))
     gates_before = {k: v.clone() for k, v in model.state_dict().items() if '_se.' in k}
     info = load_init_weights(model, 'tiny_coco')
@@ -133,9 +105,9 @@ def test_train_init_by_name_keeps_the_gates_random(served):
     assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
 
 
-def test_weights_command(served, capsys):
+def test_weights_command(tiny_zoo_model, capsys):
     from mipnet_ros.cli import main
-    _, entry, _ = served
+    _, entry, _ = tiny_zoo_model
     assert main(['weights', 'path', 'tiny_coco']) == 1
     assert 'weights get tiny_coco' in capsys.readouterr().err
     assert main(['weights', 'get', 'tiny_coco', '--no-progress']) == 0
