@@ -345,7 +345,8 @@ class PoseEstimator:
     def __call__(self, image: np.ndarray, boxes, box_scores: Optional[np.ndarray] = None) -> List[Person]:
         """People found in `boxes` (M,4) x1,y1,x2,y2 pixels of a BGR uint8 image, best score first.
 
-        `box_scores` (M,), the detector confidences in [0, 1], multiply the person scores when given.
+        `box_scores` (M,), the detector confidences in [0, 1], multiply the person scores when given
+        (core/person_score.py: the rule of the node and `eval` too).
         Only people scoring at least `instance_threshold` are returned. A PIL image is converted from
         RGB; boxes that cannot be x1, y1, x2, y2 pixels raise a UsageError (a ValueError) with the fix.
         """

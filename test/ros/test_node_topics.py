@@ -127,6 +127,26 @@ def test_best_effort_image_pairs_and_header_is_copied_exactly(env):
     assert {p.detection_index for p in out.persons} == {0, 1}   # everyone's box produced somebody
 
 
+def test_person_scores_are_the_apis_with_the_detector_score(env):
+    """One person-score rule: the node publishes what PoseEstimator gives for the same image, boxes and
+    detector scores (the detector score included)."""
+    from mipnet_ros.core.estimator import PoseEstimator
+    from mipnet_ros.ros.convert import image_msg_to_bgr
+    stamp = 150 * 10**9
+    img = image_msg(stamp, 200, 150)
+    boxes = [(10, 10, 70, 140), (120, 5, 190, 145)]
+    send(env, img, detections_msg(stamp, boxes, ['a', 'b'], score=0.6))
+    assert env.probe.wait(lambda: stamp in outputs(env, {stamp}), 20), 'no keypoints'
+    out = outputs(env, {stamp})[stamp]
+    api = PoseEstimator(model=str(env.model), keypoint_threshold=0.0, instance_threshold=0.0)
+    want = {(p.box_index, p.instance): p.score
+            for p in api(image_msg_to_bgr(img), np.array(boxes, np.float32), box_scores=[0.6, 0.6])}
+    got = {(p.detection_index, p.instance_index): p.score for p in out.persons}
+    assert got.keys() == want.keys() and got
+    assert all(got[k] == pytest.approx(want[k], abs=1e-5) for k in got)
+    assert all(p.detection_score == pytest.approx(0.6) and p.score <= 0.6 + 1e-6 for p in out.persons)
+
+
 def test_shuffled_arrival_pairs_only_same_stamp(env):
     rng = random.Random(7)
     frames = {}
