@@ -14,7 +14,7 @@ import numpy as np
 
 from mipnet_ros.core import defaults, inputs
 from mipnet_ros.core.errors import UsageError
-from mipnet_ros.core import transforms as T
+from mipnet_ros.core import transforms
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.device import DeviceChoice, user_cache_dir
 from mipnet_ros.core.fileio import file_sha256
@@ -298,12 +298,12 @@ class PoseEstimator:
     def _infer(self, image: np.ndarray, boxes: np.ndarray):
         """Valid boxes only -> keypoints (M,L,K,2), scores (M,L,K), scales (M,2)."""
         t0 = time.perf_counter()
-        crops, centers, scales = T.prepare_crops(image, boxes, self.input_size)
+        crops, centers, scales = transforms.prepare_crops(image, boxes, self.input_size)
         t1 = time.perf_counter()
         hm = self._heatmaps(crops)
         t2 = time.perf_counter()
         coords, maxvals = self.codec.decode(hm, dark=self.dark)
-        keypoints = T.heatmap_to_image(coords, centers, scales, self.codec.heatmap_size)
+        keypoints = transforms.heatmap_to_image(coords, centers, scales, self.codec.heatmap_size)
         maxvals = np.clip(maxvals, 0.0, 1.0)     # MSE-trained heatmaps can peak above 1: scores stay in [0, 1]
         t3 = time.perf_counter()
         self.last_timing = {'crop_s': t1 - t0, 'network_s': t2 - t1, 'decode_s': t3 - t2,

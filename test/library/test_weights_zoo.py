@@ -12,24 +12,25 @@ import torch
 
 
 from mipnet_ros.core.model.registry import ModelSpec, build_model  # noqa: E402
-from mipnet_ros.core.weights import resolve as R  # noqa: E402
-from mipnet_ros.core.weights import zoo as Z  # noqa: E402
+from mipnet_ros.core.weights import resolve  # noqa: E402
+from mipnet_ros.core.weights import zoo  # noqa: E402
 from mipnet_ros.core.weights.cache import partial_dir, weights_dir  # noqa: E402
 
 SIZE = (128, 96)
 
 
 def test_every_entry_is_well_formed():
-    assert len(Z.ZOO) == len(Z.ENTRIES)
-    for e in Z.ENTRIES:
-        Z.check_entry(e)
+    assert len(zoo.ZOO) == len(zoo.ENTRIES)
+    for e in zoo.ENTRIES:
+        zoo.check_entry(e)
         assert e.facts_from and e.licence and e.ap_note and 0 < e.published_ap < 100
         if e.layout == 'mmpose':       # mmpose names end in the first 8 hex digits of the sha256
             assert e.downloadable and e.sha256_is_prefix and f'-{e.sha256}_' in e.file_name
     required = {('hrnet_w32', (256, 192)), ('hrnet_w48', (256, 192)), ('hrnet_w48', (384, 288))}
-    downloadable = {(e.arch, e.input_size) for e in Z.ENTRIES if e.downloadable and e.training_data.startswith('COCO')}
+    downloadable = {(e.arch, e.input_size) for e in zoo.ENTRIES
+                    if e.downloadable and e.training_data.startswith('COCO')}
     assert required <= downloadable
-    assert any(not e.downloadable and e.instances >= 2 for e in Z.ENTRIES), 'the official MIPNet file'
+    assert any(not e.downloadable and e.instances >= 2 for e in zoo.ENTRIES), 'the official MIPNet file'
 
 
 @pytest.mark.parametrize('change,why', [
@@ -39,36 +40,36 @@ def test_every_entry_is_well_formed():
 def test_check_entry_rejects_malformed_entries(change, why):
     import dataclasses
     with pytest.raises(ValueError, match=why):
-        Z.check_entry(dataclasses.replace(Z.ZOO['hrnet_w32_coco'], **change))
+        zoo.check_entry(dataclasses.replace(zoo.ZOO['hrnet_w32_coco'], **change))
 
 
 def test_paths_and_unknown_names(weights_cache, tmp_path):
     existing = tmp_path / 'mine.pth'
     existing.write_bytes(b'x')
-    assert R.resolve_model(str(existing)) == existing
+    assert resolve.resolve_model(str(existing)) == existing
     with pytest.raises(FileNotFoundError, match='model file not found'):
-        R.resolve_model(str(tmp_path / 'nope.pth'))
-    with pytest.raises(R.ModelNotAvailable, match='hrnet_w32_coco.*weights list'):
-        R.resolve_model('hrnet_w33_coco')
+        resolve.resolve_model(str(tmp_path / 'nope.pth'))
+    with pytest.raises(resolve.ModelNotAvailable, match='hrnet_w32_coco.*weights list'):
+        resolve.resolve_model('hrnet_w33_coco')
 
 
 def test_missing_names_say_what_to_run_or_where_to_put_the_file(weights_cache):
-    entry = Z.ZOO['hrnet_w32_coco']
-    with pytest.raises(R.ModelNotAvailable) as err:
-        R.resolve_model('hrnet_w32_coco', download=False)
+    entry = zoo.ZOO['hrnet_w32_coco']
+    with pytest.raises(resolve.ModelNotAvailable) as err:
+        resolve.resolve_model('hrnet_w32_coco', download=False)
     text = str(err.value)
     assert 'python -m mipnet_ros weights get hrnet_w32_coco' in text and entry.url in text
     assert str(weights_dir() / entry.file_name) in text
-    manual = next(e for e in Z.ENTRIES if not e.downloadable)
-    with pytest.raises(R.ModelNotAvailable) as err:
-        R.resolve_model(manual.name, download=True)
+    manual = next(e for e in zoo.ENTRIES if not e.downloadable)
+    with pytest.raises(resolve.ModelNotAvailable) as err:
+        resolve.resolve_model(manual.name, download=True)
     assert manual.manual in str(err.value) and str(weights_dir() / manual.file_name) in str(err.value)
 
 
 def test_estimator_fetches_a_name_once_and_then_uses_the_cache(tiny_zoo_model):
     from mipnet_ros.core.estimator import PoseEstimator
     net, entry, server = tiny_zoo_model
-    with pytest.raises(R.ModelNotAvailable, match='weights get tiny_coco'):
+    with pytest.raises(resolve.ModelNotAvailable, match='weights get tiny_coco'):
         PoseEstimator(model='tiny_coco', allow_download=False)
     assert server.requests == []
     est = PoseEstimator(model='tiny_coco')                  # the library default downloads
@@ -88,8 +89,8 @@ def test_hand_placed_file_with_the_wrong_hash_is_refused(tiny_zoo_model):
     _, entry, server = tiny_zoo_model
     weights_dir().mkdir(parents=True)
     (weights_dir() / entry.file_name).write_bytes(b'not the published file')
-    with pytest.raises(R.ModelNotAvailable, match='does not match the published'):
-        R.resolve_model('tiny_coco', download=True)
+    with pytest.raises(resolve.ModelNotAvailable, match='does not match the published'):
+        resolve.resolve_model('tiny_coco', download=True)
     assert not (weights_dir() / 'tiny_coco.pth').exists() and server.requests == []
 
 
