@@ -98,7 +98,7 @@ def check_boxes(boxes, image_shape: Tuple[int, int]) -> Tuple[np.ndarray, np.nda
         n_bad = sum(r == 'size' for r in screen.reasons)
         raise UsageError(f'{n_bad} of {int(finite.sum())} boxes have x2 <= x1 or y2 <= y1; boxes must be '
                          f'x1, y1, x2, y2 pixels. ' + swap_hint(arr))
-    notes = [(reason, f'boxes with {REJECT_HINTS[reason]} are skipped (no person is returned for them)')
+    notes = [(reason, f'boxes skipped (no person is returned for them): {REJECT_HINTS[reason]}')
              for reason in sorted(screen.counts())]
     return arr, screen.valid, notes
 

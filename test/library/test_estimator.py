@@ -67,11 +67,11 @@ def test_outputs_shapes_count_and_box_mapping(est, image):
         assert (p.keypoints >= lo).all() and (p.keypoints <= hi).all(), p.box_index
 
 
-def test_person_score_is_rescored_mean_with_decay(est, image):
+def test_person_score_is_the_confident_sum_over_all_joints_with_decay(est, image):
     people = est(image, BOXES, box_scores=np.array([1.0, 0.5, 0.8]))
-    for p in people:
+    for p in people:   # mean of the confident joints x the fraction confident (core/person_score.py)
         conf = p.keypoint_scores[p.keypoint_scores > est.keypoint_threshold]
-        expected = conf.mean() if conf.size else 0.0
+        expected = conf.sum() / len(p.keypoint_scores)
         expected *= (0.5 if p.instance > 0 else 1.0) * [1.0, 0.5, 0.8][p.box_index]
         assert p.score == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
