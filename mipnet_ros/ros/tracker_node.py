@@ -18,9 +18,9 @@ from mipnet_ros.core.skeleton import edges_by_name
 from mipnet_ros.core.stats import moving_average
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
 from mipnet_ros.ros import convert, params as NP, topics, tracker_params as P
-from mipnet_ros.ros.person_record import PublishedPerson, read_people
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
+from mipnet_ros.ros.person_record import PublishedPerson, read_people
 
 NODE_NAME = 'mipnet_tracker'
 LOG_THROTTLE_SEC = 5.0

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mipnet_ros.core.person_score import pose_scores, person_scores
+from mipnet_ros.core.person_score import person_scores, pose_scores
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_785 = REPO.parent / 'shared' / 'data' / 'coco' / '000000000785.jpg'

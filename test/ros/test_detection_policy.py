@@ -5,8 +5,7 @@ import pytest
 
 vm = pytest.importorskip('vision_msgs.msg')
 from mipnet_ros.core import box_screen  # noqa: E402
-from mipnet_ros.ros.detection_policy import (REJECT_HINTS, DetectionPolicy, Selection, person_score,  # noqa: E402
-                                             select_person_boxes)
+from mipnet_ros.ros.detection_policy import REJECT_HINTS, DetectionPolicy, Selection, person_score, select_person_boxes  # noqa: E402
 
 
 def _det(box, score=0.9, det_id='', cls='person'):
