@@ -10,20 +10,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.detection_policy import REJECT_HINTS  # noqa: E402
+from mipnet_ros.testing.log_lines import LogLines  # noqa: E402
 from mipnet_ros.testing.ros_probe import detections_msg, image_msg  # noqa: E402
-
-
-class Lines:
-    """A logger that keeps its warning lines."""
-
-    def __init__(self):
-        self.warnings = []
-
-    def warning(self, text, **_kw):
-        self.warnings.append(text)
-
-    def __getattr__(self, name):
-        return lambda *a, **k: None
 
 
 def test_rejected_boxes_are_counted_and_logged_with_their_fix(one_torch_thread):
@@ -37,7 +25,7 @@ def test_rejected_boxes_are_counted_and_logged_with_their_fix(one_torch_thread):
         node = MipnetNode(namespace='box_log', context=ctx, parameter_overrides=[
             Parameter('model', value=str(bundled_model_path())), Parameter('warmup', value=False),
             Parameter('autostart', value=False), Parameter('frame_budget_sec', value=0.0)])
-        lines = Lines()
+        lines = LogLines()
         node.get_logger = lambda: lines
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
