@@ -15,15 +15,12 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from mipnet_ros.ros import topics
-
-
-def _true(value: str) -> bool:
-    return value.strip().lower() in ('1', 'true', 'yes')
+from mipnet_ros.ros.launch_args import is_true
 
 
 def _node(context):
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    overrides = {'publish_3d': _true(get('depth')), 'hri.enabled': _true(get('hri'))}
+    overrides = {'publish_3d': is_true(get('depth')), 'hri.enabled': is_true(get('hri'))}
     if get('depth_reliability').strip():
         overrides['qos.depth.reliability'] = get('depth_reliability').strip()
     remaps = [(topics.KEYPOINTS, get('keypoints')), (topics.DEPTH_IMAGE, get('depth_image')),

@@ -12,17 +12,18 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from mipnet_ros.ros import topics
+from mipnet_ros.ros.launch_args import is_true, true_expression
 
 # launch argument -> (parameter, converter); empty argument = keep the params_file value
 OVERRIDES = {
     'model': ('model', str),
-    'allow_download': ('allow_download', lambda v: v.lower() in ('1', 'true', 'yes')),
+    'allow_download': ('allow_download', is_true),
     'arch': ('arch', str),
     'detections_type': ('detections_type', str),
     'backend': ('backend', str),
     'device': ('device', str),
-    'autostart': ('autostart', lambda v: v.lower() in ('1', 'true', 'yes')),
-    'use_compressed': ('image_transport', lambda v: 'compressed' if v.lower() in ('1', 'true', 'yes') else 'raw'),
+    'autostart': ('autostart', is_true),
+    'use_compressed': ('image_transport', lambda v: 'compressed' if is_true(v) else 'raw'),
     'image_reliability': ('qos.image.reliability', str),
 }
 
@@ -40,7 +41,7 @@ def _node(context):
     nodes = [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
                   parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
                   arguments=['--ros-args', '--log-level', get('log_level')])]
-    if get('tracker').strip().lower() in ('1', 'true', 'yes'):
+    if is_true(get('tracker')):
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
                           namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
                           remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
@@ -109,14 +110,14 @@ def generate_launch_description():
             launch_arguments={'namespace': LaunchConfiguration('namespace'), 'depth': LaunchConfiguration('depth'),
                               'hri': LaunchConfiguration('hri'),
                               # with the tracker, 3D keypoints and ROS4HRI bodies follow the tracked people
-                              'keypoints': PythonExpression([
-                                  "'", LaunchConfiguration('tracked_keypoints'), "' if '", LaunchConfiguration('tracker'),
-                                  "'.lower() in ('1', 'true', 'yes') else '", LaunchConfiguration('keypoints'), "'"]),
+                              'keypoints': PythonExpression(
+                                  ["'", LaunchConfiguration('tracked_keypoints'), "' if "]
+                                  + true_expression(LaunchConfiguration('tracker'))
+                                  + [" else '", LaunchConfiguration('keypoints'), "'"]),
                               'depth_image': LaunchConfiguration('depth_image'),
                               'camera_info': LaunchConfiguration('camera_info'),
                               'depth_reliability': LaunchConfiguration('image_reliability'),
                               'log_level': LaunchConfiguration('log_level')}.items(),
-            condition=IfCondition(PythonExpression(["'", LaunchConfiguration('depth'), "'.lower() in ('1', 'true', "
-                                                    "'yes') or '", LaunchConfiguration('hri'), "'.lower() in ('1', "
-                                                    "'true', 'yes')"]))),
+            condition=IfCondition(PythonExpression(true_expression(LaunchConfiguration('depth'),
+                                                                   LaunchConfiguration('hri'))))),
     ])

@@ -17,13 +17,14 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from mipnet_ros.ros.cameras import load_cameras, rviz_config_for
+from mipnet_ros.ros.launch_args import is_true
 
 
 def _pipelines(context):
     share = get_package_share_directory('mipnet_ros')
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     cameras = load_cameras(get('cameras_file'))
-    start_rviz = get('rviz').lower() in ('1', 'true', 'yes')
+    start_rviz = is_true(get('rviz'))
     rviz_dir = get('rviz_dir') or (tempfile.mkdtemp(prefix='mipnet_rviz_') if start_rviz else '')
     template = open(os.path.join(share, 'rviz', 'mipnet.rviz')).read() if rviz_dir else ''
     actions = []

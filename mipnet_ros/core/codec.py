@@ -80,11 +80,6 @@ class HeatmapCodec:
         """
         return decode_heatmaps(heatmaps, dark=dark, blur_kernel=int(self.blur_kernel))
 
-    def decode_to_input(self, heatmaps: np.ndarray, dark: bool = False) -> Tuple[np.ndarray, np.ndarray]:
-        """Like decode, but coordinates in crop (network input) pixels."""
-        coords, maxvals = self.decode(heatmaps, dark=dark)
-        return coords * np.asarray(self.stride), maxvals
-
 
 def _argmax_2d(hm: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """hm (N,h,w) -> integer x (N,), y (N,), max value (N,)."""

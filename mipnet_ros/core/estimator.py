@@ -10,11 +10,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from mipnet_ros.core import defaults, inputs
-from mipnet_ros.core import transforms as T
+from mipnet_ros.core import transforms
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.errors import ParameterError
 from mipnet_ros.core.estimator_factory import PreparedModel, prepare_model
 from mipnet_ros.core.oks import oks_nms
+from mipnet_ros.core.person_score import person_scores
 from mipnet_ros.core.skeleton import Skeleton, skeleton_for_joints
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 class Person:
     keypoints: np.ndarray        # (K,2) float32, image pixels
     keypoint_scores: np.ndarray  # (K,) float32 in [0, 1], heatmap maxima
-    score: float                 # in [0, 1]: instance score after lambda>0 decay
+    score: float                 # in [0, 1]: the person score of core/person_score.py
     box_index: int               # row of `boxes` this person came from
     instance: int                # lambda index
 
@@ -137,12 +138,12 @@ class PoseEstimator:
     def _infer(self, image: np.ndarray, boxes: np.ndarray):
         """Valid boxes only -> keypoints (M,L,K,2), scores (M,L,K), scales (M,2)."""
         t0 = time.perf_counter()
-        crops, centers, scales = T.prepare_crops(image, boxes, self.input_size)
+        crops, centers, scales = transforms.prepare_crops(image, boxes, self.input_size)
         t1 = time.perf_counter()
         hm = self._heatmaps(crops)
         t2 = time.perf_counter()
         coords, maxvals = self.codec.decode(hm, dark=self.dark)
-        keypoints = T.heatmap_to_image(coords, centers, scales, self.codec.heatmap_size)
+        keypoints = transforms.heatmap_to_image(coords, centers, scales, self.codec.heatmap_size)
         maxvals = np.clip(maxvals, 0.0, 1.0)     # MSE-trained heatmaps can peak above 1: scores stay in [0, 1]
         t3 = time.perf_counter()
         self.last_timing = {'crop_s': t1 - t0, 'network_s': t2 - t1, 'decode_s': t3 - t2,
@@ -184,7 +185,8 @@ class PoseEstimator:
     def __call__(self, image: np.ndarray, boxes, box_scores: Optional[np.ndarray] = None) -> List[Person]:
         """People found in `boxes` (M,4) x1,y1,x2,y2 pixels of a BGR uint8 image, best score first.
 
-        `box_scores` (M,), the detector confidences in [0, 1], multiply the person scores when given.
+        `box_scores` (M,), the detector confidences in [0, 1], multiply the person scores when given
+        (core/person_score.py: the rule of the node and `eval` too).
         Only people scoring at least `instance_threshold` are returned. A PIL image is converted from
         RGB; boxes that cannot be x1, y1, x2, y2 pixels raise a UsageError (a ValueError) with the fix.
         """
@@ -204,12 +206,7 @@ class PoseEstimator:
         """
         threshold = self.oks_nms_threshold if oks_nms_threshold is _OWN else oks_nms_threshold
         m, n, k = scores.shape
-        confident = scores > self.keypoint_threshold
-        count = confident.sum(-1)
-        mean = np.divide(np.where(confident, scores, 0).sum(-1), count, out=np.zeros((m, n)), where=count > 0)
-        decay = np.where(np.arange(n) > 0, self.instance_score_decay, 1.0)
-        det = np.ones(m) if box_scores is None else np.asarray(box_scores, np.float64)
-        person = np.clip(mean * decay[None, :] * det[:, None], 0.0, 1.0)      # (M,N)
+        person = person_scores(scores, self.keypoint_threshold, self.instance_score_decay, box_scores)   # (M,N)
         flat_kp = keypoints.reshape(m * n, k, 2)
         flat_sc = scores.reshape(m * n, k)
         flat_person = person.reshape(-1)

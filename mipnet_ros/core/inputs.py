@@ -9,9 +9,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from mipnet_ros.core.box_screen import REJECT_HINTS, screen_boxes, swap_hint
 from mipnet_ros.core.errors import UsageError
-
-XYWH_FIX = 'boxes[:, 2:] += boxes[:, :2]'
 
 
 def _is_pil(image) -> bool:
@@ -83,41 +82,25 @@ def as_boxes(boxes) -> np.ndarray:
 
 
 def check_boxes(boxes, image_shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray, List[Tuple[str, str]]]:
-    """boxes (M, 4) float64, the mask of rows worth cropping, and (cause, message) notes on the others.
+    """boxes (M, 4) float64, the mask of rows worth cropping, and (reason, message) notes on the others.
 
-    Raises UsageError when the boxes as a whole cannot be x1, y1, x2, y2 pixels: most of them with
-    x2 <= x1 or y2 <= y1 (x, y, w, h boxes), or every coordinate within [0, 1] on a larger image.
+    The rule is core/box_screen.py's, shared with the node. Raises UsageError when the boxes as a whole
+    cannot be x1, y1, x2, y2 pixels (normalised, or most of them x, y, w, h).
     """
     arr = as_boxes(boxes)
     h, w = int(image_shape[0]), int(image_shape[1])
-    finite = np.isfinite(arr).all(axis=1)
-    good = arr[finite]
-    notes: List[Tuple[str, str]] = []
-    if len(good) and max(h, w) > 2 and good.min() >= 0.0 and good.max() <= 1.0:
+    screen = screen_boxes(arr, (h, w))
+    if screen.systemic == 'normalized':
         raise UsageError(f'all box coordinates are within [0, 1] on a {w}x{h} image: the boxes look normalised; '
                          f'boxes must be pixels: multiply them by ({w}, {h}, {w}, {h})')
-    swapped = (good[:, 2] <= good[:, 0]) | (good[:, 3] <= good[:, 1])
-    if len(good) and swapped.sum() * 2 > len(good):
-        raise UsageError(f'{int(swapped.sum())} of {len(good)} boxes have x2 <= x1 or y2 <= y1; boxes must be '
-                         f'x1, y1, x2, y2 pixels. ' + _swap_hint(good))
-    with np.errstate(invalid='ignore'):
-        ok = finite & (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])
-        inside = ok & (arr[:, 2] > 0) & (arr[:, 3] > 0) & (arr[:, 0] < w) & (arr[:, 1] < h)
-    if not finite.all():
-        notes.append(('nonfinite', 'boxes with NaN or infinite coordinates are skipped (no person is returned '
-                                   'for them)'))
-    if (finite & ~ok).any():
-        notes.append(('degenerate', 'boxes with x2 <= x1 or y2 <= y1 are skipped; boxes must be x1, y1, x2, y2 '
-                                    f'pixels (from x, y, w, h: {XYWH_FIX})'))
-    if (ok & ~inside).any():
-        notes.append(('outside', f'boxes entirely outside the {w}x{h} image are skipped'))
-    return arr, inside, notes
-
-
-def _swap_hint(good: np.ndarray) -> str:
-    if (good[:, 2:] > 0).all():
-        return f'They look like x, y, w, h: convert with {XYWH_FIX}'
-    return 'Check the corner order (x1 < x2, y1 < y2)'
+    if screen.systemic == 'xywh':
+        finite = np.isfinite(arr).all(axis=1)
+        n_bad = sum(r == 'size' for r in screen.reasons)
+        raise UsageError(f'{n_bad} of {int(finite.sum())} boxes have x2 <= x1 or y2 <= y1; boxes must be '
+                         f'x1, y1, x2, y2 pixels. ' + swap_hint(arr))
+    notes = [(reason, f'boxes skipped (no person is returned for them): {REJECT_HINTS[reason]}')
+             for reason in sorted(screen.counts())]
+    return arr, screen.valid, notes
 
 
 def check_box_scores(box_scores, count: int) -> Optional[np.ndarray]:

@@ -80,3 +80,18 @@ def skeleton_for_joints(num_joints: int) -> Skeleton:
             return skel
     return Skeleton(name=f'generic{num_joints}', keypoint_names=tuple(f'joint_{i}' for i in range(num_joints)),
                     flip_pairs=(), edges=(), sigmas=(0.07,) * num_joints)
+
+
+def edges_by_name(name: str, num_joints: int = 0) -> Tuple[Tuple[int, int], ...]:
+    """Drawing edges of the layout a message names (its `skeleton` field), for `num_joints` joints.
+
+    An unknown or empty name falls back to the layout of that many joints; edges that reach past
+    `num_joints` (a message with fewer joints than its layout) are left out. num_joints 0: no check.
+    """
+    try:
+        edges = get_skeleton(name or '').edges
+    except KeyError:
+        edges = skeleton_for_joints(num_joints).edges if num_joints else ()
+    if num_joints:
+        edges = tuple((a, b) for a, b in edges if a < num_joints and b < num_joints)
+    return tuple((int(a), int(b)) for a, b in edges)

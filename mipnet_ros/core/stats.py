@@ -1,4 +1,5 @@
-"""Latency and timing summaries shared by the replay, the soak benchmark and the node-overhead bench."""
+"""Latency and timing summaries shared by the replay, the soak benchmark and the node-overhead bench, and
+the moving average of the nodes' diagnostics."""
 from typing import Dict, Sequence
 
 import numpy as np
@@ -12,3 +13,8 @@ def percentile_summary(values: Sequence[float], ndigits: int = 3) -> Dict[str, f
     out = {f'p{q}': float(np.percentile(v, q)) for q in (50, 90, 99)}
     out.update(max=float(v.max()), mean=float(v.mean()))
     return {k: round(x, ndigits) for k, x in out.items()}
+
+
+def moving_average(old: float, new: float, weight: float = 0.1) -> float:
+    """Exponential moving average: `new` itself when there is no average yet (`old` NaN)."""
+    return float(new) if old != old else (1.0 - weight) * old + weight * float(new)

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import List
 
-from mipnet_ros.ros import topics as T
-
 from mipnet_ros.core.resources import bundled_model_path, share_file
 from mipnet_ros.offline.launcher import NodeLauncher
+from mipnet_ros.ros import topics
+from mipnet_ros.ros.convert import stamp_to_ns
 
 DEMO_BAG = 'demo/demo.mcap'                    # relative to share/mipnet_ros
 DEMO_EXPECTED = 'demo/demo_expected.json'
@@ -33,8 +33,8 @@ def write_frames(bag: Path, out_dir: Path, fps: float = 2.0, video: bool = True)
         old.unlink()
     images = []
     for topic, _t, _ts, msg in bag_io.read_messages(str(bag)):
-        if topic.endswith('/' + T.private_leaf(T.ANNOTATED_IMAGE)):
-            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        if topic.endswith('/' + topics.private_leaf(topics.ANNOTATED_IMAGE)):
+            stamp = stamp_to_ns(msg.header.stamp)
             images.append((stamp, raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
                                              msg.data)))
     images.sort(key=lambda t: t[0])
@@ -145,8 +145,8 @@ def _depth_launch_args(depth_bag: str) -> dict:
     """Launch arguments that start mipnet_keypoints3d on the depth bag's Image and CameraInfo topics."""
     from mipnet_ros.offline import bag_io
     found = bag_io.bag_topics(depth_bag)
-    image = [t for t, ty in found.items() if ty == T.IMAGE_TYPE]
-    info = [t for t, ty in found.items() if ty == T.CAMERA_INFO_TYPE]
+    image = [t for t, ty in found.items() if ty == topics.IMAGE_TYPE]
+    info = [t for t, ty in found.items() if ty == topics.CAMERA_INFO_TYPE]
     if len(image) != 1 or len(info) != 1:
         raise SystemExit(f'{depth_bag}: need one Image and one CameraInfo topic, found {found}')
     return {'depth': 'true', 'depth_image': image[0], 'camera_info': info[0]}

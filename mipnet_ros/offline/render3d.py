@@ -10,8 +10,9 @@ from typing import Any, List, Tuple
 
 import numpy as np
 
-from mipnet_ros.core.skeleton import get_skeleton
-from mipnet_ros.ros import topics as T
+from mipnet_ros.core.skeleton import edges_by_name
+from mipnet_ros.ros import topics
+from mipnet_ros.ros.convert import stamp_to_ns
 from mipnet_ros.ros.visualize import person_color
 
 
@@ -20,8 +21,8 @@ def read_keypoints_3d(bag: Any) -> List[Tuple[int, Any]]:
     from mipnet_ros.offline import bag_io
     out = []
     for _topic, msgtype, _t, msg in bag_io.read_messages(str(bag)):
-        if msgtype == T.KEYPOINTS_3D_TYPE:
-            out.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, msg))
+        if msgtype == topics.KEYPOINTS_3D_TYPE:
+            out.append((stamp_to_ns(msg.header.stamp), msg))
     return sorted(out, key=lambda item: item[0])
 
 
@@ -50,10 +51,7 @@ def render_keypoints_3d(bag: Any, out_png: Any, max_panels: int = 4) -> int:
     fig = plt.figure(figsize=(4.2 * len(frames), 4.4))
     for k, (stamp, msg) in enumerate(frames):
         ax = fig.add_subplot(1, len(frames), k + 1, projection='3d')
-        try:
-            edges = get_skeleton(msg.skeleton).edges
-        except KeyError:
-            edges = ()
+        edges = edges_by_name(msg.skeleton, len(msg.persons[0].x) if msg.persons else 0)
         for i, p in enumerate(msg.persons):
             b, g, r = person_color(i)
             color = (r / 255, g / 255, b / 255)

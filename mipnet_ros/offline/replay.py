@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from mipnet_ros.core.stats import percentile_summary
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
+from mipnet_ros.ros.convert import stamp_to_ns
 
 RECORDABLE = {  # name -> (topic relative to the node, type, relative to the node's private namespace)
-    'keypoints': (T.KEYPOINTS, T.KEYPOINTS_TYPE, False),
-    'annotated': (T.private_leaf(T.ANNOTATED_IMAGE), T.IMAGE_TYPE, True),
-    'markers': (T.private_leaf(T.MARKERS), T.MARKERS_TYPE, True),
-    'model_info': (T.private_leaf(T.MODEL_INFO), T.MODEL_INFO_TYPE, True),
-    'keypoints_3d': (T.KEYPOINTS_3D, T.KEYPOINTS_3D_TYPE, False),
-    'markers_3d': (T.MARKERS_3D, T.MARKERS_TYPE, False),
+    'keypoints': (topics.KEYPOINTS, topics.KEYPOINTS_TYPE, False),
+    'annotated': (topics.private_leaf(topics.ANNOTATED_IMAGE), topics.IMAGE_TYPE, True),
+    'markers': (topics.private_leaf(topics.MARKERS), topics.MARKERS_TYPE, True),
+    'model_info': (topics.private_leaf(topics.MODEL_INFO), topics.MODEL_INFO_TYPE, True),
+    'keypoints_3d': (topics.KEYPOINTS_3D, topics.KEYPOINTS_3D_TYPE, False),
+    'markers_3d': (topics.MARKERS_3D, topics.MARKERS_TYPE, False),
 }
 FROM_DEPTH = ('keypoints_3d', 'markers_3d')   # mipnet_keypoints3d's outputs: in "all" only with --extra-bag
 
@@ -99,12 +100,12 @@ def header_stamp_ns(raw: bytes) -> int:
     return sec * 1_000_000_000 + nanosec
 
 
-def _pick_topic(topics: Dict[str, str], wanted: Optional[str], types: Sequence[str], what: str) -> str:
+def _pick_topic(in_bag: Dict[str, str], wanted: Optional[str], types: Sequence[str], what: str) -> str:
     if wanted:
-        if wanted not in topics:
-            raise SystemExit(f'{what} topic {wanted!r} is not in the bag (topics: {sorted(topics)})')
+        if wanted not in in_bag:
+            raise SystemExit(f'{what} topic {wanted!r} is not in the bag (topics: {sorted(in_bag)})')
         return wanted
-    found = [t for t, ty in topics.items() if ty in types]
+    found = [t for t, ty in in_bag.items() if ty in types]
     if len(found) != 1:
         raise SystemExit(f'found {len(found)} {what} topics of type {"/".join(types)} in the bag {found}: '
                          f'name one with --{what}-topic')
@@ -121,13 +122,14 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
     from mipnet_ros.offline import bag_io
     from mipnet_ros.ros.params import qos_profile
 
-    topics = bag_io.bag_topics(opts.bag)
-    img_topic = _pick_topic(topics, opts.image_topic, T.IMAGE_TYPES, 'image')
-    det_topic = _pick_topic(topics, opts.detections_topic, (T.DETECTIONS_TYPE,), 'detections')
-    img_type = topics[img_topic]
+    in_bag = bag_io.bag_topics(opts.bag)
+    img_topic = _pick_topic(in_bag, opts.image_topic, topics.IMAGE_TYPES, 'image')
+    det_topic = _pick_topic(in_bag, opts.detections_topic, (topics.DETECTIONS_TYPE,), 'detections')
+    img_type = in_bag[img_topic]
     compressed = img_type.endswith('CompressedImage')
-    pub_img_topic = opts.publish_image_topic or _join(opts.namespace, T.IMAGE_COMPRESSED if compressed else T.IMAGE)
-    pub_det_topic = opts.publish_detections_topic or _join(opts.namespace, T.DETECTIONS)
+    pub_img_topic = opts.publish_image_topic or _join(opts.namespace,
+                                                      topics.IMAGE_COMPRESSED if compressed else topics.IMAGE)
+    pub_det_topic = opts.publish_detections_topic or _join(opts.namespace, topics.DETECTIONS)
     record = {}
     for name in opts.record:
         rel, msgtype, private = RECORDABLE[name]
@@ -135,11 +137,11 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
         if name == 'keypoints' and opts.keypoints_topic:
             topic = opts.keypoints_topic
         record[name] = (topic, msgtype)
-    kp_topic = opts.keypoints_topic or record.get('keypoints', (_join(opts.namespace, T.KEYPOINTS),))[0]
-    record.setdefault('keypoints', (kp_topic, T.KEYPOINTS_TYPE))
+    kp_topic = opts.keypoints_topic or record.get('keypoints', (_join(opts.namespace, topics.KEYPOINTS),))[0]
+    record.setdefault('keypoints', (kp_topic, topics.KEYPOINTS_TYPE))
 
     summary = ReplaySummary(out=opts.out)
-    KeypointsArray = get_message(T.KEYPOINTS_TYPE)
+    KeypointsArray = get_message(topics.KEYPOINTS_TYPE)
     lock = threading.Condition()
     received: Dict[int, float] = {}     # stamp -> wall time of arrival (first keypoints message)
     completed: Dict[int, float] = {}    # stamp -> wall time the pair's last input was published
@@ -178,7 +180,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
                 if name != 'keypoints':
                     return
                 msg = deserialize_message(raw, KeypointsArray)
-                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                stamp = stamp_to_ns(msg.header.stamp)
                 with lock:
                     summary.outputs += 1
                     summary.people_total += len(msg.persons)
@@ -193,7 +195,7 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             qos = latched if name == 'model_info' else qos_profile('reliable', 100)
             subs.append(node.create_subscription(get_message(msgtype), topic, on_output(name, topic), qos, raw=True))
         pub_img = node.create_publisher(get_message(img_type), pub_img_topic, qos_profile('reliable', 10))
-        pub_det = node.create_publisher(get_message(T.DETECTIONS_TYPE), pub_det_topic, qos_profile('reliable', 10))
+        pub_det = node.create_publisher(get_message(topics.DETECTIONS_TYPE), pub_det_topic, qos_profile('reliable', 10))
         extra_pubs, extras = {}, {}
         if opts.extra_bag:
             for topic, msgtype in bag_io.bag_topics(opts.extra_bag).items():

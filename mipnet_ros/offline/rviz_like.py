@@ -6,7 +6,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
+from mipnet_ros.ros.convert import stamp_to_ns
 
 
 def render_rviz_like(bag_path: Any, frame_index: int = 0, panel_height: int = 480,
@@ -23,15 +24,16 @@ def render_rviz_like(bag_path: Any, frame_index: int = 0, panel_height: int = 48
     from mipnet_ros.offline import bag_io
     images, markers = {}, {}
     for topic, _t, _ts, msg in bag_io.read_messages(str(bag_path)):
-        if topic.endswith('/' + T.private_leaf(T.ANNOTATED_IMAGE)) or topic.endswith('/' + T.private_leaf(T.MARKERS)):
-            if topic.endswith('/' + T.private_leaf(T.MARKERS)):
+        leaves = (topics.private_leaf(topics.ANNOTATED_IMAGE), topics.private_leaf(topics.MARKERS))
+        if any(topic.endswith('/' + leaf) for leaf in leaves):
+            if topic.endswith('/' + topics.private_leaf(topics.MARKERS)):
                 stamps = [m.header.stamp for m in msg.markers]
                 if not stamps:
                     continue
-                stamp = stamps[0].sec * 10**9 + stamps[0].nanosec
+                stamp = stamp_to_ns(stamps[0])
                 markers[stamp] = (topic, msg)
             else:
-                stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+                stamp = stamp_to_ns(msg.header.stamp)
                 images[stamp] = (topic, msg)
     common = sorted(set(images) & set(markers))
     if not common:

@@ -1,10 +1,11 @@
-"""Conversions between ROS messages and what the ROS-free core works with.
+"""Conversions between ROS messages and what the ROS-free core works with (and nothing else: which
+detections to run is ros/detection_policy.py, reading a keypoints message is ros/person_record.py).
 
 Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,13 +34,6 @@ class ImageConversionError(ValueError):
 def _cv2():
     import cv2  # local: keeps `import mipnet_ros.ros.convert` light for the message-only users
     return cv2
-
-
-try:  # pragma: no cover - depends on the installation
-    from cv_bridge import CvBridge as _CvBridge  # type: ignore
-    _BRIDGE = _CvBridge()
-except Exception:  # noqa: BLE001 - any failure means "not usable", we have our own path
-    _BRIDGE = None
 
 
 def raw_to_bgr(encoding: str, height: int, width: int, step: int, is_bigendian: int,
@@ -119,19 +113,18 @@ def compress_bgr(bgr: np.ndarray, fmt: str = 'jpeg', quality: int = 90) -> bytes
 
 # ---------------------------------------------------------------- ROS message helpers (duck-typed)
 def image_msg_to_bgr(msg: Any) -> np.ndarray:
-    """sensor_msgs/Image or sensor_msgs/CompressedImage -> BGR uint8 (raises ImageConversionError)."""
+    """sensor_msgs/Image or sensor_msgs/CompressedImage -> BGR uint8 (raises ImageConversionError).
+
+    Our own conversion on every install, cv_bridge or not: the one the tests cover, and the one that
+    reports a bad layout as a counted reason instead of an exception from a C++ extension.
+    """
     if hasattr(msg, 'encoding'):
-        enc = (msg.encoding or '').strip().lower()
-        if _BRIDGE is not None and enc in RAW_ENCODINGS:  # pragma: no cover - no cv_bridge in CI
-            try:
-                return np.ascontiguousarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding='bgr8'))
-            except Exception as exc:  # noqa: BLE001 - report as a layout problem
-                raise ImageConversionError('layout', f'cv_bridge: {exc}') from exc
         return raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
     return compressed_to_bgr(msg.format, msg.data)
 
 
 def stamp_to_ns(stamp: Any) -> int:
+    """builtin_interfaces/Time (a header stamp, rosbags' too) -> integer nanoseconds."""
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
@@ -161,105 +154,17 @@ def xyxy_to_bbox2d(xyxy: Sequence[float]):
     return box
 
 
-def detection_person_score(det: Any, class_ids: Sequence[str], unlabeled_is_person: bool) -> Optional[float]:
-    """Best person-class hypothesis score of a vision_msgs/Detection2D, or None when it is no person.
-
-    Detectors disagree on how they name the person class ("person", COCO's 0-based "0" or 1-based
-    "1"), hence the configurable list. A detection without any hypothesis counts as a person with
-    score 1 only when `unlabeled_is_person` is set (person-only detectors often leave it empty).
-    """
-    if not det.results:
-        return 1.0 if unlabeled_is_person else None
-    wanted = set(class_ids)
-    scores = [float(r.hypothesis.score) for r in det.results if str(r.hypothesis.class_id) in wanted]
-    if not scores:
-        return None
-    finite = [s for s in scores if math.isfinite(s)]
-    return max(finite) if finite else float('nan')   # NaN: a person with a broken score (rejected)
-
-
-# what each rejection reason of select_person_boxes means and how to fix it (for the node's log)
-BOX_REJECT_HINTS: Dict[str, str] = {
-    'score': 'the person score is NaN or infinite',
-    'nonfinite': 'NaN or infinite box coordinates',
-    'size': 'size_x or size_y <= 0: BoundingBox2D is center + size in pixels',
-    'outside': 'the box lies entirely outside the image',
-    'normalized': 'every box of the frame lies within [0, 1]: the detector publishes normalised coordinates; '
-                  'scale center and size by the image width and height',
-}
-
-
-def select_person_boxes(dets: Sequence[Any], class_ids: Sequence[str], score_threshold: float,
-                        max_boxes: int, unlabeled_is_person: bool = False,
-                        image_shape: Optional[Tuple[int, int]] = None,
-                        rejected: Optional[Dict[str, int]] = None) -> List[Tuple[int, str, np.ndarray]]:
-    """(index in the array, id, xyxy) of the person detections to run, best `max_boxes` first kept.
-
-    The result is in the original array order so that `detection_index` stays meaningful.
-    Person boxes that cannot be run (non-finite score or coordinates, no area, entirely outside
-    `image_shape`, or all of the frame's boxes within [0, 1] on a larger image: normalised
-    coordinates) are counted per reason in `rejected` (see BOX_REJECT_HINTS); other classes and
-    low scores are policy, not faults, and are not counted. The same checks as the Python API's
-    (core/inputs.py), except that one bad box never costs the others their results.
-    """
-    def reject(reason: str) -> None:
-        if rejected is not None:
-            rejected[reason] = rejected.get(reason, 0) + 1
-
-    scored = []
-    for i, det in enumerate(dets):
-        s = detection_person_score(det, class_ids, unlabeled_is_person)
-        if s is None:
-            continue
-        if not math.isfinite(s):
-            reject('score')
-            continue
-        if s < score_threshold:
-            continue
-        xyxy = bbox2d_to_xyxy(det.bbox)
-        if not np.all(np.isfinite(xyxy)):
-            reject('nonfinite')
-            continue
-        if not (xyxy[2] > xyxy[0] and xyxy[3] > xyxy[1]):
-            reject('size')
-            continue
-        if image_shape is not None and not (xyxy[2] > 0 and xyxy[3] > 0 and xyxy[0] < image_shape[1]
-                                            and xyxy[1] < image_shape[0]):
-            reject('outside')
-            continue
-        scored.append((s, i, str(det.id), xyxy))
-    if scored and image_shape is not None and max(image_shape[:2]) > 2 and \
-            all(float(b.min()) >= 0.0 and float(b.max()) <= 1.0 for _, _, _, b in scored):
-        for _ in scored:
-            reject('normalized')
-        return []
-    if max_boxes > 0 and len(scored) > max_boxes:
-        scored = sorted(scored, key=lambda t: -t[0])[:max_boxes]
-    return [(i, did, xyxy) for _, i, did, xyxy in sorted(scored, key=lambda t: t[1])]
-
-
-def detection_scores(dets: Sequence[Any], boxes: Sequence[Tuple[int, str, np.ndarray]], class_ids: Sequence[str],
-                     unlabeled_is_person: bool) -> List[float]:
-    """Person score of the detection behind each selected box (1 when the detector gave none)."""
-    out = []
-    for index, _id, _xyxy in boxes:
-        s = detection_person_score(dets[index], class_ids, unlabeled_is_person) if 0 <= index < len(dets) else None
-        out.append(person_box.unit_score(1.0 if s is None else s))
-    return out
-
-
 def person_id(detection_index: int, detection_id: str, instance: int) -> str:
     """"<detection>#<lambda>": the detector's id when it gave one, else the detection's index."""
     return f'{detection_id or detection_index}#{int(instance)}'
 
 
 def people_to_msg(header: Any, image_shape: Tuple[int, int], skeleton: str, people: Sequence[Any],
-                  boxes: Sequence[Tuple[int, str, np.ndarray]], keypoint_threshold: float,
-                  instance_threshold: float = 0.0, box_scores: Optional[Sequence[float]] = None):
+                  boxes: Sequence[Any], keypoint_threshold: float, instance_threshold: float = 0.0):
     """mipnet_ros/PersonKeypointsArray from estimator people (conventions: msg/PersonKeypoints.msg).
 
-    `boxes[p.box_index]` is (detection index, detection id, xyxy) of the box each person came from,
-    `box_scores` the matching detection scores. Each person gets its own id and its own box; the
+    `boxes[p.box_index]` is the box each person came from (ros/detection_policy.PersonBox: index and
+    id in the detection array, xyxy, detector score). Each person gets its own id and its own box; the
     crop box and the detection's id and score go in their own fields. Nothing published is NaN.
     """
     from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray
@@ -270,45 +175,20 @@ def people_to_msg(header: Any, image_shape: Tuple[int, int], skeleton: str, peop
         score = float(p.score)
         if not math.isfinite(score) or score < instance_threshold:
             continue
-        det_index, det_id, xyxy = boxes[p.box_index]
-        rec = person_box.person_record(p.keypoints, p.keypoint_scores, xyxy, image_shape, keypoint_threshold)
-        pid = person_id(det_index, det_id, p.instance)
+        box = boxes[p.box_index]
+        rec = person_box.person_record(p.keypoints, p.keypoint_scores, box.xyxy, image_shape, keypoint_threshold)
+        pid = person_id(box.index, box.id, p.instance)
         if pid in seen:   # a detector that repeats ids: the index keeps ours unique
-            pid = f'{det_index}:{pid}'
+            pid = f'{box.index}:{pid}'
         seen.add(pid)
-        det_score = 1.0 if box_scores is None else person_box.unit_score(box_scores[p.box_index])
         out.persons.append(PersonKeypoints(
-            id=pid, detection_id=str(det_id), detection_index=int(det_index), detection_score=det_score,
-            instance_index=int(p.instance), score=person_box.unit_score(score, 0.0),
+            id=pid, detection_id=str(box.id), detection_index=int(box.index),
+            detection_score=person_box.unit_score(box.score), instance_index=int(p.instance),
+            score=person_box.unit_score(score, 0.0),
             bbox=xyxy_to_bbox2d(rec.bbox), crop_bbox=xyxy_to_bbox2d(rec.crop_bbox),
             x=rec.keypoints[:, 0].tolist(), y=rec.keypoints[:, 1].tolist(),
             keypoint_scores=rec.scores.tolist(), visibility=rec.visibility.tolist()))
     return out
-
-
-def msg_to_arrays(msg: Any) -> List[Dict[str, Any]]:
-    """PersonKeypointsArray -> list of plain dicts (keypoints (K,2), visibility (K,), box xyxy, ids ...).
-
-    Used by the visualiser, the tracker and the replay summary, so all read the published message,
-    not internal state: what you see is what was sent. A message without visibility (an older
-    publisher) gets it from the positions: finite = confident, NaN = no estimate.
-    """
-    people = []
-    for p in msg.persons:
-        x, y = np.asarray(p.x, np.float32), np.asarray(p.y, np.float32)
-        k = min(len(x), len(y))
-        kp = np.stack([x[:k], y[:k]], axis=1) if k else np.zeros((0, 2), np.float32)
-        vis = np.asarray(p.visibility, np.uint8).reshape(-1)
-        if len(vis) != k:
-            vis = np.where(np.all(np.isfinite(kp), axis=1), person_box.CONFIDENT, person_box.NO_ESTIMATE)
-        vis = np.where(np.all(np.isfinite(kp), axis=1), vis, person_box.NO_ESTIMATE).astype(np.uint8)
-        kp = np.where(vis[:, None] > 0, kp, 0.0).astype(np.float32)
-        people.append({'keypoints': kp, 'visibility': vis, 'scores': np.asarray(p.keypoint_scores, np.float32),
-                       'box': bbox2d_to_xyxy(p.bbox), 'crop_box': bbox2d_to_xyxy(p.crop_bbox),
-                       'score': float(p.score), 'id': p.id, 'track_id': p.track_id,
-                       'detection_id': p.detection_id, 'instance': int(p.instance_index),
-                       'detection_index': int(p.detection_index)})
-    return people
 
 
 def model_info_msg(header: Any, estimator: Any, backend: str, device: str, keypoint_threshold: float,

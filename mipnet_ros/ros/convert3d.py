@@ -11,6 +11,7 @@ import numpy as np
 
 from mipnet_ros.core.depth3d import (CameraModel, DepthInputError, DepthOptions, camera_model, decode_depth,
                                      keypoints_3d)
+from mipnet_ros.ros.person_record import read_people
 
 
 def depth_image_m(msg: Any) -> np.ndarray:
@@ -42,12 +43,8 @@ def check_alignment(keypoints: Any, depth: Any, info: Any, same_frame: bool) -> 
 def people_3d(keypoints: Any, depth_m: np.ndarray, cam: CameraModel, opts: DepthOptions
               ) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Per person of a PersonKeypointsArray: (points (K, 3) metres, valid (K,))."""
-    out = []
-    for p in keypoints.persons:
-        uv = np.stack([np.asarray(p.x, np.float64), np.asarray(p.y, np.float64)], 1)
-        usable = np.asarray(p.visibility, np.uint8) > 0 if len(p.visibility) == len(uv) else None
-        out.append(keypoints_3d(depth_m, cam, uv, usable, opts))
-    return out
+    return [keypoints_3d(depth_m, cam, p.keypoints.astype(np.float64), p.visibility > 0, opts)
+            for p in read_people(keypoints)]
 
 
 def people_3d_msg(keypoints: Any, results: Sequence[Tuple[np.ndarray, np.ndarray]]):

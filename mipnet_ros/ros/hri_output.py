@@ -14,7 +14,9 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from mipnet_ros.core.skeleton import get_skeleton
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
+from mipnet_ros.ros.convert import stamp_to_ns
+from mipnet_ros.ros.person_record import PublishedPerson, read_people
 
 # REP-155 Skeleton2D order (the message's constants NOSE = 0 ... RIGHT_EAR = 17), as joint names.
 REP155_JOINTS = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow',
@@ -27,17 +29,14 @@ def _normalized(u: np.ndarray, v: np.ndarray, width: int, height: int):
     return np.clip((u + 0.5) / max(width, 1), 0.0, 1.0), np.clip((v + 0.5) / max(height, 1), 0.0, 1.0)
 
 
-def skeleton2d_points(names: Sequence[str], x: Sequence[float], y: Sequence[float], scores: Sequence[float],
-                      visibility: Sequence[int], width: int, height: int) -> np.ndarray:
+def skeleton2d_points(names: Sequence[str], person: PublishedPerson, width: int, height: int) -> np.ndarray:
     """(18, 3) rows of (x, y, c) in REP-155 order: normalised image coordinates, confidence in [0, 1].
 
     Joints the layout lacks or the estimator did not find get (0, 0, 0). NECK is the midpoint of the
     two shoulders (confidence: the lower of the two) when the layout has no neck of its own.
     """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    c = np.clip(np.nan_to_num(np.asarray(scores, np.float64)), 0.0, 1.0)
-    vis = np.asarray(visibility) if len(visibility) == len(x) else np.full(len(x), 2)
-    c = np.where(vis > 0, c, 0.0)
+    x, y = person.keypoints[:, 0].astype(np.float64), person.keypoints[:, 1].astype(np.float64)
+    c = np.where(person.visibility > 0, person.scores.astype(np.float64), 0.0)
     index = {n: i for i, n in enumerate(names) if i < len(x)}
     out = np.zeros((len(REP155_JOINTS), 3))
     for j, name in enumerate(REP155_JOINTS):
@@ -91,7 +90,7 @@ class HriOutput:
         self._types = (Skeleton2D, NormalizedRegionOfInterest2D, IdsList)
         self._node, self._qos = node, qos
         self._max_bodies, self._prefix = int(max_bodies), id_prefix
-        self._tracked = node.create_publisher(IdsList, T.HRI_BODIES_TRACKED, qos)
+        self._tracked = node.create_publisher(IdsList, topics.HRI_BODIES_TRACKED, qos)
         self._bodies: Dict[str, _Body] = {}
         self._last_stamp_ns: Optional[int] = None
 
@@ -100,7 +99,6 @@ class HriOutput:
         return sorted(self._bodies)
 
     def publish(self, msg: Any, timeout_sec: float = 1.0) -> HriReport:
-        from mipnet_ros.ros.convert import bbox2d_to_xyxy, stamp_to_ns
         Skeleton2D, Roi, IdsList = self._types
         report = HriReport()
         now = stamp_to_ns(msg.header.stamp)
@@ -112,7 +110,7 @@ class HriOutput:
         except KeyError:
             names = ()
         w, h = int(msg.image_width), int(msg.image_height)
-        for p in msg.persons:
+        for p in read_people(msg):
             bid = body_id(p.track_id, self._prefix)
             if not bid:
                 report.untracked += 1
@@ -125,17 +123,16 @@ class HriOutput:
                     report.over_limit += 1
                     continue
                 body = self._bodies[bid] = _Body(
-                    self._node.create_publisher(Skeleton2D, T.hri_body_topic(bid, 'skeleton2d'), self._qos),
-                    self._node.create_publisher(Roi, T.hri_body_topic(bid, 'roi'), self._qos), now)
+                    self._node.create_publisher(Skeleton2D, topics.hri_body_topic(bid, 'skeleton2d'), self._qos),
+                    self._node.create_publisher(Roi, topics.hri_body_topic(bid, 'roi'), self._qos), now)
                 report.added.append(bid)
             body.last_seen_ns = now
             report.tracked.append(bid)
             sk = Skeleton2D(header=msg.header)
-            for point, (x, y, c) in zip(sk.skeleton, skeleton2d_points(names, p.x, p.y, p.keypoint_scores,
-                                                                       p.visibility, w, h)):
+            for point, (x, y, c) in zip(sk.skeleton, skeleton2d_points(names, p, w, h)):
                 point.x, point.y, point.c = float(x), float(y), float(c)
             body.skeleton.publish(sk)
-            xmin, ymin, xmax, ymax = normalized_roi(bbox2d_to_xyxy(p.bbox), w, h)
+            xmin, ymin, xmax, ymax = normalized_roi(p.box, w, h)
             body.roi.publish(Roi(header=msg.header, xmin=float(xmin), ymin=float(ymin), xmax=float(xmax),
                                  ymax=float(ymax), c=float(np.clip(p.score, 0.0, 1.0))))
         self._tracked.publish(IdsList(header=msg.header, ids=list(report.tracked)))

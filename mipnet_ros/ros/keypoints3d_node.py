@@ -13,12 +13,13 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
 from mipnet_ros.core.depth3d import DepthInputError
-from mipnet_ros.core.skeleton import get_skeleton
-from mipnet_ros.ros import convert3d, topics as T
-from mipnet_ros.ros.keypoints3d_params import TABLE, Keypoints3DParams
+from mipnet_ros.core.skeleton import edges_by_name
+from mipnet_ros.ros import convert3d, topics
 from mipnet_ros.ros.camera_info_cache import CameraInfoCache
-from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.failures import parameter_failure
+from mipnet_ros.ros.keypoints3d_params import TABLE, Keypoints3DParams
+from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
+from mipnet_ros.ros.log_throttle import LogThrottle
 from mipnet_ros.ros.params import NodeParameters, qos_profile
 
 NODE_NAME = 'mipnet_keypoints3d'
@@ -66,8 +67,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._sync = None
         self._cameras = CameraInfoCache(CAMERA_INFO_CACHE)
         self._flush_timer = None
-        self._edges: Dict[str, List] = {}
-        self._logged: Dict[str, float] = {}    # reason -> monotonic time of its last log line
+        self._log_throttle = LogThrottle(LOG_THROTTLE_SEC)    # per reason / diagnostics key
         import diagnostic_updater
         self._updater = diagnostic_updater.Updater(self, period=1.0)
         self._updater.setHardwareID('mipnet')
@@ -93,8 +93,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         if p.publish_3d:
             from mipnet_ros.msg import PersonKeypoints3DArray
             from visualization_msgs.msg import MarkerArray
-            self._pub_3d = self.create_lifecycle_publisher(PersonKeypoints3DArray, T.KEYPOINTS_3D, out_qos)
-            self._pub_markers = self.create_lifecycle_publisher(MarkerArray, T.MARKERS_3D, out_qos)
+            self._pub_3d = self.create_lifecycle_publisher(PersonKeypoints3DArray, topics.KEYPOINTS_3D, out_qos)
+            self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS_3D, out_qos)
         self._config_error = ''
         self._state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
@@ -110,9 +110,9 @@ class Keypoints3DNode(DownstreamLifecycleNode):
                                   p.hri_max_bodies, p.hri_id_prefix)
         self._subscribe(p)
         self._state = 'active'
-        inputs = [self.resolve_topic_name(T.KEYPOINTS)]
+        inputs = [self.resolve_topic_name(topics.KEYPOINTS)]
         if p.publish_3d:
-            inputs += [self.resolve_topic_name(T.DEPTH_IMAGE), self.resolve_topic_name(T.CAMERA_INFO)]
+            inputs += [self.resolve_topic_name(topics.DEPTH_IMAGE), self.resolve_topic_name(topics.CAMERA_INFO)]
         self.get_logger().info('active: waiting for ' + ', '.join(inputs))
         return TransitionCallbackReturn.SUCCESS
 
@@ -138,12 +138,12 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         from mipnet_ros.msg import PersonKeypointsArray
         kp_qos = qos_profile('reliable', p.qos_keypoints_depth)
         if not p.publish_3d:
-            self._subs = [self.create_subscription(PersonKeypointsArray, T.KEYPOINTS, self._on_keypoints, kp_qos)]
+            self._subs = [self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints, kp_qos)]
             return
         from sensor_msgs.msg import CameraInfo, Image
         depth_qos = qos_profile(p.qos_depth_reliability, p.qos_depth_depth)
-        kp_sub = message_filters.Subscriber(self, PersonKeypointsArray, T.KEYPOINTS, qos_profile=kp_qos)
-        depth_sub = message_filters.Subscriber(self, Image, T.DEPTH_IMAGE, qos_profile=depth_qos)
+        kp_sub = message_filters.Subscriber(self, PersonKeypointsArray, topics.KEYPOINTS, qos_profile=kp_qos)
+        depth_sub = message_filters.Subscriber(self, Image, topics.DEPTH_IMAGE, qos_profile=depth_qos)
         kp_sub.registerCallback(self._on_keypoints)
         depth_sub.registerCallback(self._on_depth)
         if p.sync_approximate:
@@ -152,7 +152,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         else:
             self._sync = message_filters.TimeSynchronizer([kp_sub, depth_sub], p.sync_queue_size)
         self._sync.registerCallback(self._on_pair)
-        info_sub = self.create_subscription(CameraInfo, T.CAMERA_INFO, self._on_camera_info, depth_qos)
+        info_sub = self.create_subscription(CameraInfo, topics.CAMERA_INFO, self._on_camera_info, depth_qos)
         self._subs = [kp_sub.sub, depth_sub.sub, info_sub]
         self._flush_timer = self.create_timer(0.05, self._flush_pending)
 
@@ -224,7 +224,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         p, pub = self.params, self._pub_3d
         if pub is None:
             return
-        info = self._cameras.pick(depth, p.camera_info_max_age_sec, self.resolve_topic_name(T.CAMERA_INFO))
+        info = self._cameras.pick(depth, p.camera_info_max_age_sec, self.resolve_topic_name(topics.CAMERA_INFO))
         convert3d.check_alignment(keypoints, depth, info, p.require_same_frame)
         cam = convert3d.camera_from_info(info)
         depth_m = convert3d.depth_image_m(depth)
@@ -247,16 +247,9 @@ class Keypoints3DNode(DownstreamLifecycleNode):
                          count=False)
         markers = self._pub_markers
         if p.publish_markers and markers is not None and markers.get_subscription_count() > 0:
-            markers.publish(convert3d.markers_3d_msg(msg, self._edges_for(keypoints.skeleton), p.marker_line_width,
-                                                     p.marker_joint_size))
-
-    def _edges_for(self, skeleton: str) -> List:
-        if skeleton not in self._edges:
-            try:
-                self._edges[skeleton] = list(get_skeleton(skeleton).edges)
-            except KeyError:
-                self._edges[skeleton] = []
-        return self._edges[skeleton]
+            num_joints = len(keypoints.persons[0].x) if keypoints.persons else 0
+            markers.publish(convert3d.markers_3d_msg(msg, edges_by_name(keypoints.skeleton, num_joints),
+                                                     p.marker_line_width, p.marker_joint_size))
 
     def _reject(self, reason: str, message: str, count: bool = True) -> None:
         with self._lock:
@@ -264,17 +257,13 @@ class Keypoints3DNode(DownstreamLifecycleNode):
                 self.stats.rejected += 1
             self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
             self.stats.last_reason = f'{reason}: {message}'
-        now = time.monotonic()
-        if now - self._logged.get(reason, -LOG_THROTTLE_SEC) >= LOG_THROTTLE_SEC:   # throttled per reason
-            self._logged[reason] = now
+        if self._log_throttle.ready(reason):
             self.get_logger().warning(f'depth frame {"rejected" if count else "without 3D"} ({reason}): {message}')
 
     def _warn(self, S, stat, key: str, message: str) -> None:
         """A WARN summary that is also logged (once per LOG_THROTTLE_SEC and key)."""
         stat.summary(S.WARN, message)
-        now = time.monotonic()
-        if now - self._logged.get(key, -LOG_THROTTLE_SEC) >= LOG_THROTTLE_SEC:
-            self._logged[key] = now
+        if self._log_throttle.ready(key):
             self.get_logger().warning(message)
 
     def _error(self, message: str) -> None:
@@ -303,7 +292,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             stat.summary(S.WARN, f'{new_rejected} depth frame(s) rejected: {v["last_reason"]}')
         elif p.publish_3d and v['keypoints'] and not v['depth_images']:
             self._warn(S, stat, 'no_depth', f'keypoints arrive but no depth image on '
-                       f'{self.resolve_topic_name(T.DEPTH_IMAGE)} (topic, QoS reliability: qos.depth.reliability)')
+                       f'{self.resolve_topic_name(topics.DEPTH_IMAGE)} (topic, QoS reliability: qos.depth.reliability)')
         elif p.publish_3d and v['keypoints'] > 1 and v['depth_images'] and not v['paired']:
             self._warn(S, stat, 'no_pair', 'keypoints and depth images arrive but none pair: their header stamps '
                        'differ (see sync.approximate and sync.slop_sec)')

@@ -15,8 +15,12 @@ import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
+from mipnet_ros.core.errors import ParameterError
+from mipnet_ros.core.skeleton import edges_by_name
+from mipnet_ros.core.stats import moving_average
 from mipnet_ros.ros import convert, detection_input, failures, topics
 from mipnet_ros.ros.budget import BoxBudget
+from mipnet_ros.ros.detection_policy import DetectionPolicy, PersonBox, select_person_boxes
 from mipnet_ros.ros.input_health import InputHealth
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
 from mipnet_ros.ros.params import NodeParameters, qos_profile
@@ -61,10 +65,6 @@ class PoseStats:
     pairing_ms_mean: float = float('nan')   # time inside the image/detection callbacks (pairing + hand-off)
     model_ms_mean: float = float('nan')     # PoseEstimator call: crops, network, decode, OKS-NMS
     overhead_ms_mean: float = float('nan')  # everything else of a frame: conversion, boxes, message, publish
-
-
-def _ema(old: float, new: float, first: bool) -> float:
-    return new if first or old != old else 0.9 * old + 0.1 * new
 
 
 class MipnetNode(LifecycleNode):
@@ -128,7 +128,8 @@ class MipnetNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._model_error = ''
         self._configured = p
-        self._edges = [(int(a), int(b)) for a, b in getattr(self._estimator.skeleton, 'edges', ())]
+        skeleton = self._estimator.skeleton
+        self._edges = edges_by_name(skeleton.name, skeleton.num_joints)
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
         out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
@@ -373,28 +374,21 @@ class MipnetNode(LifecycleNode):
         pub_kp, pub_markers, pub_annotated = self._pub_kp, self._pub_markers, self._pub_annotated
         if est is None or pub_kp is None:
             return
-        bad_boxes: dict = {}
-        boxes = convert.select_person_boxes(frame.detections.detections, live.person_class_ids,
-                                            live.detection_score_threshold, live.max_boxes,
-                                            live.unlabeled_is_person, image_shape=bgr.shape[:2],
-                                            rejected=bad_boxes)
-        if bad_boxes:
-            n_bad = sum(bad_boxes.values())
+        selection = select_person_boxes(frame.detections.detections, DetectionPolicy.from_params(live),
+                                        image_shape=bgr.shape[:2])
+        if selection.rejected:
             with self._stats_lock:
-                self.stats.rejected_boxes += n_bad
-            self.get_logger().warning(
-                f'{n_bad} detection box(es) rejected (' + ', '.join(f'{k}: {v}' for k, v in sorted(bad_boxes.items()))
-                + '): the rest of the frame is processed', throttle_duration_sec=LOG_THROTTLE_SEC)
-        boxes = self._cut_to_budget(boxes, frame, live, bgr.shape[:2])
+                self.stats.rejected_boxes += sum(selection.rejected.values())
+            self.get_logger().warning(selection.rejection_log(), throttle_duration_sec=LOG_THROTTLE_SEC)
+        boxes = self._cut_to_budget(selection.boxes, live)
         t_model = time.perf_counter()
-        people = est(bgr, np.stack([b[2] for b in boxes]).astype(np.float32)) if boxes else []
+        people = est(bgr, np.stack([b.xyxy for b in boxes]).astype(np.float32),
+                     box_scores=np.array([b.score for b in boxes])) if boxes else []
         t_message = time.perf_counter()
         self._budget.record(len(boxes), t_message - t_model)
         header = frame.image.header
-        box_scores = convert.detection_scores(frame.detections.detections, boxes, live.person_class_ids,
-                                              live.unlabeled_is_person)
         msg = convert.people_to_msg(header, bgr.shape[:2], str(getattr(est.skeleton, 'name', '')), people, boxes,
-                                    conf.keypoint_threshold, live.instance_threshold, box_scores)
+                                    conf.keypoint_threshold, live.instance_threshold)
         t_publish = time.perf_counter()
         gate = self._worker.gate
         if not gate.publish(generation, pub_kp, msg):
@@ -405,7 +399,8 @@ class MipnetNode(LifecycleNode):
                                                          default=0) > 0
         if want_markers or want_image:
             from mipnet_ros.ros import visualize
-            drawn = convert.msg_to_arrays(msg)
+            from mipnet_ros.ros.person_record import read_people
+            drawn = read_people(msg)
             if want_markers:
                 gate.publish(generation, pub_markers,
                              visualize.markers_msg(header, drawn, self._edges, scale=live.marker_scale))
@@ -429,15 +424,14 @@ class MipnetNode(LifecycleNode):
             s.people = len(msg.persons)
             s.people_total += len(msg.persons)
             s.processing_ms = dt_ms
-            first = s.processed == 1
-            s.processing_ms_mean = _ema(s.processing_ms_mean, dt_ms, first)
-            s.model_ms_mean = _ema(s.model_ms_mean, stages['model'], first)
-            s.overhead_ms_mean = _ema(s.overhead_ms_mean, overhead_ms, first)
-            s.pairing_ms_mean = _ema(s.pairing_ms_mean, frame.pairing_ms, first)
+            s.processing_ms_mean = moving_average(s.processing_ms_mean, dt_ms)
+            s.model_ms_mean = moving_average(s.model_ms_mean, stages['model'])
+            s.overhead_ms_mean = moving_average(s.overhead_ms_mean, overhead_ms)
+            s.pairing_ms_mean = moving_average(s.pairing_ms_mean, frame.pairing_ms)
             s.frame_age_ms = age_ms
 
-    def _cut_to_budget(self, boxes: list, frame: Frame, live: PoseParams, image_shape) -> list:
-        """The best-scoring boxes that fit in frame_budget_sec (all of them when they fit)."""
+    def _cut_to_budget(self, boxes: List[PersonBox], live: PoseParams) -> List[PersonBox]:
+        """The best-scoring boxes that fit in frame_budget_sec (`boxes` come best first; all when they fit)."""
         allowed = self._budget.allowed(len(boxes), live.frame_budget_sec)
         if allowed >= len(boxes):
             return boxes
@@ -448,9 +442,7 @@ class MipnetNode(LifecycleNode):
             f'{cut} of {len(boxes)} person box(es) left out (lowest scores): at '
             f'{self._budget.sec_per_box * 1e3:.0f} ms per box the frame would exceed frame_budget_sec='
             f'{live.frame_budget_sec:g} s (raise it, or lower max_boxes)', throttle_duration_sec=LOG_THROTTLE_SEC)
-        return convert.select_person_boxes(frame.detections.detections, live.person_class_ids,
-                                           live.detection_score_threshold, allowed, live.unlabeled_is_person,
-                                           image_shape=image_shape, rejected={})
+        return boxes[:allowed]
 
     def estimator_spec(self):
         """ModelSpec of the loaded model (None before configure)."""

@@ -7,8 +7,9 @@ most one line per topic and period, with the number of events and the last polic
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Dict
+
+from mipnet_ros.ros.log_throttle import LogThrottle
 
 
 class IncompatibleQosLog:
@@ -16,11 +17,18 @@ class IncompatibleQosLog:
 
     def __init__(self, logger: Any, period_sec: float = 5.0):
         self.logger = logger
-        self.period_sec = float(period_sec)
+        self._throttle = LogThrottle(period_sec)
         self.counts: Dict[str, int] = {}
         self._unlogged: Dict[str, int] = {}
-        self._last_log: Dict[str, float] = {}
         self._lock = threading.Lock()
+
+    @property
+    def period_sec(self) -> float:
+        return self._throttle.period_sec
+
+    @period_sec.setter
+    def period_sec(self, value: float) -> None:
+        self._throttle.period_sec = float(value)
 
     def subscription_callbacks(self, topic: str):
         from rclpy.event_handler import SubscriptionEventCallbacks
@@ -31,14 +39,13 @@ class IncompatibleQosLog:
         return PublisherEventCallbacks(incompatible_qos=lambda ev: self.on_event(topic, 'subscriber', ev))
 
     def on_event(self, topic: str, peer: str, event: Any) -> None:
-        now = time.monotonic()
         new = max(1, int(getattr(event, 'total_count_change', 1) or 1))   # the middleware may coalesce events
         with self._lock:
             self.counts[topic] = self.counts.get(topic, 0) + new
             self._unlogged[topic] = self._unlogged.get(topic, 0) + new
-            if now - self._last_log.get(topic, -1e18) < self.period_sec:
+            if not self._throttle.ready(topic):
                 return
-            n, self._unlogged[topic], self._last_log[topic] = self._unlogged[topic], 0, now
+            n, self._unlogged[topic] = self._unlogged[topic], 0
         self.logger.warning(
             f"{n} {peer}(s) on '{topic}' with incompatible QoS (last policy: {_policy_name(event)}); "
             f'no messages flow between them ({self.counts[topic]} so far; see the qos.* parameters)')

@@ -17,7 +17,6 @@ IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'
 YOLO_DETECTIONS_TYPE = 'yolo_msgs/msg/DetectionArray'   # yolo_ros, accepted when installed
 DIAGNOSTICS = '/diagnostics'
-DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
 KEYPOINTS_TYPE = 'mipnet_ros/msg/PersonKeypointsArray'
 MODEL_INFO_TYPE = 'mipnet_ros/msg/PoseModelInfo'
 MARKERS_TYPE = 'visualization_msgs/msg/MarkerArray'
@@ -33,9 +32,6 @@ KEYPOINTS_3D_TYPE = 'mipnet_ros/msg/PersonKeypoints3DArray'
 
 # ROS4HRI (REP-155) bodies: absolute names, as the HRI ecosystem expects them
 HRI_BODIES_TRACKED = '/humans/bodies/tracked'
-HRI_IDS_TYPE = 'hri_msgs/msg/IdsList'
-HRI_SKELETON_TYPE = 'hri_msgs/msg/Skeleton2D'
-HRI_ROI_TYPE = 'hri_msgs/msg/NormalizedRegionOfInterest2D'
 
 
 def private_leaf(name: str) -> str:

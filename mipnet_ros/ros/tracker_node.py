@@ -6,14 +6,16 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core import person_box
+from mipnet_ros.core.skeleton import edges_by_name
+from mipnet_ros.core.stats import moving_average
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
 from mipnet_ros.ros import convert, topics
 from mipnet_ros.ros.failures import parameter_failure
@@ -21,6 +23,7 @@ from mipnet_ros.ros.params import NodeParameters, qos_profile
 from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
+from mipnet_ros.ros.person_record import PublishedPerson, read_people
 
 NODE_NAME = 'mipnet_tracker'
 LOG_THROTTLE_SEC = 5.0
@@ -33,6 +36,14 @@ DROP_ADVICE = {
     'out_of_order': 'a message older than the last one arrived late; republished untracked',
     'duplicate_stamp': 'two messages with the same stamp; the second is republished untracked',
 }
+
+
+@dataclass
+class TrackedFrame:
+    """What ~/annotated_image and the markers draw of one tracked message (read once)."""
+    header: Any
+    people: List[PublishedPerson]
+    edges: Tuple[Tuple[int, int], ...]
 
 
 @dataclass
@@ -161,8 +172,7 @@ class TrackerNode(DownstreamLifecycleNode):
             return
         dt_ms = (time.perf_counter() - t0) * 1e3
         with self._lock:
-            m = self.stats.processing_ms_mean
-            self.stats.processing_ms_mean = dt_ms if m != m else 0.9 * m + 0.1 * dt_ms
+            self.stats.processing_ms_mean = moving_average(self.stats.processing_ms_mean, dt_ms)
 
     def _on_image(self, msg) -> None:
         pairer, pub = self._pairer, self._pub_annotated
@@ -172,7 +182,7 @@ class TrackerNode(DownstreamLifecycleNode):
         if pair is not None:
             self._annotate(pair[1], pair[2])
 
-    def _annotate(self, image, tracked) -> None:
+    def _annotate(self, image, tracked: 'TrackedFrame') -> None:
         """~/annotated_image: the camera image with the tracked people, coloured by track id."""
         from mipnet_ros.ros import visualize
         try:
@@ -183,11 +193,10 @@ class TrackerNode(DownstreamLifecycleNode):
             self.get_logger().warning(f'image for ~/annotated_image rejected ({exc.reason}): {exc}',
                                       throttle_duration_sec=LOG_THROTTLE_SEC)
             return
-        drawn = convert.msg_to_arrays(tracked)
-        edges = _edges(tracked.skeleton, len(drawn[0]['keypoints']) if drawn else 0)
         pub = self._pub_annotated
         if pub is not None:
-            pub.publish(convert.bgr_to_image_msg(visualize.draw_people(bgr, drawn, edges), tracked.header))
+            pub.publish(convert.bgr_to_image_msg(visualize.draw_people(bgr, tracked.people, tracked.edges),
+                                                 tracked.header))
             with self._lock:
                 self.stats.annotated_published += 1
 
@@ -195,8 +204,8 @@ class TrackerNode(DownstreamLifecycleNode):
         tracker, guard, pub = self._tracker, self._guard, self._pub
         if tracker is None or guard is None or pub is None:
             return
-        people = convert.msg_to_arrays(msg)
-        repaired = sum(_needs_repair(p, q) for p, q in zip(msg.persons, people))
+        people = read_people(msg)           # the one conversion of this message
+        repaired = sum(p.repaired for p in people)
         with self._lock:
             self.stats.received += 1
             self.stats.empty += int(not people)
@@ -238,17 +247,21 @@ class TrackerNode(DownstreamLifecycleNode):
         out = tracked_msg(msg, people, observations, track_ids)
         pub.publish(out)
         annotated, pairer = self._pub_annotated, self._pairer
-        if annotated is not None and pairer is not None and annotated.get_subscription_count() > 0:
-            pair = pairer.add_detections(convert.stamp_to_ns(out.header.stamp), out)
-            if pair is not None:
-                self._annotate(pair[1], pair[2])
         live = self.params
         markers = self._pub_markers
-        if live.publish_markers and markers is not None and markers.get_subscription_count() > 0:
+        want_image = annotated is not None and pairer is not None and annotated.get_subscription_count() > 0
+        want_markers = live.publish_markers and markers is not None and markers.get_subscription_count() > 0
+        if not (want_image or want_markers):
+            return
+        frame = TrackedFrame(out.header, [replace(p, track_id=t) for p, t in zip(people, track_ids)],
+                             edges_by_name(msg.skeleton, people[0].num_joints if people else 0))
+        if want_image:
+            pair = pairer.add_detections(convert.stamp_to_ns(out.header.stamp), frame)
+            if pair is not None:
+                self._annotate(pair[1], pair[2])
+        if want_markers:
             from mipnet_ros.ros import visualize
-            drawn = convert.msg_to_arrays(out)
-            edges = _edges(msg.skeleton, len(drawn[0]['keypoints']) if drawn else 0)
-            markers.publish(visualize.markers_msg(out.header, drawn, edges, scale=live.marker_scale,
+            markers.publish(visualize.markers_msg(out.header, frame.people, frame.edges, scale=live.marker_scale,
                                                   ns='mipnet_tracker'))
 
     # ------------------------------------------------------------------ diagnostics
@@ -293,51 +306,29 @@ def _join(counts: dict) -> str:
     return ', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))
 
 
-def _edges(skeleton: str, num_joints: int) -> list:
-    from mipnet_ros.core.skeleton import get_skeleton, skeleton_for_joints
-    try:
-        skel = get_skeleton(skeleton)
-    except KeyError:
-        skel = skeleton_for_joints(num_joints) if num_joints else None
-    return [(a, b) for a, b in skel.edges if a < num_joints and b < num_joints] if skel is not None else []
-
-
-def _needs_repair(person: Any, drawn: dict) -> bool:
-    """The message broke its contract for this person (NaN/inf, unequal lengths, no visibility)."""
-    n = len(drawn['keypoints'])
-    if len(person.x) != len(person.y) or len(person.visibility) != n or len(person.keypoint_scores) != n:
-        return True
-    values = np.concatenate([np.asarray(person.x, np.float64), np.asarray(person.y, np.float64),
-                             np.asarray(person.keypoint_scores, np.float64), drawn['box'], drawn['crop_box']])
-    return not bool(np.all(np.isfinite(values)))
-
-
-def _observation(person: dict, image_shape) -> Observation:
-    kp, vis = person['keypoints'], person['visibility']
-    box = person['box']
+def _observation(person: PublishedPerson, image_shape) -> Observation:
+    kp, vis, box = person.keypoints, person.visibility, person.box
     if not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
-        box = person_box.own_box(kp, vis, person['crop_box'], image_shape if min(image_shape) > 0 else (1e6, 1e6))
-    return Observation(kp.astype(np.float64), vis, np.asarray(box, np.float64), person_box.unit_score(person['score']))
+        box = person_box.own_box(kp, vis, person.crop_box, image_shape if min(image_shape) > 0 else (1e6, 1e6))
+    return Observation(kp.astype(np.float64), vis, np.asarray(box, np.float64), person_box.unit_score(person.score))
 
 
-def tracked_msg(msg: Any, people: List[dict], observations: List[Observation], track_ids: List[str]):
+def tracked_msg(msg: Any, people: List[PublishedPerson], observations: List[Observation], track_ids: List[str]):
     """The input message with track ids, the header copied exactly, and no NaN in what it passes on."""
     from mipnet_ros.msg import PersonKeypointsArray
     out = PersonKeypointsArray(header=msg.header, image_width=msg.image_width, image_height=msg.image_height,
                                skeleton=msg.skeleton)
-    for person, drawn, obs, tid in zip(msg.persons, people, observations, track_ids):
+    for person, read, obs, tid in zip(msg.persons, people, observations, track_ids):
         person.track_id = tid
-        if _needs_repair(person, drawn):
-            if not np.all(np.isfinite(drawn['box'])):
+        if read.repaired:
+            if not np.all(np.isfinite(read.box)):
                 person.bbox = convert.xyxy_to_bbox2d(obs.box)
-            if not np.all(np.isfinite(drawn['crop_box'])):
+            if not np.all(np.isfinite(read.crop_box)):
                 person.crop_bbox = convert.xyxy_to_bbox2d(obs.box)
-            k = len(drawn['keypoints'])
-            person.x = drawn['keypoints'][:, 0].tolist()
-            person.y = drawn['keypoints'][:, 1].tolist()
-            person.visibility = drawn['visibility'].tolist()
-            scores = np.resize(np.nan_to_num(drawn['scores'], nan=0.0), k) if k else np.zeros(0)
-            person.keypoint_scores = np.clip(scores, 0.0, 1.0).astype(np.float32).tolist()
+            person.x = read.keypoints[:, 0].tolist()
+            person.y = read.keypoints[:, 1].tolist()
+            person.visibility = read.visibility.tolist()
+            person.keypoint_scores = read.scores.tolist()
         person.score = person_box.unit_score(person.score, 0.0)
         person.detection_score = person_box.unit_score(person.detection_score)
         out.persons.append(person)

@@ -3,11 +3,12 @@
 Why it works this way: docs/design_notes.md."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mipnet_ros.ros import topics as T
+from mipnet_ros.core import person_box
+from mipnet_ros.ros.person_record import PublishedPerson
 
 # One colour per person (BGR), cycling; instance > 0 (a hidden person) gets a dashed box.
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
@@ -23,17 +24,13 @@ def person_color(i: int, track_id: str = '') -> Tuple[int, int, int]:
     return PALETTE[i % len(PALETTE)]
 
 
-def _color_of(i: int, person: Dict[str, Any]) -> Tuple[int, int, int]:
-    return person_color(i, str(person.get('track_id') or ''))
+def _color_of(i: int, person: PublishedPerson) -> Tuple[int, int, int]:
+    return person_color(i, person.track_id)
 
 
-def _valid(person: Dict[str, Any], kp: np.ndarray) -> np.ndarray:
-    """Joints to draw: visibility 2 (confident); without visibility, the finite ones."""
-    finite = np.all(np.isfinite(kp), axis=1)
-    vis = person.get('visibility')
-    if vis is None or len(vis) != len(kp):
-        return finite
-    return finite & (np.asarray(vis).reshape(-1) == 2)
+def _valid(person: PublishedPerson) -> np.ndarray:
+    """Joints to draw: the confident ones (visibility 2)."""
+    return np.asarray(person.visibility).reshape(-1) == person_box.CONFIDENT
 
 
 def _dashed_rect(img: np.ndarray, p1, p2, color, thickness: int, dash: int = 8) -> None:
@@ -49,7 +46,7 @@ def _dashed_rect(img: np.ndarray, p1, p2, color, thickness: int, dash: int = 8) 
                 cv2.line(img, (fixed, s), (fixed, e), color, thickness, cv2.LINE_AA)
 
 
-def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
+def draw_people(image_bgr: np.ndarray, people: Sequence[PublishedPerson],
                 edges: Sequence[Tuple[int, int]], draw_boxes: bool = True,
                 draw_labels: bool = True) -> np.ndarray:
     """A copy of `image_bgr` with every person's box, skeleton edges and joints drawn."""
@@ -60,18 +57,18 @@ def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
     radius = max(2, int(round(3 * scale)))
     for i, p in enumerate(people):
         color = _color_of(i, p)
-        kp = np.asarray(p['keypoints'], np.float32).reshape(-1, 2)
-        ok = _valid(p, kp)
-        box = p.get('box')
-        if draw_boxes and box is not None and np.all(np.isfinite(box)):
+        kp = np.asarray(p.keypoints, np.float32).reshape(-1, 2)
+        ok = _valid(p)
+        box = p.box
+        if draw_boxes and np.all(np.isfinite(box)):
             x1, y1, x2, y2 = (int(round(v)) for v in box)
-            if int(p.get('instance', 0)) > 0:
+            if p.instance > 0:
                 _dashed_rect(out, (x1, y1), (x2, y2), color, thick)
             else:
                 cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
             if draw_labels:
-                name = p.get('track_id') or p.get('id') or i
-                label = f"{name} l{int(p.get('instance', 0))} {float(p.get('score', 0.0)):.2f}"
+                name = p.track_id or p.id or i
+                label = f'{name} l{p.instance} {p.score:.2f}'
                 cv2.putText(out, label, (x1 + 2, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                             0.45 * scale, color, max(1, thick // 2), cv2.LINE_AA)
         for a, b in edges:
@@ -84,7 +81,7 @@ def draw_people(image_bgr: np.ndarray, people: Sequence[Dict[str, Any]],
     return out
 
 
-def marker_geometry(people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int, int]],
+def marker_geometry(people: Sequence[PublishedPerson], edges: Sequence[Tuple[int, int]],
                     scale: float) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Per person: (edge segment end points (2E, 3), joint points (J, 3)) in metres, z = 0.
 
@@ -92,8 +89,8 @@ def marker_geometry(people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int,
     """
     result = []
     for p in people:
-        kp = np.asarray(p['keypoints'], np.float64).reshape(-1, 2)
-        ok = _valid(p, kp)
+        kp = np.asarray(p.keypoints, np.float64).reshape(-1, 2)
+        ok = _valid(p)
         pts = np.zeros((len(kp), 3))
         pts[:, :2] = kp * scale
         result.append(skeleton_geometry(pts, ok, edges))
@@ -108,7 +105,7 @@ def skeleton_geometry(points: np.ndarray, ok: np.ndarray, edges: Sequence[Tuple[
     return np.array(seg, np.float64).reshape(-1, 3), np.asarray(points, np.float64)[np.asarray(ok, bool)]
 
 
-def markers_msg(header: Any, people: Sequence[Dict[str, Any]], edges: Sequence[Tuple[int, int]],
+def markers_msg(header: Any, people: Sequence[PublishedPerson], edges: Sequence[Tuple[int, int]],
                 scale: float = 0.001, ns: str = 'mipnet', line_width_px: float = 3.0,
                 joint_size_px: float = 8.0):
     """visualization_msgs/MarkerArray of the image-plane skeletons (see skeleton_markers)."""

@@ -67,7 +67,6 @@ class FrameWorker:
         self._name = name
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()     # set once, at shutdown; never cleared
-        self._busy = threading.Event()     # set while a frame is being handled
 
     def activate(self) -> int:
         """Open a new generation (starting the thread the first time) and return it."""
@@ -99,10 +98,6 @@ class FrameWorker:
         return True
 
     @property
-    def busy(self) -> bool:
-        return self._busy.is_set()
-
-    @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -112,10 +107,7 @@ class FrameWorker:
             generation = self.gate.current()
             if frame is None or generation is None or self._stop.is_set():
                 continue                    # taken between generations: dropped unseen
-            self._busy.set()
             try:
                 self._handle(frame, generation)
             except Exception as exc:  # noqa: BLE001 - keep serving; the node reports it
                 self._on_error(exc, not self.gate.is_open(generation))
-            finally:
-                self._busy.clear()

@@ -80,7 +80,7 @@ class Checker:
     def __init__(self, device: str, data: Optional[Path], log: Callable[[str], None] = print):
         import torch
 
-        from mipnet_ros.core import transforms as T
+        from mipnet_ros.core import transforms
         from mipnet_ros.core.resources import bundled_model_path
         from mipnet_ros.core.model.checkpoint import load_checkpoint
         from mipnet_ros.core.model.registry import ModelSpec, build_model
@@ -92,8 +92,8 @@ class Checker:
         self.trained = load_checkpoint(self.model_path)          # the bundled model, trained weights
         torch.manual_seed(0)
         self.w32 = build_model(ModelSpec('hrnet_w32', instances=2)).eval()   # the official size, random weights
-        self.crops_trained, _, _ = T.prepare_crops(self.image, self.boxes, self.trained.spec.input_size)
-        self.crops_w32, _, _ = T.prepare_crops(self.image, self.boxes, self.w32.spec.input_size)
+        self.crops_trained, _, _ = transforms.prepare_crops(self.image, self.boxes, self.trained.spec.input_size)
+        self.crops_w32, _, _ = transforms.prepare_crops(self.image, self.boxes, self.w32.spec.input_size)
         self.results: Dict[str, Dict[str, Any]] = {}
 
     def run(self, name: str, fn: Callable[[], Dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from mipnet_ros.core.stats import percentile_summary
+from mipnet_ros.ros.convert import stamp_to_ns
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
 DEFAULT_JSON = Path('out') / 'soak.json'
@@ -147,7 +148,7 @@ class SoakDriver:
 
     def _on_keypoints(self, msg) -> None:
         now = time.perf_counter()
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        stamp = stamp_to_ns(msg.header.stamp)
         with self.cond:
             self.arrived.setdefault(stamp, now)
             self.cond.notify_all()

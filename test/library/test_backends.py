@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from mipnet_ros.core import backends as B  # noqa: E402
-from mipnet_ros.core import device as D  # noqa: E402
+from mipnet_ros.core import backends  # noqa: E402
+from mipnet_ros.core import device  # noqa: E402
 
 SIZE = (64, 64)
 
@@ -46,40 +46,40 @@ def onnx_files(model, tmp_path_factory):
 # ---------------------------------------------------------------------- providers
 def test_provider_defaults_aliases_and_options():
     avail = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
-    assert D.resolve_providers(None, 'cpu', available=avail) == ['CPUExecutionProvider']
-    assert D.resolve_providers(None, 'cuda:1', available=avail) == [
+    assert device.resolve_providers(None, 'cpu', available=avail) == ['CPUExecutionProvider']
+    assert device.resolve_providers(None, 'cuda:1', available=avail) == [
         ('CUDAExecutionProvider', {'device_id': '1'}), 'CPUExecutionProvider']
-    trt = D.resolve_providers(['trt', 'cuda'], 'cuda:0', fp16=True, trt_cache_dir='/tmp/engines', available=avail)
+    trt = device.resolve_providers(['trt', 'cuda'], 'cuda:0', fp16=True, trt_cache_dir='/tmp/engines', available=avail)
     assert trt[0] == ('TensorrtExecutionProvider', {'device_id': '0', 'trt_fp16_enable': 'True',
                                                     'trt_engine_cache_enable': 'True',
                                                     'trt_engine_cache_path': '/tmp/engines'})
     assert trt[1][0] == 'CUDAExecutionProvider' and trt[-1] == 'CPUExecutionProvider'
     # explicit options (as the ROS node passes them) are kept
-    user = D.resolve_providers([('TensorrtExecutionProvider', {'trt_engine_cache_path': '/x'})], 'cuda',
+    user = device.resolve_providers([('TensorrtExecutionProvider', {'trt_engine_cache_path': '/x'})], 'cuda',
                                trt_cache_dir='/y', available=avail)
     assert user[0][1]['trt_engine_cache_path'] == '/x'
 
 
 def test_missing_provider_falls_back_or_raises():
     with pytest.warns(RuntimeWarning, match='CUDAExecutionProvider'):
-        got = D.resolve_providers(None, 'cuda:0', available=['CPUExecutionProvider'])
+        got = device.resolve_providers(None, 'cuda:0', available=['CPUExecutionProvider'])
     assert got == ['CPUExecutionProvider']
-    with pytest.raises(B.BackendError, match='allow_fallback') as err:
-        D.resolve_providers(['cuda'], 'cuda:0', allow_fallback=False, available=['CPUExecutionProvider'])
+    with pytest.raises(backends.BackendError, match='allow_fallback') as err:
+        device.resolve_providers(['cuda'], 'cuda:0', allow_fallback=False, available=['CPUExecutionProvider'])
     assert err.value.parameter == 'providers'       # what the node names in its ERROR line
     with pytest.raises(ValueError) as err:
-        D.resolve_providers(None, 'tpu:0', available=['CPUExecutionProvider'])
+        device.resolve_providers(None, 'tpu:0', available=['CPUExecutionProvider'])
     assert err.value.parameter == 'device'
 
 
 def test_torch_cuda_request_without_gpu(model):
     if torch.cuda.is_available():
         pytest.skip('this machine has CUDA')
-    with pytest.raises(B.BackendError, match='CUDA') as err:
-        B.TorchBackend(model, device='cuda:0', allow_fallback=False)
+    with pytest.raises(backends.BackendError, match='CUDA') as err:
+        backends.TorchBackend(model, device='cuda:0', allow_fallback=False)
     assert err.value.parameter == 'device'
     with pytest.warns(RuntimeWarning):
-        be = B.TorchBackend(model, device='cuda:0', fp16=True)
+        be = backends.TorchBackend(model, device='cuda:0', fp16=True)
     assert be.device.type == 'cpu' and not be.fp16
 
 
@@ -93,7 +93,7 @@ def test_run_chunked_halves_on_oom():
             raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')
         return np.arange(a, b)
 
-    out = B.run_chunked(fn, 10, 8)
+    out = backends.run_chunked(fn, 10, 8)
     np.testing.assert_array_equal(out, np.arange(10))
     assert calls[:3] == [8, 4, 2] and max(calls[3:]) <= 2
 
@@ -106,18 +106,18 @@ def test_run_chunked_halves_on_oom():
             raise RuntimeError('cuDNN error: CUDNN_STATUS_ALLOC_FAILED')
         return np.arange(a, b)
 
-    np.testing.assert_array_equal(B.run_chunked(cudnn, 5, 8), np.arange(5))
+    np.testing.assert_array_equal(backends.run_chunked(cudnn, 5, 8), np.arange(5))
     assert calls[:3] == [5, 4, 2]
 
     def broken(a, b):
         raise RuntimeError('shape mismatch')
 
     with pytest.raises(RuntimeError, match='shape mismatch'):
-        B.run_chunked(broken, 4, 2)
+        backends.run_chunked(broken, 4, 2)
 
 
 def test_torch_backend_chunking_and_layouts(model, crops, reference):
-    be = B.TorchBackend(model, max_batch=4)       # 4 rows: shared runs 1 box (3 lambdas) per chunk
+    be = backends.TorchBackend(model, max_batch=4)       # 4 rows: shared runs 1 box (3 lambdas) per chunk
     shared = be.run_shared(crops, 3)
     assert shared.shape == (5, 3, 17, 16, 16) and shared.dtype == np.float32
     np.testing.assert_allclose(shared, reference, atol=1e-5)
@@ -131,7 +131,7 @@ def test_torch_backend_chunking_and_layouts(model, crops, reference):
 # ---------------------------------------------------------------------- onnxruntime
 @pytest.mark.parametrize('layout', ['per_instance', 'shared_trunk'])
 def test_onnx_backend_matches_torch(layout, onnx_files, crops, reference):
-    be = B.OnnxBackend(onnx_files[layout], max_batch=4)
+    be = backends.OnnxBackend(onnx_files[layout], max_batch=4)
     assert be.layout == layout and be.spec.instances == 3 and be.spec.input_size == SIZE
     assert be.providers[0] == 'CPUExecutionProvider'
     np.testing.assert_allclose(be.run_shared(crops, 3), reference, atol=1e-4)
@@ -144,22 +144,22 @@ def test_onnx_backend_matches_torch(layout, onnx_files, crops, reference):
 def test_onnx_backend_fallback_and_strict(onnx_files):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        be = B.OnnxBackend(onnx_files['per_instance'], device='cuda:0', fp16=True)
+        be = backends.OnnxBackend(onnx_files['per_instance'], device='cuda:0', fp16=True)
     import onnxruntime as ort
     if 'CUDAExecutionProvider' not in ort.get_available_providers():
         assert be.providers == ['CPUExecutionProvider']
         assert any('CUDAExecutionProvider' in str(w.message) for w in caught)
         assert any('fp16' in str(w.message) for w in caught)
-        with pytest.raises(B.BackendError, match='not available'):
-            B.OnnxBackend(onnx_files['per_instance'], providers=['CUDAExecutionProvider'], allow_fallback=False)
+        with pytest.raises(backends.BackendError, match='not available'):
+            backends.OnnxBackend(onnx_files['per_instance'], providers=['CUDAExecutionProvider'], allow_fallback=False)
 
 
 def test_onnx_backend_rejects_garbage(tmp_path):
     pytest.importorskip('onnxruntime')
     bad = tmp_path / 'bad.onnx'
     bad.write_bytes(b'not a model')
-    with pytest.raises(B.BackendError, match='bad.onnx'):
-        B.OnnxBackend(bad)
+    with pytest.raises(backends.BackendError, match='bad.onnx'):
+        backends.OnnxBackend(bad)
 
 
 # ---------------------------------------------------------------------- bench helpers

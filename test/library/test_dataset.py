@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mipnet_ros.core import transforms as T
+from mipnet_ros.core import transforms
 from mipnet_ros.core.data import CocoPoseDataset, DatasetConfig
 from mipnet_ros.core.data.augment import AugmentConfig
 from mipnet_ros.core.skeleton import COCO17
@@ -30,9 +30,9 @@ def _annotations(path):
 
 
 def _to_image(sample, joints_crop, input_size):
-    inv = T.affine_matrices(sample['center'][None], sample['scale'][None], input_size, sample['rotation'],
+    inv = transforms.affine_matrices(sample['center'][None], sample['scale'][None], input_size, sample['rotation'],
                             inverse=True)
-    return T.apply_affine(joints_crop[None, :, :2], inv)[0]
+    return transforms.apply_affine(joints_crop[None, :, :2], inv)[0]
 
 
 def test_ochuman_pairs_give_two_instances_own_person_first():

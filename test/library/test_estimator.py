@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from mipnet_ros.core import transforms as T  # noqa: E402
+from mipnet_ros.core import transforms  # noqa: E402
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip  # noqa: E402
 from mipnet_ros.core.estimator import Person, PoseEstimator  # noqa: E402
 
@@ -57,7 +57,7 @@ def test_outputs_shapes_count_and_box_mapping(est, image):
     assert all(isinstance(p, Person) for p in people)
     assert sorted((p.box_index, p.instance) for p in people) == [(b, i) for b in range(3) for i in range(2)]
     assert [p.score for p in people] == sorted((p.score for p in people), reverse=True)
-    centers, scales = T.box_to_center_scale(BOXES, SIZE)
+    centers, scales = transforms.box_to_center_scale(BOXES, SIZE)
     for p in people:
         assert p.keypoints.shape == (17, 2) and p.keypoints.dtype == np.float32
         assert p.keypoint_scores.shape == (17,)
@@ -67,11 +67,11 @@ def test_outputs_shapes_count_and_box_mapping(est, image):
         assert (p.keypoints >= lo).all() and (p.keypoints <= hi).all(), p.box_index
 
 
-def test_person_score_is_rescored_mean_with_decay(est, image):
+def test_person_score_is_the_confident_sum_over_all_joints_with_decay(est, image):
     people = est(image, BOXES, box_scores=np.array([1.0, 0.5, 0.8]))
-    for p in people:
+    for p in people:   # mean of the confident joints x the fraction confident (core/person_score.py)
         conf = p.keypoint_scores[p.keypoint_scores > est.keypoint_threshold]
-        expected = conf.mean() if conf.size else 0.0
+        expected = conf.sum() / len(p.keypoint_scores)
         expected *= (0.5 if p.instance > 0 else 1.0) * [1.0, 0.5, 0.8][p.box_index]
         assert p.score == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
@@ -155,7 +155,7 @@ def test_instances_limit_and_errors(ckpt, est, image):
 def test_flip_merges_mirrored_prediction(ckpt, image):
     flip = PoseEstimator(ckpt, flip=True, oks_nms_threshold=None)
     kp, sc = flip.estimate_batch(image, BOXES)
-    crops, centers, scales = T.prepare_crops(image, BOXES, SIZE)
+    crops, centers, scales = transforms.prepare_crops(image, BOXES, SIZE)
     model = flip.backend.model
     with torch.no_grad():
         hm = model.forward_shared(torch.from_numpy(crops), 2).numpy()
@@ -163,7 +163,7 @@ def test_flip_merges_mirrored_prediction(ckpt, image):
     merged = merge_flip(hm, hm_f, flip.skeleton.flip_pairs)
     coords, maxvals = HeatmapCodec(SIZE).decode(merged)
     np.testing.assert_allclose(sc, np.clip(maxvals, 0, 1), atol=1e-5)    # scores are clipped to [0, 1]
-    back = T.heatmap_to_image(coords, centers, scales, (SIZE[0] // 4, SIZE[1] // 4))
+    back = transforms.heatmap_to_image(coords, centers, scales, (SIZE[0] // 4, SIZE[1] // 4))
     np.testing.assert_allclose(kp, back, atol=1e-3)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mipnet_ros.core.onnx_meta import read_metadata
-from mipnet_ros.core import backends as B
-from mipnet_ros.core import device as D
+from mipnet_ros.core import backends
+from mipnet_ros.core import device
 from mipnet_ros.core import export
 from mipnet_ros.core.model.registry import ModelSpec, build_model
 
@@ -48,16 +48,16 @@ def test_fp16_backend_keeps_the_keypoints_of_real_crops(trained_files):
     from mipnet_ros.tools.gpu_check import load_scene
     from mipnet_ros.core.transforms import prepare_crops
     f32, f16 = trained_files
-    spec = B.OnnxBackend(f32).spec
+    spec = backends.OnnxBackend(f32).spec
     image, boxes, _ = load_scene(None)
     crops, _, _ = prepare_crops(image, boxes, spec.input_size)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        half = B.OnnxBackend(f16, fp16=True)
+        half = backends.OnnxBackend(f16, fp16=True)
     assert half.precision == 'fp16'
     assert any('half-precision graph on the CPU' in str(w.message) for w in caught)
     assert not any('needs the TensorRT' in str(w.message) for w in caught)
-    ref, got = B.OnnxBackend(f32).run_shared(crops, 2), half.run_shared(crops, 2)
+    ref, got = backends.OnnxBackend(f32).run_shared(crops, 2), half.run_shared(crops, 2)
     assert got.dtype == np.float32 and got.shape == ref.shape
     assert np.abs(got - ref).max() <= export.FP16_TOLERANCE * np.abs(ref).max()
     codec = HeatmapCodec(spec.input_size)
@@ -70,7 +70,7 @@ def test_fp16_backend_keeps_the_keypoints_of_real_crops(trained_files):
 def test_fp16_flag_on_a_float32_file_says_how_to_get_one(trained_files):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        B.OnnxBackend(trained_files[0], fp16=True)
+        backends.OnnxBackend(trained_files[0], fp16=True)
     assert any('export --fp16' in str(w.message) for w in caught)
 
 
@@ -90,9 +90,9 @@ def test_conversion_beyond_tolerance_writes_nothing(tmp_path, one_torch_thread):
 
 def test_only_the_cuda_provider_gets_the_fp16_graph():
     avail = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
-    assert D.wants_fp16_graph('cuda:0', True, available=avail)
-    assert not D.wants_fp16_graph('cuda:0', False, available=avail)
-    assert not D.wants_fp16_graph('tensorrt:0', True, available=avail)     # TensorRT: fp16 is a build flag
-    assert not D.wants_fp16_graph('cpu', True, available=avail)
-    assert not D.wants_fp16_graph('cuda:0', True, available=['CPUExecutionProvider'])   # fell back to the CPU
-    assert D.wants_fp16_graph('cpu', True, providers=['cuda'], available=avail)         # explicit providers win
+    assert device.wants_fp16_graph('cuda:0', True, available=avail)
+    assert not device.wants_fp16_graph('cuda:0', False, available=avail)
+    assert not device.wants_fp16_graph('tensorrt:0', True, available=avail)     # TensorRT: fp16 is a build flag
+    assert not device.wants_fp16_graph('cpu', True, available=avail)
+    assert not device.wants_fp16_graph('cuda:0', True, available=['CPUExecutionProvider'])   # fell back to the CPU
+    assert device.wants_fp16_graph('cpu', True, providers=['cuda'], available=avail)         # explicit providers win

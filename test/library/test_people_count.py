@@ -53,10 +53,10 @@ def test_eval_sweep_runs_the_network_once_and_brackets_nms(tmp_path, one_torch_t
     """Threshold 1.0 suppresses nothing (OKS never exceeds 1), 0.0 keeps one person per image."""
     import argparse
 
-    from mipnet_ros.core import evaluate as E
+    from mipnet_ros.core import evaluate
     ann, images = SHARED / 'coco' / 'test_coco.json', SHARED / 'coco'
     parser = argparse.ArgumentParser()
-    E.add_arguments(parser)
+    evaluate.add_arguments(parser)
     out = tmp_path / 'eval.json'
     args = parser.parse_args(['--checkpoint', 'models/mipnet_w16s_n2.pth', '--ann', str(ann), '--images', str(images),
                               '--oks-nms', '0.9,1.0,0.0', '--instance-threshold', '0,0.5', '--no-progress',
@@ -64,12 +64,12 @@ def test_eval_sweep_runs_the_network_once_and_brackets_nms(tmp_path, one_torch_t
     root = Path(__file__).resolve().parents[2]
     args.checkpoint = str(root / args.checkpoint)
     calls = []
-    real = E.predict_raw
-    E.predict_raw = lambda *a, **k: calls.append(1) or real(*a, **k)
+    real = evaluate.predict_raw
+    evaluate.predict_raw = lambda *a, **k: calls.append(1) or real(*a, **k)
     try:
-        assert E.main(args) == 0
+        assert evaluate.main(args) == 0
     finally:
-        E.predict_raw = real
+        evaluate.predict_raw = real
     report = json.loads(out.read_text())
     assert len(calls) == 1
     gt = json.loads(ann.read_text())

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip('onnxruntime')
 from mipnet_ros.core.onnx_meta import LAYOUT_SHARED, read_metadata  # noqa: E402
-from mipnet_ros.core import export as E  # noqa: E402
-from mipnet_ros.core import quantize as Q  # noqa: E402
+from mipnet_ros.core import export  # noqa: E402
+from mipnet_ros.core import quantize  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def _need_data():
 
 def _export_args(out: Path, *extra: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    E.add_arguments(parser)
+    export.add_arguments(parser)
     return parser.parse_args(['--checkpoint', str(bundled_model_path()), '--onnx', str(out), '--shared-trunk',
                               *extra])
 
@@ -37,15 +37,15 @@ def int8_model(tmp_path_factory, one_torch_thread):
     _need_data()
     out = tmp_path_factory.mktemp('int8') / 'bundled.onnx'
     args = _export_args(out, '--int8', '--calib-ann', str(MERGED), '--calib-images', str(DATA))
-    assert E.main(args) == 0
-    return out, E.int8_path(out)
+    assert export.main(args) == 0
+    return out, export.int8_path(out)
 
 
 def test_int8_file_is_quantized_and_keeps_metadata(int8_model):
     import onnx
     fp32, int8 = int8_model
     assert int8.name == 'bundled.int8.onnx' and int8.is_file()
-    assert Q.is_int8(int8) and not Q.is_int8(fp32)
+    assert quantize.is_int8(int8) and not quantize.is_int8(fp32)
     meta32, meta8 = read_metadata(fp32), read_metadata(int8)
     assert meta8['spec'] == meta32['spec'] and meta8['layout'] == meta32['layout'] == LAYOUT_SHARED
     assert (meta32['precision'], meta8['precision']) == ('fp32', 'int8')
@@ -66,7 +66,7 @@ def test_shipped_int8_model_matches_the_bundled_float32_one():
     _need_data()
     shipped = bundled_model_path().with_suffix('.int8.onnx')
     fp32 = bundled_model_path().with_suffix('.onnx')
-    assert Q.is_int8(shipped)
+    assert quantize.is_int8(shipped)
     assert {**read_metadata(shipped), 'precision': 'fp32'} == read_metadata(fp32)
     _assert_close_on_real_people(fp32, shipped)
 
@@ -102,17 +102,17 @@ def test_int8_check_failure_leaves_no_file(tmp_path, one_torch_thread):
     from mipnet_ros.core.model.checkpoint import load_checkpoint
     model = load_checkpoint(bundled_model_path())
     fp32 = tmp_path / 'm.onnx'
-    E.export_onnx(model, fp32, shared_trunk=True)
-    crops = Q.calibration_crops(MERGED, DATA, model.spec.input_size, count=12)
+    export.export_onnx(model, fp32, shared_trunk=True)
+    crops = quantize.calibration_crops(MERGED, DATA, model.spec.input_size, count=12)
     assert crops.shape == (12, 3) + tuple(model.spec.input_size) and crops.dtype == np.float32
     out = tmp_path / 'm.int8.onnx'
-    with pytest.raises(Q.QuantizationError, match='was not written'):
-        Q.quantize_checked(fp32, out, crops, min_agreement=1.01, holdout=4)
+    with pytest.raises(quantize.QuantizationError, match='was not written'):
+        quantize.quantize_checked(fp32, out, crops, min_agreement=1.01, holdout=4)
     assert not out.exists()
-    info = Q.quantize_checked(fp32, out, crops, min_agreement=None, holdout=4)
+    info = quantize.quantize_checked(fp32, out, crops, min_agreement=None, holdout=4)
     assert info['calibration_crops'] == 8 and info['check_crops'] == 4 and 0 <= info['agreement'] <= 1
-    with pytest.raises(Q.QuantizationError, match='already int8'):
-        Q.quantize_onnx(out, tmp_path / 'again.onnx', crops)
+    with pytest.raises(quantize.QuantizationError, match='already int8'):
+        quantize.quantize_onnx(out, tmp_path / 'again.onnx', crops)
 
 
 def test_int8_needs_calibration_data(tmp_path, capsys):

@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from mipnet_ros import cli
-from mipnet_ros.core import train as T
+from mipnet_ros.core import train
 from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core.train_config import load_config
 from mipnet_ros.core.train_pace import auto_threads, pace_note
@@ -34,8 +34,8 @@ def _config(tmp_path: Path, max_steps: int) -> str:
 
 
 def test_last_checkpoint_loads_wherever_a_model_is_accepted(tmp_path, capsys):
-    T.train(load_config(_config(tmp_path, 1)), progress=False)
-    last = tmp_path / 'run' / T.LAST
+    train.train(load_config(_config(tmp_path, 1)), progress=False)
+    last = tmp_path / 'run' / train.LAST
     assert set(torch.load(last, weights_only=False)) >= {'optimizer', 'rng', 'state_dict'}   # the full state
     from mipnet_ros.core.estimator import PoseEstimator
     from mipnet_ros.core.model.checkpoint import load_checkpoint
@@ -48,23 +48,23 @@ def test_last_checkpoint_loads_wherever_a_model_is_accepted(tmp_path, capsys):
 
 def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
     config = _config(tmp_path, 1)
-    T.train(load_config(config), progress=False)
+    train.train(load_config(config), progress=False)
     run = tmp_path / 'run'
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     with pytest.raises(UsageError, match='--resume.*--overwrite'):
-        T.train(load_config(config), progress=False)
+        train.train(load_config(config), progress=False)
     assert cli.main(['train', '--config', config, '--no-progress']) == 2
     err = capsys.readouterr().err
     assert err.startswith('train: error: ') and 'already holds a run' in err and 'Traceback' not in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before          # nothing touched
     assert cli.main(['train', '--config', config, '--no-progress', '--overwrite']) == 0
-    steps = [json.loads(line)['step'] for line in (run / T.LOG).read_text().splitlines()]
+    steps = [json.loads(line)['step'] for line in (run / train.LOG).read_text().splitlines()]
     assert steps == [1]                                                        # a fresh log, not appended
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint_and_says_how(tmp_path, capsys, monkeypatch):
     calls = {'n': 0}
-    original = T.MultiInstanceLoss
+    original = train.MultiInstanceLoss
 
     class InterruptAtStep2(original):
         def forward(self, *args):
@@ -73,16 +73,16 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_says_how(tmp_path, capsys, monk
                 os.kill(os.getpid(), signal.SIGINT)      # what Ctrl-C sends, in the middle of step 2
             return super().forward(*args)
 
-    monkeypatch.setattr(T, 'MultiInstanceLoss', InterruptAtStep2)
+    monkeypatch.setattr(train, 'MultiInstanceLoss', InterruptAtStep2)
     config = _config(tmp_path, 4)
     assert cli.main(['train', '--config', config, '--no-progress', '--set', 'optim.lr=0.002']) == 130
     err = capsys.readouterr().err
     assert 'saved' in err and f"--config {config} --set optim.lr=0.002 --resume" in err
-    last = torch.load(tmp_path / 'run' / T.LAST, weights_only=False)
-    assert last['global_step'] == 2 and not (tmp_path / 'run' / T.FINAL).exists()
+    last = torch.load(tmp_path / 'run' / train.LAST, weights_only=False)
+    assert last['global_step'] == 2 and not (tmp_path / 'run' / train.FINAL).exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler       # handler restored
-    monkeypatch.setattr(T, 'MultiInstanceLoss', original)
-    final = T.train(load_config(config, ['optim.lr=0.002']), resume=True, progress=False)
+    monkeypatch.setattr(train, 'MultiInstanceLoss', original)
+    final = train.train(load_config(config, ['optim.lr=0.002']), resume=True, progress=False)
     assert torch.load(final, weights_only=True)['steps'] == 4
 
 

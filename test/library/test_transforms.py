@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mipnet_ros.core import transforms as T
+from mipnet_ros.core import transforms
 
 
 def _three_point_matrix(center, scale_px, output_size, rot_deg=0.0, shift=(0.0, 0.0), inverse=False):
@@ -31,7 +31,7 @@ def _three_point_matrix(center, scale_px, output_size, rot_deg=0.0, shift=(0.0, 
 
 def test_box_to_center_scale_aspect_and_padding():
     boxes = np.array([[10, 20, 110, 420], [0, 0, 300, 100], [5, 5, 5 + 96, 5 + 128]], float)
-    centers, scales = T.box_to_center_scale(boxes, (256, 192))
+    centers, scales = transforms.box_to_center_scale(boxes, (256, 192))
     np.testing.assert_allclose(centers, [[60, 220], [150, 50], [53, 69]])
     np.testing.assert_allclose(scales[:, 0] / scales[:, 1], 192 / 256)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -47,8 +47,8 @@ def test_box_to_center_scale_aspect_and_padding():
 def test_affine_matches_three_point_construction(rot, shift, output_size):
     centers = np.array([[100.0, 200.0], [321.5, 45.25]])
     scales = np.array([[150.0, 200.0], [72.0, 96.0]])
-    mats = T.affine_matrices(centers, scales, output_size, rotation=rot, shift=shift)
-    invs = T.affine_matrices(centers, scales, output_size, rotation=rot, shift=shift, inverse=True)
+    mats = transforms.affine_matrices(centers, scales, output_size, rotation=rot, shift=shift)
+    invs = transforms.affine_matrices(centers, scales, output_size, rotation=rot, shift=shift, inverse=True)
     for i in range(2):
         ref = _three_point_matrix(centers[i], scales[i], output_size, rot, shift)
         ref_inv = _three_point_matrix(centers[i], scales[i], output_size, rot, shift, inverse=True)
@@ -61,12 +61,12 @@ def test_inverse_mapping_round_trip():
     centers = rng.uniform(50, 500, (5, 2))
     scales = np.stack([rng.uniform(40, 300, 5)] * 2, 1) * [0.75, 1.0]
     pts = rng.uniform(0, 600, (5, 3, 17, 2))           # (M, N, K, 2): many poses per box
-    hm = T.image_to_heatmap(pts, centers, scales, (64, 48))
-    np.testing.assert_allclose(T.heatmap_to_image(hm, centers, scales, (64, 48)), pts, atol=1e-8)
+    hm = transforms.image_to_heatmap(pts, centers, scales, (64, 48))
+    np.testing.assert_allclose(transforms.heatmap_to_image(hm, centers, scales, (64, 48)), pts, atol=1e-8)
     # the box centre lands in the middle of the heatmap; heatmap = crop / 4
-    mid = T.image_to_heatmap(centers[:, None], centers, scales, (64, 48))
+    mid = transforms.image_to_heatmap(centers[:, None], centers, scales, (64, 48))
     np.testing.assert_allclose(mid[:, 0], np.tile([24.0, 32.0], (5, 1)))
-    crop = T.apply_affine(pts, T.affine_matrices(centers, scales, (256, 192)))
+    crop = transforms.apply_affine(pts, transforms.affine_matrices(centers, scales, (256, 192)))
     np.testing.assert_allclose(crop / 4, hm, atol=1e-8)
 
 
@@ -74,25 +74,25 @@ def test_vectorised_crop_equals_per_box_crop():
     rng = np.random.default_rng(1)
     image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 100, 200], [200, 50, 330, 260], [-20, -30, 60, 40], [150, 100, 151, 102]], float)
-    crops, centers, scales = T.prepare_crops(image, boxes, (256, 192))
+    crops, centers, scales = transforms.prepare_crops(image, boxes, (256, 192))
     assert crops.shape == (4, 3, 256, 192) and crops.dtype == np.float32
     for i, box in enumerate(boxes):
-        c, s = T.box_to_center_scale(box, (256, 192))
+        c, s = transforms.box_to_center_scale(box, (256, 192))
         mat = _three_point_matrix(c[0], s[0], (256, 192))
         one = cv2.warpAffine(image, mat, (192, 256), flags=cv2.INTER_LINEAR)
         rgb = one[..., ::-1].astype(np.float32) / 255.0
-        ref = ((rgb - T.IMAGENET_MEAN_RGB) / T.IMAGENET_STD_RGB).transpose(2, 0, 1)
+        ref = ((rgb - transforms.IMAGENET_MEAN_RGB) / transforms.IMAGENET_STD_RGB).transpose(2, 0, 1)
         np.testing.assert_allclose(crops[i], ref, atol=2e-2)   # float32 matrices in the oracle
-    back = T.denormalize_crops(crops)
-    raw = T.crop_images(image, T.affine_matrices(centers, scales, (256, 192)), (256, 192))
+    back = transforms.denormalize_crops(crops)
+    raw = transforms.crop_images(image, transforms.affine_matrices(centers, scales, (256, 192)), (256, 192))
     np.testing.assert_array_equal(back, raw)
 
 
 def test_crop_puts_box_centre_in_the_middle():
     image = np.zeros((300, 400, 3), np.uint8)
     cv2.circle(image, (250, 120), 3, (255, 255, 255), -1)
-    raw = T.crop_images(image, T.affine_matrices(*T.box_to_center_scale([[200, 40, 300, 200]], (256, 192)),
-                                                 (256, 192)), (256, 192))[0]
+    center, scale = transforms.box_to_center_scale([[200, 40, 300, 200]], (256, 192))
+    raw = transforms.crop_images(image, transforms.affine_matrices(center, scale, (256, 192)), (256, 192))[0]
     ys, xs = np.nonzero(raw[..., 0] > 128)
     assert abs(xs.mean() - 96) < 1.0 and abs(ys.mean() - 128) < 1.0
 
@@ -100,7 +100,7 @@ def test_crop_puts_box_centre_in_the_middle():
 def test_normalize_channel_order_and_stats():
     crop = np.zeros((1, 2, 2, 3), np.uint8)
     crop[..., 0] = 255            # pure blue in BGR
-    out = T.normalize_crops(crop)
+    out = transforms.normalize_crops(crop)
     assert out.shape == (1, 3, 2, 2) and out.dtype == np.float32 and out.flags['C_CONTIGUOUS']
     np.testing.assert_allclose(out[0, :, 0, 0], [(0 - .485) / .229, (0 - .456) / .224, (1 - .406) / .225], rtol=1e-5)
 
@@ -116,13 +116,15 @@ def test_valid_box_mask():
         [-50, -50, -1, -1],        # above-left of the image
         [-50, -50, 5, 5],          # partly inside: kept
     ])
-    assert T.valid_box_mask(boxes, (480, 640)).tolist() == [True, False, False, False, False, False, False, True]
-    assert T.valid_box_mask(np.zeros((0, 4)), (10, 10)).shape == (0,)
+    assert transforms.valid_box_mask(boxes, (480, 640)).tolist() == \
+        [True, False, False, False, False, False, False, True]
+    assert transforms.valid_box_mask(np.zeros((0, 4)), (10, 10)).shape == (0,)
 
 
 def test_per_box_rotation_array():
     centers = np.array([[100.0, 200.0], [321.5, 45.25]])
     scales = np.array([[150.0, 200.0], [72.0, 96.0]])
-    both = T.affine_matrices(centers, scales, (256, 192), rotation=np.array([30.0, -17.0]))
-    np.testing.assert_allclose(both[0], T.affine_matrices(centers[:1], scales[:1], (256, 192), rotation=30.0)[0])
-    np.testing.assert_allclose(both[1], T.affine_matrices(centers[1:], scales[1:], (256, 192), rotation=-17.0)[0])
+    both = transforms.affine_matrices(centers, scales, (256, 192), rotation=np.array([30.0, -17.0]))
+    one = transforms.affine_matrices
+    np.testing.assert_allclose(both[0], one(centers[:1], scales[:1], (256, 192), rotation=30.0)[0])
+    np.testing.assert_allclose(both[1], one(centers[1:], scales[1:], (256, 192), rotation=-17.0)[0])

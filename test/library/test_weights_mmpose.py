@@ -6,7 +6,6 @@ is renamed into mmpose's layout (backbone under `backbone.`, the 1x1 head conv a
 scores in `meta` as mmpose's evaluation hook leaves them), saved, converted and loaded back.
 """
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,6 +15,7 @@ from mipnet_ros.core.model.checkpoint import CheckpointError, load_checkpoint  #
 from mipnet_ros.core.weights.mmpose import from_mmpose  # noqa: E402
 from mipnet_ros.core.weights.resolve import convert  # noqa: E402
 from mipnet_ros.core.weights.zoo import ZooEntry  # noqa: E402
+from mipnet_ros.testing.mmpose_layout import to_mmpose  # noqa: E402
 
 SIZE = (128, 96)
 TOL = 1e-5
@@ -25,16 +25,6 @@ def entry(layout='mmpose', arch='hrnet_w32'):
     return ZooEntry(name='test_w32', arch=arch, instances=1, input_size=SIZE, training_data='none',
                     published_ap=0.0, ap_note='', licence='', file_name='test.pth', sha256='', layout=layout,
                     manual='test')
-
-
-def to_mmpose(state, version):
-    head = {'0.x': 'keypoint_head.', '1.x': 'head.'}[version]
-    out = {(head if k.startswith('final_layer.') else 'backbone.') + k: v for k, v in state.items()}
-    if version == '1.x':
-        out['data_preprocessor.mean'] = torch.tensor([123.675, 116.28, 103.53]).view(-1, 1, 1)
-        out['data_preprocessor.std'] = torch.tensor([58.395, 57.12, 57.375]).view(-1, 1, 1)
-    return {'meta': {'mmpose_version': version, 'hook_msgs': {'best_score': np.float64(0.746)}},
-            'state_dict': out}
 
 
 @pytest.fixture(scope='module')

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from mipnet_ros.testing import bad_inputs as BI  # noqa: E402
+from mipnet_ros.testing import bad_inputs  # noqa: E402
 from mipnet_ros.offline import bag_io  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
@@ -44,7 +44,7 @@ REJECT_GRACE_S = 0.15             # lockstep pause after a pair that must not be
 MESSAGE_GAP_S = 0.03
 ANSWER_TIMEOUT_S = 60.0
 WARN_THROTTLE_S = 5.0             # the node's warning throttle (node.LOG_THROTTLE_SEC)
-KINDS = BI.build_corpus()
+KINDS = bad_inputs.build_corpus()
 
 
 def frames_by_stamp():
@@ -61,7 +61,7 @@ def frames_by_stamp():
 # ------------------------------------------------------------------------------------------ manifest
 def test_manifest_is_generated_and_committed():
     committed = json.loads((REPO / 'test' / 'data' / 'bad_inputs.json').read_text())
-    assert committed == json.loads(BI.json_text(BI.manifest(KINDS))), \
+    assert committed == json.loads(bad_inputs.json_text(bad_inputs.manifest(KINDS))), \
         'test/data/bad_inputs.json is stale: run python -m mipnet_ros.testing.bad_inputs'
     assert len(committed) >= 40
     names = [k['kind'] for k in committed]
@@ -91,17 +91,18 @@ def test_manifest_covers_the_issue_list():
             header = cand
     if header is not None:
         declared = set(re.findall(r'const char \w+\[\] = "([^"]+)"', header.read_text()))
-        supported = {e for e, _ in BI.SUPPORTED_ENCODINGS}
+        supported = {e for e, _ in bad_inputs.SUPPORTED_ENCODINGS}
         assert declared - supported <= encodings, sorted(declared - supported - encodings)
     assert len(encodings) >= 40
 
 
 def test_bag_matches_manifest(tmp_path):
     bag = tmp_path / 'bad.mcap'
-    BI.write_bag(BI.build_corpus(huge=False), bag)
+    bad_inputs.write_bag(bad_inputs.build_corpus(huge=False), bag)
     assert bag.stat().st_size < 2_000_000
     msgs = list(bag_io.read_raw(str(bag)))
-    expected = [(topic, m.stamp_ns) for _i, topic, _t, m in BI.iter_messages(BI.build_corpus(huge=False))]
+    corpus = bad_inputs.build_corpus(huge=False)
+    expected = [(topic, m.stamp_ns) for _i, topic, _t, m in bad_inputs.iter_messages(corpus)]
     assert [(t, header_stamp_ns(raw)) for t, _ty, _ts, raw in msgs] == expected
 
 
@@ -189,7 +190,7 @@ class Player:
 
 def _play(player, bag, frames):
     """Lockstep/flood playback; returns per-transport publication counts and the flood figures."""
-    order = BI.kind_of_message(KINDS)
+    order = bad_inputs.kind_of_message(KINDS)
     kinds = {k.kind: k for k in KINDS}
     sent = defaultdict(set)                     # (transport, stamp) -> {'image', 'detections'}
     completed = set()
@@ -210,7 +211,7 @@ def _play(player, bag, frames):
             j = i
             while j < len(raw_msgs) and order[j] == kind.kind:
                 topic, _ty, _t, raw = raw_msgs[j]
-                side = 'image' if topic == BI.TOPICS[transport][0] else 'detections'
+                side = 'image' if topic == bad_inputs.TOPICS[transport][0] else 'detections'
                 (pub_img if side == 'image' else pub_det).publish(raw)
                 counts[(transport, side)] += 1
                 if side == 'detections':
@@ -224,7 +225,7 @@ def _play(player, bag, frames):
             i = j
             continue
         topic, _ty, _t, raw = raw_msgs[i]
-        side = 'image' if topic == BI.TOPICS[transport][0] else 'detections'
+        side = 'image' if topic == bad_inputs.TOPICS[transport][0] else 'detections'
         stamp = header_stamp_ns(raw)
         key = (transport, stamp)
         t_pub = time.time()
@@ -251,11 +252,12 @@ def _play(player, bag, frames):
 def replay(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('bad_inputs')
     bag = tmp / 'bad_inputs.mcap'
-    BI.write_bag(KINDS, bag)
+    bad_inputs.write_bag(KINDS, bag)
     model = write_untrained_checkpoint(tmp / 'random.pth', instances=INSTANCES)
     params = write_params_file(tmp / 'params.yaml', {
         'instance_threshold': 0.0, 'keypoint_threshold': 0.0, 'oks_nms_threshold': 1.0,
-        'max_boxes': BI.MAX_BOXES, 'detection_score_threshold': BI.SCORE_THRESHOLD, 'unlabeled_is_person': False,
+        'max_boxes': bad_inputs.MAX_BOXES, 'detection_score_threshold': bad_inputs.SCORE_THRESHOLD,
+        'unlabeled_is_person': False,
         'person_class_ids': ['person', '0', '1'], 'cache_size': 30, 'stamp_slop_sec': 0.0,
         'qos.image.reliability': 'reliable', 'qos.image.depth': 10, 'qos.detections.reliability': 'reliable',
         'stale_frame_age_sec': 3600.0,

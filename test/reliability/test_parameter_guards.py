@@ -13,14 +13,7 @@ from mipnet_ros.ros import pose_params as P  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.qos_events import IncompatibleQosLog  # noqa: E402
-
-
-class Lines:
-    def __init__(self):
-        self.lines = []
-
-    def warning(self, text, **_kw):
-        self.lines.append(text)
+from mipnet_ros.testing.log_lines import LogLines  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -179,16 +172,16 @@ def test_model_info_republished_after_a_live_change(model, ctx):
 
 
 def test_qos_log_throttles_per_topic():
-    log = Lines()
+    log = LogLines()
     q = IncompatibleQosLog(log, period_sec=60.0)
     for _ in range(67):
         q.on_event('detections', 'publisher', object())
     q.on_event('image', 'publisher', object())
     assert q.counts == {'detections': 67, 'image': 1}
-    assert len(log.lines) == 2 and "'detections'" in log.lines[0] and "'image'" in log.lines[1]
+    assert len(log.warnings) == 2 and "'detections'" in log.warnings[0] and "'image'" in log.warnings[1]
     q.period_sec = 0.0
     q.on_event('detections', 'publisher', object())
-    assert len(log.lines) == 3 and log.lines[2].startswith('67 publisher(s)')   # the 66 held back + this one
+    assert len(log.warnings) == 3 and log.warnings[2].startswith('67 publisher(s)')   # the 66 held back + this one
 
 
 def test_incompatible_publishers_counted_by_the_node(model, ctx):

@@ -7,6 +7,8 @@ import pytest
 cv2 = pytest.importorskip('cv2')
 from mipnet_ros.ros import convert  # noqa: E402
 from mipnet_ros.ros.convert import ImageConversionError  # noqa: E402
+from mipnet_ros.ros.detection_policy import PersonBox  # noqa: E402
+from mipnet_ros.ros.person_record import read_people  # noqa: E402
 
 
 def _image(h=7, w=5, seed=0):
@@ -103,33 +105,6 @@ def test_compressed_garbage_and_unknown_formats_are_rejected():
 
 
 # ------------------------------------------------------------------ with ROS messages
-def _det(cls, score, box, det_id=''):
-    vm = pytest.importorskip('vision_msgs.msg')
-    d = vm.Detection2D(id=det_id)
-    x1, y1, x2, y2 = box
-    d.bbox.center.position.x, d.bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
-    d.bbox.size_x, d.bbox.size_y = float(x2 - x1), float(y2 - y1)
-    if cls is not None:
-        r = vm.ObjectHypothesisWithPose()
-        r.hypothesis.class_id, r.hypothesis.score = cls, score
-        d.results.append(r)
-    return d
-
-
-def test_person_boxes_filter_class_score_size_and_count():
-    dets = [_det('person', 0.9, (0, 0, 10, 20), 'a'), _det('car', 0.99, (0, 0, 5, 5), 'car'),
-            _det('0', 0.5, (10, 10, 30, 40), 'b'), _det('1', 0.2, (1, 1, 4, 4), 'low'),
-            _det('person', 0.8, (5, 5, 5, 9), 'flat'), _det(None, 0.0, (2, 2, 8, 8), 'unlabeled'),
-            _det('person', 0.7, (40, 40, 60, 90), 'c')]
-    got = convert.select_person_boxes(dets, ['person', '0', '1'], 0.3, 0)
-    assert [(i, did) for i, did, _ in got] == [(0, 'a'), (2, 'b'), (6, 'c')]
-    assert np.allclose(got[1][2], [10, 10, 30, 40])
-    best_two = convert.select_person_boxes(dets, ['person', '0', '1'], 0.3, 2)
-    assert [did for _, did, _ in best_two] == ['a', 'c']          # highest scores, original order
-    assert [did for _, did, _ in convert.select_person_boxes(dets, ['person'], 0.0, 0, unlabeled_is_person=True)] \
-        == ['a', 'unlabeled', 'c']
-
-
 def test_image_msgs_to_bgr():
     sm = pytest.importorskip('sensor_msgs.msg')
     bgr = _image(6, 4)
@@ -140,13 +115,18 @@ def test_image_msgs_to_bgr():
     assert np.array_equal(convert.image_msg_to_bgr(comp), bgr)
     back = convert.bgr_to_image_msg(bgr, msg.header, 'bgr8')
     assert back.encoding == 'bgr8' and back.step == 12 and np.array_equal(convert.image_msg_to_bgr(back), bgr)
+    short = sm.Image(height=6, width=4, encoding='rgb8', step=step, data=data[:-1])   # one byte missing
+    with pytest.raises(ImageConversionError) as err:
+        convert.image_msg_to_bgr(short)
+    assert err.value.reason == 'layout'
 
 
 def test_people_to_msg_gives_each_person_its_own_id_box_and_visibility():
     std = pytest.importorskip('std_msgs.msg')
     header = std.Header(frame_id='cam')
     header.stamp.sec, header.stamp.nanosec = 12, 345
-    boxes = [(3, 'det-3', np.array([10, 20, 110, 220], np.float32)), (5, '', np.array([0, 0, 50, 60], np.float32))]
+    boxes = [PersonBox(3, 'det-3', np.array([10, 20, 110, 220], np.float32), 0.75),
+             PersonBox(5, '', np.array([0, 0, 50, 60], np.float32), 0.5)]
     front = np.stack([np.linspace(20, 60, 17), np.linspace(30, 200, 17)], axis=1).astype(np.float32)
     behind = front + np.float32(30.0)                          # the hidden person: shifted right and down
     scores = np.full(17, 0.9, np.float32)
@@ -156,8 +136,7 @@ def test_people_to_msg_gives_each_person_its_own_id_box_and_visibility():
     people = [SimpleNamespace(keypoints=front, keypoint_scores=scores, score=0.8, box_index=0, instance=0),
               SimpleNamespace(keypoints=behind, keypoint_scores=scores, score=0.6, box_index=0, instance=1),
               SimpleNamespace(keypoints=front, keypoint_scores=scores, score=0.1, box_index=1, instance=0)]
-    msg = convert.people_to_msg(header, (240, 100), 'coco17', people, boxes, 0.2, instance_threshold=0.3,
-                                box_scores=[0.75, 0.5])
+    msg = convert.people_to_msg(header, (240, 100), 'coco17', people, boxes, 0.2, instance_threshold=0.3)
     assert msg.header.stamp.sec == 12 and msg.header.stamp.nanosec == 345 and msg.header.frame_id == 'cam'
     assert (msg.image_height, msg.image_width, msg.skeleton) == (240, 100, 'coco17')
     assert len(msg.persons) == 2                                  # the 0.1-score person is below 0.3
@@ -182,37 +161,23 @@ def test_people_to_msg_gives_each_person_its_own_id_box_and_visibility():
     values = [v for p in msg.persons for v in list(p.x) + list(p.y) + list(p.keypoint_scores)
               + [p.score, p.detection_score, p.bbox.size_x, p.bbox.center.position.x, p.crop_bbox.size_y]]
     assert all(np.isfinite(values))
-    back = convert.msg_to_arrays(msg)
-    assert back[1]['instance'] == 1 and back[0]['keypoints'].shape == (17, 2)
-    assert list(back[0]['visibility'][4:7]) == [1, 0, 2] and back[1]['id'] == 'det-3#1'
+    back = read_people(msg)
+    assert back[1].instance == 1 and back[0].keypoints.shape == (17, 2) and not back[0].repaired
+    assert list(back[0].visibility[4:7]) == [1, 0, 2] and back[1].id == 'det-3#1'
 
 
 def test_people_without_detection_ids_are_named_by_index_and_stay_unique():
     std = pytest.importorskip('std_msgs.msg')
     kp = np.tile(np.array([[15.0, 25.0]], np.float32), (17, 1))
     sc = np.full(17, 0.9, np.float32)
-    boxes = [(0, '', np.array([0, 0, 50, 60], np.float32)), (1, 'dup', np.array([5, 5, 50, 60], np.float32)),
-             (2, 'dup', np.array([9, 9, 50, 60], np.float32))]
+    boxes = [PersonBox(0, '', np.array([0, 0, 50, 60], np.float32), 1.0),
+             PersonBox(1, 'dup', np.array([5, 5, 50, 60], np.float32), 1.0),
+             PersonBox(2, 'dup', np.array([9, 9, 50, 60], np.float32), float('nan'))]
     people = [SimpleNamespace(keypoints=kp, keypoint_scores=sc, score=0.8, box_index=i, instance=0) for i in range(3)]
     msg = convert.people_to_msg(std.Header(), (100, 100), 'coco17', people, boxes, 0.2)
     ids = [p.id for p in msg.persons]
     assert ids[0] == '0#0' and ids[1] == 'dup#0' and len(set(ids)) == 3
-    assert [p.detection_score for p in msg.persons] == [1.0] * 3   # no scores given: 1
+    assert [p.detection_score for p in msg.persons] == [1.0] * 3   # a NaN detector score is published as 1
     # all keypoints at one point: still a box of at least one pixel, inside the image
     x1, y1, x2, y2 = convert.bbox2d_to_xyxy(msg.persons[0].bbox)
     assert x2 - x1 >= 1.0 and y2 - y1 >= 1.0 and x1 >= -0.5 and y2 <= 99.5
-
-
-def test_msg_to_arrays_reads_an_older_message_without_visibility():
-    pk = pytest.importorskip('mipnet_ros.msg')
-    p = pk.PersonKeypoints(x=[1.0, float('nan')], y=[2.0, float('nan')], keypoint_scores=[0.9, 0.1])
-    back = convert.msg_to_arrays(pk.PersonKeypointsArray(persons=[p]))[0]
-    assert list(back['visibility']) == [2, 0] and np.all(np.isfinite(back['keypoints']))
-
-
-def test_detection_scores_follow_the_selected_boxes():
-    dets = [_det('person', 0.9, (0, 0, 10, 20), 'a'), _det('car', 0.99, (0, 0, 5, 5)),
-            _det('0', float('nan'), (10, 10, 30, 40), 'b'), _det(None, 0.0, (2, 2, 8, 8), 'u')]
-    boxes = [(0, 'a', None), (2, 'b', None), (3, 'u', None), (9, 'gone', None)]
-    scores = convert.detection_scores(dets, boxes, ['person', '0'], unlabeled_is_person=True)
-    assert scores == [pytest.approx(0.9), 1.0, 1.0, 1.0]      # NaN score and no detection: 1, never NaN

@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip('vision_msgs')
 from mipnet_ros.ros import convert, detection_input  # noqa: E402
+from mipnet_ros.ros.detection_policy import DetectionPolicy, select_person_boxes  # noqa: E402
 
 
 def yolo_det(cls_id, name, score, cx, cy, w, h, det_id=''):
@@ -28,8 +29,8 @@ def test_yolo_array_converts_boxes_classes_and_header():
     assert out.detections[2].results[0].hypothesis.score == pytest.approx(0.7)
     # the default person classes take the person and the unnamed class 0, never the bicycle
     from mipnet_ros.ros.pose_params import PoseParams
-    chosen = convert.select_person_boxes(out.detections, PoseParams().person_class_ids, 0.3, 0)
-    assert [i for i, _, _ in chosen] == [0, 2]
+    chosen = select_person_boxes(out.detections, DetectionPolicy.from_params(PoseParams())).boxes
+    assert sorted(b.index for b in chosen) == [0, 2]
 
 
 def test_missing_yolo_msgs_says_how_to_get_it(monkeypatch):

@@ -15,7 +15,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from mipnet_ros.core.skeleton import COCO17  # noqa: E402
-from mipnet_ros.ros import topics as T  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import xyxy_to_bbox2d  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
@@ -84,12 +84,12 @@ def test_bodies_skeletons_and_rois(setup):
     node, probe, ex = setup
     qos = qos_profile('reliable', 20)
     got = {'tracked': []}
-    probe.create_subscription(hri_msgs.IdsList, T.HRI_BODIES_TRACKED, got['tracked'].append, qos)
+    probe.create_subscription(hri_msgs.IdsList, topics.HRI_BODIES_TRACKED, got['tracked'].append, qos)
     for bid in ('b7', 'bp_9'):
         for leaf, typ in (('skeleton2d', S), ('roi', hri_msgs.NormalizedRegionOfInterest2D)):
             got[bid, leaf] = []
-            probe.create_subscription(typ, T.hri_body_topic(bid, leaf), got[bid, leaf].append, qos)
-    pub = probe.create_publisher(PersonKeypointsArray, '/' + T.KEYPOINTS, qos)
+            probe.create_subscription(typ, topics.hri_body_topic(bid, leaf), got[bid, leaf].append, qos)
+    pub = probe.create_publisher(PersonKeypointsArray, '/' + topics.KEYPOINTS, qos)
     assert spin_until(ex, lambda: pub.get_subscription_count() > 0, 10)
 
     def send(msg, n_tracked):
@@ -121,7 +121,7 @@ def test_bodies_skeletons_and_rois(setup):
                                [100.5 / W, 50.5 / H, 300.5 / W, 400.5 / H, 0.7], atol=1e-5)
 
     # a body that is gone keeps its topics for hri.body_timeout_sec (header time), then they are removed
-    roi_topic = T.hri_body_topic('bp_9', 'roi')
+    roi_topic = topics.hri_body_topic('bp_9', 'roi')
     send(frame(11, [a]), 3)
     assert got['tracked'][-1].ids == ['b7'] and probe.count_publishers(roi_topic) == 1
     send(frame(13, [a]), 4)

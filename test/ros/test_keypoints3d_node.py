@@ -17,7 +17,7 @@ import yaml
 rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from mipnet_ros.ros import topics as T  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
@@ -127,12 +127,12 @@ def test_3d_keypoints_and_every_bad_input(running):
     pub_depth = node.create_publisher(Image, '/cam/depth', rel)
     pub_info = node.create_publisher(CameraInfo, '/cam/depth_info', rel)
     out, markers, diags = [], [], []
-    node.create_subscription(PersonKeypoints3DArray, '/' + T.KEYPOINTS_3D, out.append, rel)
-    node.create_subscription(MarkerArray, '/' + T.MARKERS_3D, markers.append, rel)
+    node.create_subscription(PersonKeypoints3DArray, '/' + topics.KEYPOINTS_3D, out.append, rel)
+    node.create_subscription(MarkerArray, '/' + topics.MARKERS_3D, markers.append, rel)
     node.create_subscription(DiagnosticArray, '/diagnostics', diags.append, rel)
     assert spin_until(ex, lambda: not launcher.alive() or (
         pub_kp.get_subscription_count() and pub_depth.get_subscription_count() and pub_info.get_subscription_count()
-        and node.count_publishers('/' + T.KEYPOINTS_3D)), 60) and launcher.alive(), launcher.log_text()[-2000:]
+        and node.count_publishers('/' + topics.KEYPOINTS_3D)), 60) and launcher.alive(), launcher.log_text()[-2000:]
     time.sleep(0.5)
     good = scene_depth()
 

@@ -48,7 +48,7 @@ def test_launched_pipelines_answer_their_own_camera(tmp_path):
 
     from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file
     from mipnet_ros.ros.params import qos_profile
-    from test_node_topics import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of
+    from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of
     params = write_params_file(tmp_path / 'params.yaml', {'instance_threshold': 0.0, 'publish_annotated': False,
                                                           'publish_markers': False})
     cameras = tmp_path / 'cameras.yaml'

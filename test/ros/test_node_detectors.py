@@ -20,7 +20,7 @@ from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.testing import yolo_msgs_prefix  # noqa: E402
-from test_node_topics import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of  # noqa: E402
+from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of  # noqa: E402
 
 PERSON_BOX, OTHER_BOX = (30, 10, 90, 150), (120, 40, 180, 140)
 

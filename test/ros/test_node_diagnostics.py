@@ -12,7 +12,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
-from test_node_topics import STARTUP_TIMEOUT, Probe, detections_msg, image_msg  # noqa: E402
+from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg  # noqa: E402
 
 STALE_SEC = 1.0
 OK, WARN = 0, 1

@@ -6,31 +6,18 @@ answered) -> deactivate (nothing answered) -> cleanup (publishers gone) -> activ
 """
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # the probe helpers live in test_node_topics
-from test_node_topics import Probe, detections_msg, stamp_of  # noqa: E402
+from mipnet_ros.testing.ros_probe import Probe, call_service, detections_msg, stamp_of  # noqa: E402
 
 from mipnet_ros.ros.convert import compress_bgr  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
-
-
-def _call(probe, client, request, timeout=60.0):
-    assert client.wait_for_service(timeout_sec=30), f'service {client.srv_name} not available'
-    fut = client.call_async(request)
-    deadline = time.time() + timeout
-    while not fut.done() and time.time() < deadline:
-        time.sleep(0.02)
-    assert fut.done(), f'{client.srv_name} did not answer'
-    return fut.result()
 
 
 def _compressed(stamp_ns, width=160, height=120):
@@ -68,10 +55,10 @@ def test_lifecycle_transitions(tmp_path):
         set_params = node.create_client(SetParameters, '/mipnet_node/set_parameters')
 
         def state():
-            return _call(probe, get_state, GetState.Request()).current_state.id
+            return call_service(get_state, GetState.Request()).current_state.id
 
         def transition(tid):
-            return _call(probe, change, ChangeState.Request(transition=Transition(id=tid))).success
+            return call_service(change, ChangeState.Request(transition=Transition(id=tid))).success
 
         kp, _ = probe.collect(PersonKeypointsArray, '/keypoints', qos_profile('reliable', 50))
         diag, _ = probe.collect(DiagnosticArray, '/diagnostics', 10)
@@ -105,7 +92,7 @@ def test_lifecycle_transitions(tmp_path):
         assert time.time() - t0 < 10
         good = Parameter(name='model', value=ParameterValue(type=ParameterType.PARAMETER_STRING,
                                                             string_value=str(model)))
-        res = _call(probe, set_params, SetParameters.Request(parameters=[good]))
+        res = call_service(set_params, SetParameters.Request(parameters=[good]))
         assert res.results[0].successful
 
         assert transition(Transition.TRANSITION_CONFIGURE)

@@ -18,8 +18,7 @@ import _reference_models as ref_models  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
-from test_node_lifecycle import _call  # noqa: E402
-from test_node_topics import Probe, detections_msg, stamp_of  # noqa: E402
+from mipnet_ros.testing.ros_probe import Probe, call_service, detections_msg, stamp_of  # noqa: E402
 
 IMAGE = ref_models.SHARED / 'data' / 'ochuman' / '000817.jpg'
 ARCH = 'hrnet_w16s'
@@ -74,7 +73,7 @@ def test_official_checkpoint_runs_in_the_node_like_the_python_api(tmp_path):
         set_params = node.create_client(SetParameters, '/mipnet_node/set_parameters')
 
         def transition(tid):
-            return _call(probe, change, ChangeState.Request(transition=Transition(id=tid))).success
+            return call_service(change, ChangeState.Request(transition=Transition(id=tid))).success
 
         # a wrong architecture: configure fails with one ERROR line that names the parameter
         assert not transition(Transition.TRANSITION_CONFIGURE)
@@ -84,10 +83,10 @@ def test_official_checkpoint_runs_in_the_node_like_the_python_api(tmp_path):
         assert "parameter 'arch'" in errors[0] and 'arch:=' in errors[0]
 
         empty = Parameter(name='arch', value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=''))
-        assert _call(probe, set_params, SetParameters.Request(parameters=[empty])).results[0].successful
+        assert call_service(set_params, SetParameters.Request(parameters=[empty])).results[0].successful
         assert transition(Transition.TRANSITION_CONFIGURE), launcher.log_text()[-3000:]
         assert transition(Transition.TRANSITION_ACTIVATE), launcher.log_text()[-3000:]
-        assert _call(probe, get_state, GetState.Request()).current_state.id == State.PRIMARY_STATE_ACTIVE
+        assert call_service(get_state, GetState.Request()).current_state.id == State.PRIMARY_STATE_ACTIVE
         assert f'configured: {ARCH} N=2' in launcher.log_text()
 
         got, _ = probe.collect(PersonKeypointsArray, f'/{topics.KEYPOINTS}', qos_profile('reliable', 10))

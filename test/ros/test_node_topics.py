@@ -10,7 +10,6 @@ import hashlib
 import os
 import random
 import subprocess
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,78 +18,12 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
-
-STARTUP_TIMEOUT = 120.0
-
-
-class Probe:
-    """A node in its own context and domain, spinning in a thread, that records what it receives."""
-
-    def __init__(self, domain: int, name: str):
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
-        self.node = rclpy.create_node(name, context=self.ctx)
-        self.executor = SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
-        self.cond = threading.Condition()
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def collect(self, msg_type, topic, qos):
-        got = []
-
-        def cb(msg):
-            with self.cond:
-                got.append(msg)
-                self.cond.notify_all()
-        sub = self.node.create_subscription(msg_type, topic, cb, qos)
-        return got, sub
-
-    def wait(self, predicate, timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(predicate, timeout=timeout)
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.ctx)
-
-
-def stamp_of(msg) -> int:
-    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-
-
-def image_msg(stamp_ns: int, width: int, height: int = 120, encoding: str = 'bgr8', frame_id: str = 'cam'):
-    from sensor_msgs.msg import Image
-    channels = {'bgr8': 3, 'rgb8': 3, 'mono8': 1, 'rgba8': 4, 'bgra8': 4, '16UC1': 2}[encoding]
-    rng = np.random.default_rng(width)
-    data = rng.integers(0, 255, (height, width * channels), dtype=np.uint8)
-    msg = Image(height=height, width=width, encoding=encoding, step=width * channels)
-    msg.data = data.tobytes()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp_ns // 10**9, stamp_ns % 10**9
-    msg.header.frame_id = frame_id
-    return msg
-
-
-def detections_msg(stamp_ns: int, boxes, ids, cls='person', score=0.9):
-    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
-    arr = Detection2DArray()
-    arr.header.stamp.sec, arr.header.stamp.nanosec = stamp_ns // 10**9, stamp_ns % 10**9
-    for (x1, y1, x2, y2), det_id in zip(boxes, ids):
-        d = Detection2D(id=det_id)
-        d.bbox.center.position.x, d.bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
-        d.bbox.size_x, d.bbox.size_y = float(x2 - x1), float(y2 - y1)
-        h = ObjectHypothesisWithPose()
-        h.hypothesis.class_id, h.hypothesis.score = cls, score
-        d.results.append(h)
-        arr.detections.append(d)
-    return arr
+from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of  # noqa: E402
 
 
 def diagnostics_values(probe, diag, after: float, timeout: float = 5.0) -> dict:
@@ -115,7 +48,9 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('node_topics')
     domain = domain_id_for(__file__)
     model = bundled_model_path()
-    params = write_params_file(tmp / 'params.yaml', {'instance_threshold': 0.0, 'keypoint_threshold': 0.0})
+    # no frame budget: on a loaded machine the time per box can make the node run only the best box
+    params = write_params_file(tmp / 'params.yaml', {'instance_threshold': 0.0, 'keypoint_threshold': 0.0,
+                                                     'frame_budget_sec': 0.0})
     ros_env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     launcher = NodeLauncher({'model': str(model), 'params_file': str(params)}, env=ros_env,
                             log_path=tmp / 'launch.log').start()
@@ -192,6 +127,26 @@ def test_best_effort_image_pairs_and_header_is_copied_exactly(env):
         x1, y1, x2, y2 = boxes[p.detection_index]
         assert p.crop_bbox.center.position.x == pytest.approx((x1 + x2) / 2)
     assert {p.detection_index for p in out.persons} == {0, 1}   # everyone's box produced somebody
+
+
+def test_person_scores_are_the_apis_with_the_detector_score(env):
+    """One person-score rule: the node publishes what PoseEstimator gives for the same image, boxes and
+    detector scores (the detector score included)."""
+    from mipnet_ros.core.estimator import PoseEstimator
+    from mipnet_ros.ros.convert import image_msg_to_bgr
+    stamp = 150 * 10**9
+    img = image_msg(stamp, 200, 150)
+    boxes = [(10, 10, 70, 140), (120, 5, 190, 145)]
+    send(env, img, detections_msg(stamp, boxes, ['a', 'b'], score=0.6))
+    assert env.probe.wait(lambda: stamp in outputs(env, {stamp}), 20), 'no keypoints'
+    out = outputs(env, {stamp})[stamp]
+    api = PoseEstimator(model=str(env.model), keypoint_threshold=0.0, instance_threshold=0.0)
+    want = {(p.box_index, p.instance): p.score
+            for p in api(image_msg_to_bgr(img), np.array(boxes, np.float32), box_scores=[0.6, 0.6])}
+    got = {(p.detection_index, p.instance_index): p.score for p in out.persons}
+    assert got.keys() == want.keys() and got
+    assert all(got[k] == pytest.approx(want[k], abs=1e-5) for k in got)
+    assert all(p.detection_score == pytest.approx(0.6) and p.score <= 0.6 + 1e-6 for p in out.persons)
 
 
 def test_shuffled_arrival_pairs_only_same_stamp(env):

@@ -3,25 +3,20 @@ not allowed (the default), and fetches, converts and loads the model once `allow
 
 The node runs in this process (no launch) so that the zoo can point the name at a loopback server.
 """
-import sys
-from pathlib import Path
-
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'library'))   # the zoo fixtures
-from test_weights_zoo import SIZE, cache, served  # noqa: E402,F401 - fixtures
 
 from mipnet_ros.core.weights.cache import weights_dir  # noqa: E402
 
 
-def test_configure_by_zoo_name(served):  # noqa: F811 - the fixture imported above
+def test_configure_by_zoo_name(tiny_zoo_model):
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
     from mipnet_ros.offline.launcher import domain_id_for
     from mipnet_ros.ros.pose_node import MipnetNode
-    _, entry, server = served
+    _, entry, server = tiny_zoo_model
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id_for(__file__))
     node = None
@@ -36,7 +31,7 @@ def test_configure_by_zoo_name(served):  # noqa: F811 - the fixture imported abo
         node.set_parameters([Parameter('allow_download', value=True)])
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS, node._model_error
         assert node._estimator.model_path == str(weights_dir() / 'tiny_coco.pth')
-        assert tuple(node._estimator.input_size) == SIZE and len(server.requests) == 1
+        assert tuple(node._estimator.input_size) == entry.input_size and len(server.requests) == 1
     finally:
         if node is not None:
             node.destroy_node()

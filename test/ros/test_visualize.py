@@ -4,16 +4,18 @@ import pytest
 
 pytest.importorskip('cv2')
 from mipnet_ros.ros import visualize  # noqa: E402
+from mipnet_ros.ros.person_record import PublishedPerson  # noqa: E402
 
 NAN = float('nan')
 
 
 def _person(points, box=(5, 5, 95, 95), instance=0, track_id=''):
-    """A person as msg_to_arrays gives it: NAN in `points` marks a joint with visibility 0 at (0, 0)."""
+    """A person as read from a message: NAN in `points` marks a joint with visibility 0 at (0, 0)."""
     kp = np.array(points, np.float32).reshape(-1, 2)
     vis = np.where(np.isfinite(kp).all(axis=1), 2, 0).astype(np.uint8)
-    return {'keypoints': np.nan_to_num(kp, nan=0.0), 'visibility': vis, 'box': np.array(box, np.float32),
-            'score': 0.9, 'instance': instance, 'id': 'p', 'track_id': track_id}
+    return PublishedPerson(keypoints=np.nan_to_num(kp, nan=0.0), visibility=vis, scores=np.full(len(kp), 0.9, np.float32),
+                           box=np.array(box, np.float32), crop_box=np.array(box, np.float32), score=0.9, id='p',
+                           track_id=track_id, instance=instance)
 
 
 def test_draw_people_draws_valid_edges_only_and_keeps_the_input():
@@ -64,7 +66,7 @@ def test_markers_msg_deleteall_then_lines_and_spheres_per_person():
 def test_below_threshold_joints_are_not_drawn():
     img = np.zeros((100, 100, 3), np.uint8)
     person = _person([[20, 50], [80, 50]])
-    person['visibility'][1] = 1                                  # estimated but not confident
+    person.visibility[1] = 1                                  # estimated but not confident
     out = visualize.draw_people(img, [person], edges=[(0, 1)], draw_boxes=False)
     assert out[50, 20].any() and not out[50, 80].any() and not out[50, 50].any()
 

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mipnet_ros.core import transforms as T
+from mipnet_ros.core import transforms
 from mipnet_ros.core.codec import HeatmapCodec, flip_keypoints
 from mipnet_ros.core.data.augment import AugmentConfig, color_jitter, half_body_box, lower_body_mask, random_geometry
 from mipnet_ros.core.skeleton import Skeleton, get_skeleton
@@ -105,7 +105,7 @@ def build_instance_joints(joints: List[np.ndarray], matrix: np.ndarray, input_si
     slots: List[np.ndarray] = []
     n = 1
     for i, jt in enumerate(joints[:max_instances]):
-        xy = T.apply_affine(jt[None, :, :2], matrix[None])[0]
+        xy = transforms.apply_affine(jt[None, :, :2], matrix[None])[0]
         vis = jt[:, 2].copy()
         inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
         vis[~inside] = 0
@@ -161,7 +161,7 @@ class CocoPoseDataset:
         image = self._read(rec.image_path)
         others = order_others(index, self.by_image.get(rec.image_id, []), self.people)
         all_joints = [rec.joints] + [self.people[i].joints for i in others]
-        center, scale = T.box_to_center_scale(rec.box[None], self.input_size, cfg.padding)
+        center, scale = transforms.box_to_center_scale(rec.box[None], self.input_size, cfg.padding)
         center, scale = center[0], scale[0]
         rotation = 0.0
         rng = self._rng(index)
@@ -180,14 +180,14 @@ class CocoPoseDataset:
                 image = image[:, ::-1]
                 all_joints = [flip_keypoints(j, width, self.skeleton.flip_pairs) for j in all_joints]
                 center = np.array([width - 1 - center[0], center[1]])
-        matrix = T.affine_matrices(center[None], scale[None], self.input_size, rotation)
-        crop = T.crop_images(np.ascontiguousarray(image), matrix, self.input_size)[0]
+        matrix = transforms.affine_matrices(center[None], scale[None], self.input_size, rotation)
+        crop = transforms.crop_images(np.ascontiguousarray(image), matrix, self.input_size)[0]
         if cfg.train:
             crop = color_jitter(crop, rng, cfg.augment.color_jitter)
         joints, n = build_instance_joints(all_joints, matrix[0], self.input_size, max(1, cfg.max_instances))
         target, weight = self.codec.encode(joints[..., :2], joints[..., 2])
         return {
-            'image': T.normalize_crops(crop[None])[0],
+            'image': transforms.normalize_crops(crop[None])[0],
             'target': target,
             'weight': weight,
             'n': np.int64(n),
