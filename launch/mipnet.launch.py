@@ -41,9 +41,13 @@ def _node(context):
                   parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
                   arguments=['--ros-args', '--log-level', get('log_level')])]
     if get('tracker').strip().lower() in ('1', 'true', 'yes'):
+        # the tracker's annotated image reads the camera the way mipnet_node does (raw or compressed)
+        tracker_overrides = {k: v for k, v in overrides.items() if k == 'image_transport'}
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
-                          namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
-                          remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
+                          namespace=get('namespace'), parameters=[get('tracker_params_file'), tracker_overrides],
+                          output='screen',
+                          remappings=[(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, remaps[1][1]),
+                                      (topics.KEYPOINTS, get('keypoints')),
                                       (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
                           arguments=['--ros-args', '--log-level', get('log_level')]))
     return nodes
