@@ -1,9 +1,14 @@
 """Several cameras, one pipeline each: the camera list of launch/multi_camera.launch.py, read and checked.
 
 One YAML names each camera's namespace and its input topics; every other entry of a camera is a
-launch argument of mipnet.launch.py (model, params_file, use_compressed ...), with `defaults`
-applying to all. The RViz layout is written per namespace from rviz/mipnet.rviz, whose topics
-name the un-namespaced node.
+launch argument of mipnet.launch.py (model, params_file, use_compressed, tracker, depth, hri, rviz ...),
+with `defaults` applying to all. Each camera gets exactly its own entries plus the defaults: the launch
+scopes them, so nothing one camera sets reaches the next. The RViz layout is written per namespace from
+rviz/mipnet.rviz, whose topics name the un-namespaced node.
+
+ROS4HRI bodies live on absolute topics (/humans/bodies/...) shared by the whole robot, and a body id
+names one person seen by one tracker: with two HRI cameras the same person would be two bodies, and
+two cameras' ids would collide. So at most one camera may set `hri`; a file with more is refused.
 """
 from __future__ import annotations
 
@@ -30,6 +35,13 @@ class Camera:
     def topic(self, private: str, node_name: str = NODE_NAME) -> str:
         """The absolute name of a private output ('~/markers') of this camera's node."""
         return f'{self.namespace}/{node_name}/{topics.private_leaf(private)}'
+
+
+TRUE = ('1', 'true', 'yes')
+
+
+def is_true(value) -> bool:
+    return _text(value).strip().lower() in TRUE
 
 
 def _text(value) -> str:
@@ -60,6 +72,11 @@ def parse_cameras(doc: Mapping) -> List[Camera]:
         args.setdefault('image', f'{ns}/{topics.IMAGE}')
         args.setdefault('detections', f'{ns}/{topics.DETECTIONS}')
         cameras.append(Camera(ns, args['image'], args['detections'], args))
+    hri = [c.namespace for c in cameras if is_true(c.launch_args.get('hri', 'false'))]
+    if len(hri) > 1:
+        raise ValueError(f"hri is true for {len(hri)} cameras ({', '.join(hri)}): ROS4HRI bodies are published on "
+                         'the robot-wide /humans/bodies/... topics and one person seen by two cameras would be two '
+                         'bodies with colliding ids; set hri: true on one camera only')
     return cameras
 
 
