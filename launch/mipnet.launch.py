@@ -37,9 +37,11 @@ def _node(context):
     image = get('image')
     remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
               (topics.DETECTIONS, get('detections')), (topics.KEYPOINTS, get('keypoints'))]
-    nodes = [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
-                  parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
-                  arguments=['--ros-args', '--log-level', get('log_level')])]
+    nodes = []
+    if get('pose_node').strip().lower() in ('1', 'true', 'yes'):
+        nodes.append(Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'),
+                          namespace=get('namespace'), parameters=[get('params_file'), overrides], remappings=remaps,
+                          output='screen', arguments=['--ros-args', '--log-level', get('log_level')]))
     if get('tracker').strip().lower() in ('1', 'true', 'yes'):
         # the tracker's annotated image reads the camera the way mipnet_node does (raw or compressed)
         tracker_overrides = {k: v for k, v in overrides.items() if k == 'image_transport'}
@@ -90,6 +92,9 @@ def generate_launch_description():
         DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
                               description='Output mipnet_ros/PersonKeypointsArray topic.'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),
+        DeclareLaunchArgument('pose_node', default_value='true',
+                              description='false: start only the nodes downstream of mipnet_node (its keypoints '
+                                          'come from elsewhere, e.g. mipnet_multi_node serving several cameras).'),
         DeclareLaunchArgument('tracker', default_value='false',
                               description='true: also start mipnet_tracker on the keypoints (track ids).'),
         DeclareLaunchArgument('tracker_name', default_value='mipnet_tracker', description='Tracker node name.'),

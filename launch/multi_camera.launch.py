@@ -7,7 +7,8 @@ file's `defaults`, every other argument takes mipnet.launch.py's default (nothin
 into the next). A key that mipnet.launch.py does not declare, or `hri` on more than one camera, stops
 the launch with one error line. `rviz` (here, or per camera in the file) is that camera's rviz argument.
 With rviz_dir set an RViz layout per camera is also written there (rviz/mipnet.rviz, its topics under
-the camera's namespace).
+the camera's namespace). With shared_model (here or in the file) one mipnet_multi_node process runs the
+pose pipelines of all cameras with one model; trackers, 3D and RViz still start per camera.
 """
 import os
 import tempfile
@@ -19,7 +20,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from mipnet_ros.ros.cameras import load_cameras, rviz_config_for
+from mipnet_ros.ros.cameras import is_true, load_cameras, load_shared_model, rviz_config_for
 
 
 def _declared(context, source) -> set:
@@ -33,14 +34,23 @@ def _pipelines(context):
     cameras = load_cameras(get('cameras_file'))
     source = PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'mipnet.launch.py'))
     declared = _declared(context, source)
+    shared = is_true(get('shared_model')) if get('shared_model').strip() else load_shared_model(get('cameras_file'))
+    actions, tmp = [], ''
+    if shared:
+        from mipnet_ros.ros.multi_camera_node import plan_cameras
+        plan_cameras(cameras)          # a camera setting one process cannot honour stops the launch here
+        actions.append(Node(package='mipnet_ros', executable='mipnet_multi_node', output='screen',
+                            arguments=['--cameras-file', get('cameras_file'), '--ros-args', '--log-level',
+                                       get('log_level')]))
     # before mipnet.launch.py has an rviz argument, rviz2 is started here per camera
     rviz_here = 'rviz' not in declared
     rviz_dir = get('rviz_dir')
     template = open(os.path.join(share, 'rviz', 'mipnet.rviz')).read() if rviz_dir or rviz_here else ''
-    actions, tmp = [], ''
     for cam in cameras:
         args = dict(cam.launch_args)
         args.setdefault('rviz', get('rviz'))
+        if shared:
+            args['pose_node'] = 'false'    # mipnet_multi_node publishes its keypoints; the rest runs per camera
         unknown = sorted(set(args) - declared - {'rviz'})
         if unknown:
             raise ValueError(f"camera {cam.namespace}: {', '.join(unknown)} is not an argument of mipnet.launch.py "
@@ -74,6 +84,11 @@ def generate_launch_description():
         DeclareLaunchArgument('rviz', default_value='false',
                               description="true: every camera's rviz argument (rviz2 with a layout for its "
                                           "namespace) unless the camera sets rviz itself."),
+        DeclareLaunchArgument('shared_model', default_value='',
+                              description='true: one mipnet_multi_node process serves every camera with one model '
+                                          '(docs/multi_camera.md); false: one mipnet_node process per camera; '
+                                          "empty = the cameras file's shared_model (false)."),
+        DeclareLaunchArgument('log_level', default_value='info', description='Log level of mipnet_multi_node.'),
         DeclareLaunchArgument('rviz_dir', default_value='',
                               description='Folder where a per-camera RViz layout is written; empty = none.'),
         OpaqueFunction(function=_pipelines),

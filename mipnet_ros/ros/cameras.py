@@ -85,6 +85,19 @@ def load_cameras(path) -> List[Camera]:
     return parse_cameras(yaml.safe_load(Path(path).read_text()))
 
 
+def shared_model(doc: Mapping) -> bool:
+    """The file's `shared_model`: true = one mipnet_multi_node process serves every camera with one model."""
+    value = doc.get('shared_model', False) if isinstance(doc, Mapping) else False
+    if not isinstance(value, (bool, str)) or _text(value).strip().lower() not in TRUE + ('0', 'false', 'no', ''):
+        raise ValueError(f'shared_model must be true or false, got {value!r}')
+    return is_true(value)
+
+
+def load_shared_model(path) -> bool:
+    import yaml
+    return shared_model(yaml.safe_load(Path(path).read_text()))
+
+
 def rviz_config_for(template: str, camera: Camera, node_name: str = NODE_NAME) -> str:
     """rviz/mipnet.rviz with its topics moved under the camera's namespace."""
     text = template
