@@ -170,7 +170,8 @@ def main(args: Optional[List[str]] = None) -> int:
     stop = StopRequest(STOP_DEADLINE_SEC, out_of_time)
     stop.install_signal_handlers()
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
-    nodes = build_nodes(plans, params_file, model, SharedModel(opts.gather_sec))
+    shared = SharedModel(opts.gather_sec)
+    nodes = build_nodes(plans, params_file, model, shared)
     if all(getattr(n.params, 'exit_with_parent', True) for n in nodes):
         stop.watch_parent()
     executor = SingleThreadedExecutor()
@@ -190,6 +191,11 @@ def main(args: Optional[List[str]] = None) -> int:
         pass
     for node in nodes:
         node.stop_processing()
+    log = rclpy.logging.get_logger(PROCESS_NAME)
+    if shared.shared is not None:
+        s = shared.shared.stats
+        log.info(f'shared model: {s.calls} frames in {s.runs} network runs (up to {s.largest_run_calls} cameras '
+                 f'per run, {s.boxes} boxes)')
     for step in [executor.shutdown] + [n.destroy_node for n in nodes] + [rclpy.try_shutdown]:
         try:
             step()

@@ -3,8 +3,9 @@
     python -m mipnet_ros.tools.multi_camera_bench --json docs/results/multi_camera.json
 
 Both layouts are started by multi_camera.launch.py from the same cameras file (shared_model true / false)
-and get the same input (reliable QoS: a lost message would stall the lockstep): every step publishes one 640x480 frame with `--people` person boxes on each camera
-at once, and waits until every camera answered it (so both do exactly the same frames, none dropped).
+and get the same input (reliable QoS: a lost message would stall the lockstep): every step publishes one
+640x480 frame with `--people` person boxes on each camera at once, and waits until every camera answered
+it (so both do exactly the same frames, none dropped).
 Measured on the launched node processes (not the launch itself), from /proc: resident memory after the
 frames (VmRSS) and its peak (VmHWM), summed; CPU time (user + system, all threads) spent during the frames.
 """
@@ -170,6 +171,11 @@ def run_layout(shared: bool, cameras: int, people: int, frames: int, params: Pat
     finally:
         feeder.close()
         launcher.stop()
+    import re
+    batching = re.search(r'shared model: (\d+) frames in (\d+) network runs \(up to (\d+) cameras', launcher.log_text())
+    if batching:      # counted over the process's life: warm-up inferences and warm-up frames included
+        frames_in, runs, largest = (int(v) for v in batching.groups())
+        out['batching'] = {'frames': frames_in, 'network_runs': runs, 'most_cameras_per_run': largest}
     return out
 
 

@@ -61,7 +61,8 @@ def _parameter(probe, node: str, name: str):
 
 
 def _endpoints(probe, topic: str, publishers: bool) -> set:
-    infos = (probe.node.get_publishers_info_by_topic if publishers else probe.node.get_subscriptions_info_by_topic)(topic)
+    node = probe.node
+    infos = (node.get_publishers_info_by_topic if publishers else node.get_subscriptions_info_by_topic)(topic)
     return {f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos}
 
 
@@ -105,8 +106,8 @@ def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tm
         assert _parameter(probe, '/cam_a/mipnet_node', 'device') == 'cpu'
         assert _parameter(probe, '/cam_b/mipnet_node', 'device') == 'auto'
         # remaps: each node on its own camera's topics
-        assert _endpoints(probe, '/cam_a_sensor/color', publishers=False) == {'/cam_a/mipnet_node',
-                                                                             '/cam_a/mipnet_tracker'}
+        assert _endpoints(probe, '/cam_a_sensor/color', publishers=False) == {
+            '/cam_a/mipnet_node', '/cam_a/mipnet_tracker'}
         assert _endpoints(probe, f'/cam_b/{topics.IMAGE}', publishers=False) == {'/cam_b/mipnet_node'}
         assert _endpoints(probe, f'/cam_a/{topics.KEYPOINTS}', publishers=True) == {'/cam_a/mipnet_node'}
         assert '/cam_a/mipnet_tracker' in _endpoints(probe, f'/cam_a/{topics.KEYPOINTS}', publishers=False)
@@ -147,7 +148,8 @@ def test_a_wrong_cameras_file_stops_the_launch_with_its_reason(tmp_path, entry, 
     cameras = tmp_path / 'cameras.yaml'
     cameras.write_text(yaml.safe_dump({'cameras': [{'namespace': 'cam_a', 'hri': True}, entry]}))
     out = subprocess.run(['ros2', 'launch', 'mipnet_ros', 'multi_camera.launch.py', f'cameras_file:={cameras}'],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id_for(__file__ + 'wrong'))))
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id_for(__file__ + 'wrong'))))
     text = out.stdout + out.stderr
     assert out.returncode != 0 and reason in text, text[-2000:]
     assert 'process started' not in text                      # no node of either camera was started
