@@ -38,13 +38,19 @@ def _node(context):
     image = get('image')
     remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
               (topics.DETECTIONS, get('detections')), (topics.KEYPOINTS, get('keypoints'))]
-    nodes = [Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'), namespace=get('namespace'),
-                  parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
-                  arguments=['--ros-args', '--log-level', get('log_level')])]
+    nodes = []
+    if is_true(get('pose_node')):
+        nodes.append(Node(package='mipnet_ros', executable='mipnet_node', name=get('node_name'),
+                          namespace=get('namespace'), parameters=[get('params_file'), overrides], remappings=remaps,
+                          output='screen', arguments=['--ros-args', '--log-level', get('log_level')]))
     if is_true(get('tracker')):
+        # the tracker's annotated image reads the camera the way mipnet_node does (raw or compressed)
+        tracker_overrides = {k: v for k, v in overrides.items() if k == 'image_transport'}
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
-                          namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
-                          remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
+                          namespace=get('namespace'), parameters=[get('tracker_params_file'), tracker_overrides],
+                          output='screen',
+                          remappings=[(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, remaps[1][1]),
+                                      (topics.KEYPOINTS, get('keypoints')),
                                       (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
                           arguments=['--ros-args', '--log-level', get('log_level')]))
     return nodes
@@ -87,6 +93,9 @@ def generate_launch_description():
         DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
                               description='Output mipnet_ros/PersonKeypointsArray topic.'),
         DeclareLaunchArgument('log_level', default_value='info', description='Node log level.'),
+        DeclareLaunchArgument('pose_node', default_value='true',
+                              description='false: start only the nodes downstream of mipnet_node (its keypoints '
+                                          'come from elsewhere, e.g. mipnet_multi_node serving several cameras).'),
         DeclareLaunchArgument('tracker', default_value='false',
                               description='true: also start mipnet_tracker on the keypoints (track ids).'),
         DeclareLaunchArgument('tracker_name', default_value='mipnet_tracker', description='Tracker node name.'),

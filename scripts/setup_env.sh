@@ -66,7 +66,13 @@ PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2]
 case "$PYVER" in 3.10|3.11|3.12) ;; *) say "Python $PYVER: the ROS 2 wheels need 3.10-3.12"; exit 1;; esac
 PIP=(pip_install)
 # pip's find-links warnings about absent local mirrors are noise; keep every other message.
-pip_install() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither' >&2); }
+# PYTHONPATH is emptied for pip: it names the colcon-built ROS packages (launch_ros ...), whose metadata require
+# their ROS names (ament_index_python) where the venv holds the wheels (ros-ament-index-python), so pip's
+# resolver would report them as broken although everything imports.
+pip_install() {
+  PYTHONPATH='' "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+    2> >(grep -v 'is ignored: it is neither' >&2)
+}
 INSTALL="$VENV/ros"
 
 if ((SYSTEM_ROS)); then

@@ -1,9 +1,14 @@
 """Several cameras, one pipeline each: the camera list of launch/multi_camera.launch.py, read and checked.
 
 One YAML names each camera's namespace and its input topics; every other entry of a camera is a
-launch argument of mipnet.launch.py (model, params_file, use_compressed ...), with `defaults`
-applying to all. The RViz layout is written per namespace from rviz/mipnet.rviz, whose topics
-name the un-namespaced node.
+launch argument of mipnet.launch.py (model, params_file, use_compressed, tracker, depth, hri, rviz ...),
+with `defaults` applying to all. Each camera gets exactly its own entries plus the defaults: the launch
+scopes them, so nothing one camera sets reaches the next. The RViz layout is written per namespace from
+rviz/mipnet.rviz, whose topics name the un-namespaced node.
+
+ROS4HRI bodies live on absolute topics (/humans/bodies/...) shared by the whole robot, and a body id
+names one person seen by one tracker: with two HRI cameras the same person would be two bodies, and
+two cameras' ids would collide. So at most one camera may set `hri`; a file with more is refused.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping
 
 from mipnet_ros.ros import topics
+from mipnet_ros.ros.launch_args import TRUE_WORDS, is_true
 
 NODE_NAME = 'mipnet_node'
 NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
@@ -60,12 +66,30 @@ def parse_cameras(doc: Mapping) -> List[Camera]:
         args.setdefault('image', f'{ns}/{topics.IMAGE}')
         args.setdefault('detections', f'{ns}/{topics.DETECTIONS}')
         cameras.append(Camera(ns, args['image'], args['detections'], args))
+    hri = [c.namespace for c in cameras if is_true(c.launch_args.get('hri', 'false'))]
+    if len(hri) > 1:
+        raise ValueError(f"hri is true for {len(hri)} cameras ({', '.join(hri)}): ROS4HRI bodies are published on "
+                         'the robot-wide /humans/bodies/... topics and one person seen by two cameras would be two '
+                         'bodies with colliding ids; set hri: true on one camera only')
     return cameras
 
 
 def load_cameras(path) -> List[Camera]:
     import yaml
     return parse_cameras(yaml.safe_load(Path(path).read_text()))
+
+
+def shared_model(doc: Mapping) -> bool:
+    """The file's `shared_model`: true = one mipnet_multi_node process serves every camera with one model."""
+    value = doc.get('shared_model', False) if isinstance(doc, Mapping) else False
+    if not isinstance(value, (bool, str)) or _text(value).strip().lower() not in TRUE_WORDS + ('0', 'false', 'no', ''):
+        raise ValueError(f'shared_model must be true or false, got {value!r}')
+    return is_true(value)
+
+
+def load_shared_model(path) -> bool:
+    import yaml
+    return shared_model(yaml.safe_load(Path(path).read_text()))
 
 
 def rviz_config_for(template: str, camera: Camera, node_name: str = NODE_NAME) -> str:

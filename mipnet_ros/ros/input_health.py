@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Deque, Optional
 
 RECENT_STAMPS = 30   # stamps kept per side to report the closest image/detection difference
+STAMP_FIX = 'the detector must copy the image header stamp, or set stamp_slop_sec above that difference'
 
 
 @dataclass
@@ -36,7 +37,7 @@ class InputHealth:
         """Start of a new active period: nothing seen yet, the stale age counts from now."""
         with self._lock:
             self._images, self._detections = _Side(), _Side()
-            self._last_processed = self._clock()
+            self._last_processed = self._active_since = self._clock()
             self._processed_seen = 0
             self._paired_seen, self._last_paired = 0, float('-inf')
 
@@ -108,7 +109,28 @@ class InputHealth:
         if pairs:
             return (f'{waited}: images and detections pair but no frame completes; see rejected_images, '
                     'errors and the log for the reason')
+        return f'{waited}: images and detections arrive but none pair ({self._closest_text()}); {STAMP_FIX}'
+
+    def _closest_text(self) -> str:
         diff = self.closest_stamp_difference_ms()
-        seen = f'closest stamp difference seen {diff:.1f} ms' if diff is not None else 'no stamps seen'
-        return (f'{waited}: images and detections arrive but none pair ({seen}); the detector must copy the '
-                'image header stamp, or set stamp_slop_sec above that difference')
+        return f'closest stamp difference seen {diff:.1f} ms' if diff is not None else 'no stamps seen'
+
+    def stamp_mismatch(self, window_sec: float, pairing=None) -> Optional[str]:
+        """A WARN sentence when both inputs arrived within `window_sec` but none paired for that long, else None.
+
+        A detector slower than the camera leaves most images unmatched while every detection array pairs:
+        that is normal and answers None. `pairing` (the pairer's PairingStats) updates the pair count first
+        and adds the unmatched counts to the sentence.
+        """
+        if pairing is not None:
+            self.paired(pairing.paired)
+        now = self._clock()
+        with self._lock:
+            since_pair = now - max(self._last_paired, self._active_since)
+            both = (now - self._images.last_arrival <= window_sec and now - self._detections.last_arrival <= window_sec)
+        if since_pair <= window_sec or not both:
+            return None
+        counts = (f'; so far {pairing.unmatched_images} image(s) and {pairing.unmatched_detections} detection '
+                  'array(s) had no partner' if pairing is not None else '')
+        return (f'images and detections arrive but none paired for {since_pair:.1f} s ({self._closest_text()}'
+                f'{counts}); {STAMP_FIX}')

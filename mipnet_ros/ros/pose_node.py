@@ -230,7 +230,7 @@ class MipnetNode(LifecycleNode):
         image = np.zeros((2 * h, 2 * w, 3), np.uint8)
         t0 = time.perf_counter()
         self._estimator(image, np.array([[w / 2, h / 2, 1.5 * w, 1.5 * h]], np.float32))
-        self._budget.record(1, time.perf_counter() - t0)     # first estimate of the time per box
+        self._budget.warmup(time.perf_counter() - t0)        # logged only: the warm-up never sets the estimate
 
     def _release(self) -> None:
         for pub in (self._pub_kp, self._pub_markers, self._pub_annotated, self._pub_info):
@@ -317,17 +317,13 @@ class MipnetNode(LifecycleNode):
             self._submit(pairer.add_detections(convert.stamp_to_ns(msg.header.stamp), msg), t0)
 
     def _warn_unmatched(self) -> None:
-        pairer = self._pairer
-        if pairer is None:
+        """WARN only when stamps never pair; a detector slower than the camera leaves images unmatched normally."""
+        pairer, health = self._pairer, getattr(self, '_health', None)
+        if pairer is None or health is None:
             return
-        now = (pairer.stats.unmatched_images, pairer.stats.unmatched_detections)
-        before = getattr(self, '_unmatched_seen', (0, 0))
-        if now != before:
-            self._unmatched_seen = now
-            self.get_logger().warning(
-                f'unmatched inputs: {now[0]} image(s) and {now[1]} detection array(s) so far had no partner with '
-                'the same header stamp (the detector must copy the image stamp; see stamp_slop_sec)',
-                throttle_duration_sec=LOG_THROTTLE_SEC)
+        why = health.stamp_mismatch(self.params.stale_frame_age_sec, pairer.stats)
+        if why:
+            self.get_logger().warning(f'unmatched inputs: {why}', throttle_duration_sec=LOG_THROTTLE_SEC)
 
     def _submit(self, pair, t0: float) -> None:
         self._warn_unmatched()

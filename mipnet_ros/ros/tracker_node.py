@@ -116,7 +116,7 @@ class TrackerNode(DownstreamLifecycleNode):
         if p.publish_annotated:
             from sensor_msgs.msg import Image
             self._pub_annotated = self.create_lifecycle_publisher(Image, topics.ANNOTATED_IMAGE, out_qos)
-            self._pairer = StampPairer(p.cache_size, 0)
+            self._pairer = StampPairer(p.cache_size, 0, max_bytes=p.cache_max_mb << 20)
         self._state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
@@ -129,8 +129,10 @@ class TrackerNode(DownstreamLifecycleNode):
         self._sub = self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints,
                                              qos_profile(p.qos_input_reliability, p.qos_input_depth))
         if self._pub_annotated is not None:
-            from sensor_msgs.msg import Image
-            self._image_sub = self.create_subscription(Image, topics.IMAGE, self._on_image,
+            from sensor_msgs.msg import CompressedImage, Image
+            image_type = CompressedImage if p.image_transport == 'compressed' else Image
+            self._image_sub = self.create_subscription(image_type, topics.image_topic(p.image_transport),
+                                                       self._on_image,
                                                        qos_profile(p.qos_image_reliability, p.qos_image_depth))
         self._state = 'active'
         self.get_logger().info(f'active: tracking {self.resolve_topic_name(topics.KEYPOINTS)} -> '

@@ -34,7 +34,9 @@ class TrackerNodeParams:
     qos_input_depth: int = 10
     # the annotated image: camera images paired by exact stamp with the tracked people
     publish_annotated: bool = True
+    image_transport: str = 'raw'
     cache_size: int = 30
+    cache_max_mb: int = 64
     qos_image_reliability: str = 'best_effort'
     qos_image_depth: int = 5
     # outputs
@@ -91,10 +93,16 @@ SPECS: Tuple[ParamSpec, ...] = (
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.input.depth', 'qos_input_depth', 'Keypoints subscription queue depth.', int_range=(1, 1000)),
     ParamSpec('publish_annotated', 'publish_annotated',
-              "Subscribe 'image' (raw) and publish ~/annotated_image with people coloured by track id "
-              '(drawn only while someone subscribes; false = no image subscription at all).'),
+              'Subscribe the camera image (see image_transport) and publish ~/annotated_image with people coloured '
+              'by track id (drawn only while someone subscribes; false = no image subscription at all).'),
+    ParamSpec('image_transport', 'image_transport',
+              "'raw' subscribes sensor_msgs/Image on 'image'; 'compressed' subscribes sensor_msgs/CompressedImage on "
+              "'image/compressed' (as mipnet_node with the same setting).", choices=('raw', 'compressed')),
     ParamSpec('cache_size', 'cache_size', 'Images and tracked messages kept (each) while waiting for their partner '
               'with the same stamp.', int_range=(1, 1000)),
+    ParamSpec('cache_max_mb', 'cache_max_mb',
+              'Largest total size in MB of the images waiting for their tracked message (the oldest go first; the '
+              'newest image is always kept).', int_range=(1, 65536)),
     ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability.',
               choices=('best_effort', 'reliable')),
     ParamSpec('qos.image.depth', 'qos_image_depth', 'Image subscription queue depth.', int_range=(1, 1000)),

@@ -67,3 +67,42 @@ def test_pairs_without_a_finished_frame_point_at_rejections():
     h.detections(7)
     h.paired(1)
     assert 'pair but no frame completes' in h.problem(1.0)
+
+
+def replay(h, clock, seconds, detector_offset_ns=0, camera_hz=30, detector_every=3):
+    """A camera at camera_hz and a detector answering every `detector_every`-th image (its stamp + offset),
+    through the node's pairer; the node's warning check after every arrival. Returns the warnings seen."""
+    from mipnet_ros.ros.pairing import StampPairer
+    pairer = StampPairer(capacity=30, slop_ns=0)
+    said = []
+    period_ns = 10**9 // camera_hz
+    for i in range(int(seconds * camera_hz)):
+        clock.t += 1.0 / camera_hz
+        stamp = 10**12 + i * period_ns
+        h.image(stamp)
+        pairer.add_image(stamp, 'img')
+        said.append(h.stamp_mismatch(2.0, pairer.stats))
+        if i % detector_every == 0:
+            h.detections(stamp + detector_offset_ns)
+            pairer.add_detections(stamp + detector_offset_ns, 'dets')
+            said.append(h.stamp_mismatch(2.0, pairer.stats))
+    return [s for s in said if s], pairer.stats
+
+
+def test_a_detector_at_a_third_of_the_camera_rate_raises_no_stamp_warning():
+    clock, h = make()
+    warnings, stats = replay(h, clock, 20.0)
+    assert stats.unmatched_images > 300 and stats.paired == 200     # most images unmatched, as expected
+    assert warnings == []
+
+
+def test_stamps_that_never_match_are_warned_once_the_window_passed():
+    clock, h = make()
+    warnings, stats = replay(h, clock, 20.0, detector_offset_ns=7_000_000)
+    assert stats.paired == 0
+    assert warnings, 'never-matching stamps must be warned about'
+    assert 'none paired for' in warnings[0] and 'closest stamp difference seen 7.0 ms' in warnings[0]
+    assert 'detection array(s) had no partner' in warnings[-1]
+    clock2, h2 = make()
+    early, _ = replay(h2, clock2, 1.5, detector_offset_ns=7_000_000)
+    assert early == []                                               # within the window: not yet

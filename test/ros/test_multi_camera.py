@@ -40,7 +40,35 @@ def test_rviz_layout_follows_the_namespace():
     assert set(shown.values()) == {'/front/mipnet_node/markers', '/front/mipnet_node/annotated_image'}
 
 
-def test_launched_pipelines_answer_their_own_camera(tmp_path):
+def test_hri_on_two_cameras_is_refused_with_one_reason():
+    with pytest.raises(ValueError, match=r'hri is true for 2 cameras \(/a, /b\).*one camera only'):
+        parse_cameras({'defaults': {'hri': True}, 'cameras': [{'namespace': 'a'}, {'namespace': 'b'}]})
+    cams = parse_cameras({'cameras': [{'namespace': 'a', 'hri': True}, {'namespace': 'b', 'hri': 'false'}]})
+    assert [c.launch_args.get('hri') for c in cams] == ['true', 'false']
+
+
+def _parameter(probe, node: str, name: str):
+    from rclpy.parameter import parameter_value_to_python
+    from rclpy.parameter_client import AsyncParameterClient
+    client = AsyncParameterClient(probe.node, node)      # its service clients go with the probe node
+    assert client.wait_for_services(timeout_sec=30.0), f'no parameter services on {node}'
+    future = client.get_parameters([name])
+    deadline = time.time() + 30.0
+    while not future.done() and time.time() < deadline:
+        time.sleep(0.05)
+    assert future.done(), f'{node} did not answer for {name}'
+    return parameter_value_to_python(future.result().values[0])
+
+
+def _endpoints(probe, topic: str, publishers: bool) -> set:
+    node = probe.node
+    infos = (node.get_publishers_info_by_topic if publishers else node.get_subscriptions_info_by_topic)(topic)
+    return {f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos}
+
+
+def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tmp_path):
+    """cam_a asks for a tracker, 3D keypoints and device cpu on its own topics; cam_b names only its namespace.
+    cam_b must get none of cam_a's settings, and each pipeline answers only its own camera."""
     rclpy = pytest.importorskip('rclpy')  # noqa: F841
     from mipnet_ros.msg import PersonKeypointsArray
     from sensor_msgs.msg import Image
@@ -52,8 +80,10 @@ def test_launched_pipelines_answer_their_own_camera(tmp_path):
     params = write_params_file(tmp_path / 'params.yaml', {'instance_threshold': 0.0, 'publish_annotated': False,
                                                           'publish_markers': False})
     cameras = tmp_path / 'cameras.yaml'
-    cameras.write_text(yaml.safe_dump({'defaults': {'params_file': str(params)},
-                                       'cameras': [{'namespace': 'cam_a'}, {'namespace': 'cam_b'}]}))
+    cameras.write_text(yaml.safe_dump({'defaults': {'params_file': str(params)}, 'cameras': [
+        {'namespace': 'cam_a', 'image': '/cam_a_sensor/color', 'detections': '/cam_a_sensor/people',
+         'tracker': True, 'depth': True, 'device': 'cpu'},
+        {'namespace': 'cam_b'}]}))
     domain = domain_id_for(__file__)
     launcher = NodeLauncher({'cameras_file': str(cameras), 'rviz_dir': str(tmp_path / 'rviz')},
                             env=dict(os.environ, ROS_DOMAIN_ID=str(domain)), log_path=tmp_path / 'launch.log',
@@ -62,13 +92,29 @@ def test_launched_pipelines_answer_their_own_camera(tmp_path):
     try:
         got = {ns: probe.collect(PersonKeypointsArray, f'/{ns}/{topics.KEYPOINTS}', qos_profile('reliable', 10))[0]
                for ns in ('cam_a', 'cam_b')}
-        img = probe.node.create_publisher(Image, f'/cam_a/{topics.IMAGE}', qos_profile('reliable', 5))
-        det = probe.node.create_publisher(Detection2DArray, f'/cam_a/{topics.DETECTIONS}', qos_profile('reliable', 5))
+        img = probe.node.create_publisher(Image, '/cam_a_sensor/color', qos_profile('reliable', 5))
+        det = probe.node.create_publisher(Detection2DArray, '/cam_a_sensor/people', qos_profile('reliable', 5))
+        want = {'/cam_a/mipnet_node', '/cam_a/mipnet_tracker', '/cam_a/mipnet_keypoints3d', '/cam_b/mipnet_node'}
         deadline = time.time() + STARTUP_TIMEOUT
         while time.time() < deadline and (0 in (img.get_subscription_count(), det.get_subscription_count()) or
-                                          probe.node.count_subscribers(f'/cam_b/{topics.IMAGE}') == 0):
+                                          probe.node.count_subscribers(f'/cam_b/{topics.IMAGE}') == 0 or
+                                          not want <= _nodes(probe)):
             time.sleep(0.1)
-        assert probe.node.count_subscribers(f'/cam_b/{topics.IMAGE}') == 1, launcher.log_text()[-3000:]
+        log = launcher.log_text()[-3000:]
+        assert {n for n in _nodes(probe) if n.startswith('/cam_')} == want, log
+        # parameters: cam_a's device override, cam_b the params file's value
+        assert _parameter(probe, '/cam_a/mipnet_node', 'device') == 'cpu'
+        assert _parameter(probe, '/cam_b/mipnet_node', 'device') == 'auto'
+        # remaps: each node on its own camera's topics
+        assert _endpoints(probe, '/cam_a_sensor/color', publishers=False) == {
+            '/cam_a/mipnet_node', '/cam_a/mipnet_tracker'}
+        assert _endpoints(probe, f'/cam_b/{topics.IMAGE}', publishers=False) == {'/cam_b/mipnet_node'}
+        assert _endpoints(probe, f'/cam_a/{topics.KEYPOINTS}', publishers=True) == {'/cam_a/mipnet_node'}
+        assert '/cam_a/mipnet_tracker' in _endpoints(probe, f'/cam_a/{topics.KEYPOINTS}', publishers=False)
+        assert _endpoints(probe, f'/cam_a/{topics.TRACKED_KEYPOINTS}', publishers=True) == {'/cam_a/mipnet_tracker'}
+        assert '/cam_a/mipnet_keypoints3d' in _endpoints(probe, f'/cam_a/{topics.TRACKED_KEYPOINTS}',
+                                                         publishers=False)
+        assert _endpoints(probe, f'/cam_b/{topics.TRACKED_KEYPOINTS}', publishers=True) == set()
         for k in range(10):
             stamp = (800 + k) * 10**9
             img.publish(image_msg(stamp, 160, 120))
@@ -84,3 +130,27 @@ def test_launched_pipelines_answer_their_own_camera(tmp_path):
     written = sorted(p.name for p in (tmp_path / 'rviz').iterdir())
     assert written == ['cam_a.rviz', 'cam_b.rviz']
     assert '/cam_b/mipnet_node/markers' in (tmp_path / 'rviz' / 'cam_b.rviz').read_text()
+
+
+def _nodes(probe) -> set:
+    return {f"{ns.rstrip('/')}/{name}" for name, ns in probe.node.get_node_names_and_namespaces()}
+
+
+@pytest.mark.parametrize('entry, reason', [
+    ({'namespace': 'cam_b', 'trakcer': True}, 'camera /cam_b: trakcer is not an argument of mipnet.launch.py'),
+    ({'namespace': 'cam_b', 'hri': True}, 'hri is true for 2 cameras (/cam_a, /cam_b)'),
+])
+def test_a_wrong_cameras_file_stops_the_launch_with_its_reason(tmp_path, entry, reason):
+    pytest.importorskip('launch_ros')
+    import subprocess
+
+    from mipnet_ros.offline.launcher import domain_id_for
+    cameras = tmp_path / 'cameras.yaml'
+    cameras.write_text(yaml.safe_dump({'cameras': [{'namespace': 'cam_a', 'hri': True}, entry]}))
+    out = subprocess.run(['ros2', 'launch', 'mipnet_ros', 'multi_camera.launch.py', f'cameras_file:={cameras}'],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id_for(__file__ + 'wrong'))))
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and reason in text, text[-2000:]
+    assert 'process started' not in text                      # no node of either camera was started
+    assert 'Traceback' not in text
