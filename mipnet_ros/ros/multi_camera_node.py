@@ -95,8 +95,8 @@ class SharedModel:
     @staticmethod
     def key(p: Any) -> tuple:
         """The parameters an estimator is built from (all but topics, QoS and live ones)."""
-        from mipnet_ros.ros import params as P
-        return tuple((s.name, getattr(p, s.attr)) for s in P.SPECS
+        from mipnet_ros.ros.pose_params import SPECS
+        return tuple((s.name, getattr(p, s.attr)) for s in SPECS
                      if not s.live and not s.name.startswith('qos.')
                      and s.name not in ('image_transport', 'detections_type', 'autostart', 'cache_size',
                                         'cache_max_mb', 'stamp_slop_sec', 'exit_with_parent', 'warmup'))
