@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
 
-from mipnet_ros.core import device as D
+from mipnet_ros.core import device as core_device
 from mipnet_ros.core import inputs
 from mipnet_ros.core.errors import ParameterError
 from mipnet_ros.core.fileio import file_sha256
@@ -39,7 +39,7 @@ class PreparedModel:
     """A model ready to run frames, and what was resolved to get there (shown in logs and ~/model_info)."""
     backend: Any                  # TorchBackend | OnnxBackend: run / run_shared
     backend_name: str             # 'torch' | 'onnxruntime'
-    device_choice: D.DeviceChoice
+    device_choice: core_device.DeviceChoice
     num_instances: int            # lambdas run per box (see the module docstring)
     shared_trunk: bool            # the trunk runs once per box, the lambda head once per lambda
     model_path: Optional[str]     # None for a model passed in memory
@@ -100,7 +100,7 @@ def _onnx_cache_path(model, model_hash: str, shared_trunk: bool, half: bool) -> 
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         key = digest.hexdigest()[:16]
     layout = 'shared' if shared_trunk else 'per_instance'
-    target = D.user_cache_dir('onnx') / (f'{spec.arch}-n{spec.instances}-k{spec.num_joints}-'
+    target = core_device.user_cache_dir('onnx') / (f'{spec.arch}-n{spec.instances}-k{spec.num_joints}-'
                                          f'{spec.input_size[0]}x{spec.input_size[1]}-{key}-{layout}.onnx')
     if not target.is_file():
         log.info('exporting %s to %s (once)', spec.arch, target)
@@ -152,13 +152,13 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
         if input_size is not None and tuple(input_size) != tuple(model.spec.input_size):
             raise ParameterError('input_size cannot change an in-memory model; build it with that size', 'input_size')
 
-    fp16_auto = D.parse_fp16(fp16) == D.AUTO
-    device_auto = D.is_auto(device)
-    device, why_device = D.resolve_device(device)
+    fp16_auto = core_device.parse_fp16(fp16) == core_device.AUTO
+    device_auto = core_device.is_auto(device)
+    device, why_device = core_device.resolve_device(device)
     reasons: List[str] = [why_device]
     if backend == 'onnxruntime':
         from mipnet_ros.core.backends import OnnxBackend
-        placement = D.place_onnx(device, device_auto, providers, trt_cache_dir)
+        placement = core_device.place_onnx(device, device_auto, providers, trt_cache_dir)
         reasons += placement.reasons
         if fp16_auto and onnx_path is not None:
             from mipnet_ros.core.onnx_meta import read_metadata
@@ -170,7 +170,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
 
         def build(half: bool):
             path = f32_path
-            if half and D.wants_fp16_graph(device, True, placement.providers):
+            if half and core_device.wants_fp16_graph(device, True, placement.providers):
                 path = _onnx_cache_path(torch_model, model_hash, shared_trunk, half=True) \
                     if torch_model is not None else _half_graph(f32_path)
             return OnnxBackend(path, providers=placement.providers, device=device, fp16=half,
@@ -179,7 +179,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
     else:
         from mipnet_ros.core.backends import TorchBackend
         if trt_cache_dir:
-            D.writable_dir(trt_cache_dir, 'trt_cache_dir')
+            core_device.writable_dir(trt_cache_dir, 'trt_cache_dir')
 
         def build(half: bool):
             net = copy.deepcopy(torch_model) if half and fp16_auto else torch_model   # fp32 kept as fallback
@@ -187,13 +187,13 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
                                 max_batch=max_batch, allow_fallback=allow_fallback)
 
     def compare(b32, b16) -> float:
-        if D.precision_of(b16) != 'fp16':
+        if core_device.precision_of(b16) != 'fp16':
             raise RuntimeError('no half-precision path here (`export --fp16` writes X.fp16.onnx)')
-        crops, n = D.probe_crops(b32.spec.input_size), int(b32.spec.instances)
-        return D.relative_difference(b16.run_shared(crops, n), b32.run_shared(crops, n))
+        crops, n = core_device.probe_crops(b32.spec.input_size), int(b32.spec.instances)
+        return core_device.relative_difference(b16.run_shared(crops, n), b32.run_shared(crops, n))
 
-    runner, _, why_fp16 = D.choose_precision(fp16, device, build, compare,
-                                             on_gpu=lambda b: D.runs_on(b, device) != 'cpu')
+    runner, _, why_fp16 = core_device.choose_precision(fp16, device, build, compare,
+                                             on_gpu=lambda b: core_device.runs_on(b, device) != 'cpu')
     spec = runner.spec
     if onnx_path is not None:   # a checkpoint checks these while loading; an exported graph is checked here
         if input_size is not None and tuple(input_size) != tuple(spec.input_size):
@@ -206,13 +206,13 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
     if limit is not None and not 1 <= limit <= n:
         raise ParameterError(f'instances={limit} but the model has N={n}; choose 1..{n} (0 or None = all)',
                              'instances')
-    used = D.runs_on(runner, device)
+    used = core_device.runs_on(runner, device)
     if used != device:
         reasons.append(f'running on {used}: {device} is not available here')
-    precision = D.precision_of(runner)
-    if D.parse_fp16(fp16) is True and precision != 'fp16':
+    precision = core_device.precision_of(runner)
+    if core_device.parse_fp16(fp16) is True and precision != 'fp16':
         why_fp16 = f'fp16 asked, but {precision} runs here'
-    choice = D.DeviceChoice(device=used, precision=precision, providers=tuple(getattr(runner, 'providers', ())),
+    choice = core_device.DeviceChoice(device=used, precision=precision, providers=tuple(getattr(runner, 'providers', ())),
                             reason='; '.join(reasons + [why_fp16]))
     return PreparedModel(backend=runner, backend_name=backend, device_choice=choice,
                          num_instances=n if limit is None else limit, shared_trunk=bool(shared_trunk),

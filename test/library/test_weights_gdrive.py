@@ -17,8 +17,8 @@ import _reference_models as ref_models
 from mipnet_ros.testing.loopback_drive import DriveServer
 
 from mipnet_ros.core.model.checkpoint import CheckpointError
-from mipnet_ros.core.weights import resolve as R
-from mipnet_ros.core.weights import zoo as Z
+from mipnet_ros.core.weights import resolve
+from mipnet_ros.core.weights import zoo
 from mipnet_ros.core.weights.cache import partial_dir, weights_dir
 from mipnet_ros.core.weights.download import DownloadError
 from mipnet_ros.core.weights.recorded import record_path, recorded_sha256
@@ -49,35 +49,35 @@ def drive(cache, monkeypatch, one_torch_thread):
     with DriveServer() as server:
         def share(data, mode='confirm'):
             url = server.add(FILE_ID, data, mode, name='w48_384x288_adam_lr1e-3.pth')
-            entry = dataclasses.replace(Z.ZOO[NAME], arch='hrnet_w16s', input_size=SIZE, url=url)
-            monkeypatch.setitem(Z.ZOO, NAME, entry)
+            entry = dataclasses.replace(zoo.ZOO[NAME], arch='hrnet_w16s', input_size=SIZE, url=url)
+            monkeypatch.setitem(zoo.ZOO, NAME, entry)
             return entry
         yield server, share
 
 
 def _nothing_kept(entry):
-    return (not (weights_dir() / entry.file_name).exists() and not R.converted_path(entry).exists()
+    return (not (weights_dir() / entry.file_name).exists() and not resolve.converted_path(entry).exists()
             and recorded_sha256(entry.file_name) is None and not list(partial_dir().glob('*.part')))
 
 
 def test_the_real_entry_is_the_official_drive_file():
-    entry = Z.ZOO[NAME]
-    Z.check_entry(entry)
+    entry = zoo.ZOO[NAME]
+    zoo.check_entry(entry)
     assert (entry.arch, entry.instances, entry.input_size) == ('hrnet_w48', 2, (384, 288))
     assert entry.downloadable and entry.host == 'gdrive' and entry.layout == 'official' and not entry.sha256
     assert entry.url == 'https://drive.google.com/uc?export=download&id=1L_GZ_ppb896X01HTdjAg5FcYXAiir5QI'
     assert entry.page == 'https://drive.google.com/file/d/1L_GZ_ppb896X01HTdjAg5FcYXAiir5QI/view'
     assert entry.published_ap == 78.8 and '74.1' in entry.ap_note
     with pytest.raises(ValueError, match='Drive entry'):
-        Z.check_entry(dataclasses.replace(entry, url='https://example.com/x.pth'))
+        zoo.check_entry(dataclasses.replace(entry, url='https://example.com/x.pth'))
     with pytest.raises(ValueError, match='without a checksum'):
-        Z.check_entry(dataclasses.replace(entry, layout='mmpose'))
+        zoo.check_entry(dataclasses.replace(entry, layout='mmpose'))
 
 
 def test_missing_name_says_which_command_fetches_it(cache):
-    with pytest.raises(R.ModelNotAvailable) as err:          # what the node's configure reports
-        R.resolve_model(NAME, download=False)
-    assert f'python -m mipnet_ros weights get {NAME}' in str(err.value) and Z.ZOO[NAME].page in str(err.value)
+    with pytest.raises(resolve.ModelNotAvailable) as err:          # what the node's configure reports
+        resolve.resolve_model(NAME, download=False)
+    assert f'python -m mipnet_ros weights get {NAME}' in str(err.value) and zoo.ZOO[NAME].page in str(err.value)
 
 
 @pytest.mark.parametrize('mode', ['confirm', 'legacy', 'direct'])
@@ -88,7 +88,7 @@ def test_weights_get_follows_the_confirmation_page_and_records_the_file(drive, c
     data = _official_bytes()
     entry = share(data, mode)
     assert main(['weights', 'get', NAME, '--no-progress']) == 0
-    assert capsys.readouterr().out.strip() == str(R.converted_path(entry))
+    assert capsys.readouterr().out.strip() == str(resolve.converted_path(entry))
     assert (weights_dir() / entry.file_name).read_bytes() == data
     assert recorded_sha256(entry.file_name) == hashlib.sha256(data).hexdigest()
     paths = [p for p, _ in server.requests]
@@ -103,7 +103,7 @@ def test_weights_get_follows_the_confirmation_page_and_records_the_file(drive, c
     est = PoseEstimator(model=NAME, allow_download=False, device='cpu')
     assert (est.spec.arch, est.spec.instances, est.input_size) == ('hrnet_w16s', 2, SIZE)
     ref = ref_models.build_reference('hrnet_w16s', gated=True, seed=3)
-    ours = torch.load(R.converted_path(entry), map_location='cpu', weights_only=True)['state_dict']
+    ours = torch.load(resolve.converted_path(entry), map_location='cpu', weights_only=True)['state_dict']
     assert all(torch.equal(ours[k], v) for k, v in ref.state_dict().items())
     image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     keypoints, _ = est.estimate_batch(image, np.array([[100, 40, 180, 220]], np.float32))
@@ -117,23 +117,23 @@ def test_a_later_file_that_differs_is_refused(drive):
     server, share = drive
     first = _official_bytes(seed=3)
     entry = share(first)
-    R.fetch(entry, progress=False)
-    original, converted = weights_dir() / entry.file_name, R.converted_path(entry)
+    resolve.fetch(entry, progress=False)
+    original, converted = weights_dir() / entry.file_name, resolve.converted_path(entry)
     original.unlink()
     converted.unlink()
     second = _official_bytes(seed=4)                        # valid weights, but not the file seen first
     entry = share(second)
     with pytest.raises(DownloadError) as err:
-        R.fetch(entry, progress=False)
+        resolve.fetch(entry, progress=False)
     assert 'checksum mismatch' in str(err.value) and 'recorded when' in str(err.value)
     assert str(record_path(entry.file_name)) in str(err.value)
     assert not original.exists() and not converted.exists() and not list(partial_dir().glob('*.part'))
     original.write_bytes(second)                             # the same file placed by hand
-    with pytest.raises(R.ModelNotAvailable, match='recorded when .* delete .*sha256 first'):
-        R.fetch(entry, download_allowed=False)
+    with pytest.raises(resolve.ModelNotAvailable, match='recorded when .* delete .*sha256 first'):
+        resolve.fetch(entry, download_allowed=False)
     assert not converted.exists()
     record_path(entry.file_name).unlink()                    # the user accepts the new file
-    assert R.fetch(entry, download_allowed=False) == converted
+    assert resolve.fetch(entry, download_allowed=False) == converted
     assert recorded_sha256(entry.file_name) == hashlib.sha256(second).hexdigest()
 
 
@@ -141,13 +141,13 @@ def test_a_file_that_is_not_the_architecture_is_discarded(drive):
     _, share = drive
     entry = share(_official_bytes(gated=False))             # an HRNet without the lambda gates (N=1)
     with pytest.raises(DownloadError) as err:
-        R.fetch(entry, progress=False)
+        resolve.fetch(entry, progress=False)
     text = str(err.value)
     assert 'discarded' in text and f'not {NAME} (hrnet_w16s with N=2)' in text and 'missing keys' in text
     assert _nothing_kept(entry)
     entry = share(b'<html>not a checkpoint</html>')         # served as a file, not a page
     with pytest.raises(DownloadError, match='discarded'):
-        R.fetch(entry, progress=False)
+        resolve.fetch(entry, progress=False)
     assert _nothing_kept(entry)
 
 
@@ -155,7 +155,7 @@ def test_a_page_without_a_download_is_one_clear_error(drive):
     _, share = drive
     entry = share(_official_bytes(), 'quota')
     with pytest.raises(DownloadError) as err:
-        R.fetch(entry, progress=False)
+        resolve.fetch(entry, progress=False)
     text = str(err.value)
     assert 'Google Drive answered with a page instead of the file' in text
     assert 'Too many users have viewed or downloaded this file recently' in text
@@ -167,7 +167,7 @@ def test_a_page_without_a_download_is_one_clear_error(drive):
 def test_the_real_entry_takes_the_official_w48_keys_and_shapes(tmp_path):
     """The official code's HRNet-W48 state dicts (meta tensors saved as stride-0 views: a small file)."""
     ref_models.require_reference()
-    entry = Z.ZOO[NAME]
+    entry = zoo.ZOO[NAME]
 
     def write(gated):
         module = ref_models.reference_module('hrnet_se' if gated else 'hrnet')
@@ -178,6 +178,6 @@ def test_the_real_entry_takes_the_official_w48_keys_and_shapes(tmp_path):
         assert path.stat().st_size < 5e6
         return path
 
-    R.check_weights(entry, write(gated=True))
+    resolve.check_weights(entry, write(gated=True))
     with pytest.raises(CheckpointError, match='hrnet_w48 with N=2.*missing keys'):
-        R.check_weights(entry, write(gated=False))
+        resolve.check_weights(entry, write(gated=False))

@@ -9,7 +9,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from mipnet_ros.ros import pose_params as P  # noqa: E402
+from mipnet_ros.ros import pose_params  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.qos_events import IncompatibleQosLog  # noqa: E402
@@ -39,15 +39,15 @@ def test_too_many_instances_names_the_instances_parameter(model):
 
 def test_empty_person_class_ids_refused(model, ctx, tmp_path):
     from mipnet_ros.ros.pose_node import MipnetNode
-    assert P.TABLE.check(P.PoseParams(person_class_ids=[])).parameter == 'person_class_ids'
-    assert P.TABLE.check(P.PoseParams(person_class_ids=['  '])).parameter == 'person_class_ids'
-    assert P.TABLE.check(P.PoseParams(person_class_ids=['person'])) is None
+    assert pose_params.TABLE.check(pose_params.PoseParams(person_class_ids=[])).parameter == 'person_class_ids'
+    assert pose_params.TABLE.check(pose_params.PoseParams(person_class_ids=['  '])).parameter == 'person_class_ids'
+    assert pose_params.TABLE.check(pose_params.PoseParams(person_class_ids=['person'])) is None
     node = MipnetNode(context=ctx, parameter_overrides=[Parameter('model', value=str(model)),
                                                         Parameter('autostart', value=False)])
     try:
         res = node.set_parameters([Parameter('person_class_ids', Parameter.Type.STRING_ARRAY, [])])[0]
         assert not res.successful and 'person_class_ids' in res.reason
-        assert node.params.person_class_ids == P.DEFAULT_PERSON_CLASS_IDS
+        assert node.params.person_class_ids == pose_params.DEFAULT_PERSON_CLASS_IDS
     finally:
         node.destroy_node()
 
@@ -159,7 +159,7 @@ def test_model_info_republished_after_a_live_change(model, ctx):
         deadline = time.time() + 30
         while not got and time.time() < deadline:
             time.sleep(0.05)
-        assert got and abs(got[-1].instance_threshold - P.PoseParams().instance_threshold) < 1e-6
+        assert got and abs(got[-1].instance_threshold - pose_params.PoseParams().instance_threshold) < 1e-6
         assert node.set_parameters([Parameter('instance_threshold', value=0.55)])[0].successful
         while abs(got[-1].instance_threshold - 0.55) > 1e-6 and time.time() < deadline:
             time.sleep(0.05)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mipnet_ros.core.tracking import TrackerConfig
-from mipnet_ros.ros import tracker_params as P
+from mipnet_ros.ros import tracker_params
 from mipnet_ros.ros.params import NodeParameters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,17 +25,17 @@ def test_yaml_has_every_parameter_with_the_declared_default():
     doc = yaml.safe_load((REPO / 'config' / 'tracker.yaml').read_text())
     assert list(doc) == ['/**']
     values = _flatten(doc['/**']['ros__parameters'])
-    assert set(values) == {s.name for s in P.SPECS}
-    defaults = P.TrackerNodeParams()
-    for s in P.SPECS:
+    assert set(values) == {s.name for s in tracker_params.SPECS}
+    defaults = tracker_params.TrackerNodeParams()
+    for s in tracker_params.SPECS:
         want = getattr(defaults, s.attr)
         assert values[s.name] == want and type(values[s.name]) is type(want), s.name
 
 
 def test_every_tracker_setting_is_a_parameter():
-    attrs = {s.attr for s in P.SPECS}
+    attrs = {s.attr for s in tracker_params.SPECS}
     assert {f.name for f in fields(TrackerConfig)} <= attrs
-    assert P.TrackerNodeParams(max_missed=7).tracker_config().max_missed == 7
+    assert tracker_params.TrackerNodeParams(max_missed=7).tracker_config().max_missed == 7
 
 
 def test_declared_with_descriptors_and_ranges():
@@ -45,14 +45,14 @@ def test_declared_with_descriptors_and_ranges():
     rclpy.init(context=ctx, domain_id=198)
     try:
         node = rclpy.create_node('tracker_params_probe', context=ctx)
-        params = NodeParameters(node, P.TABLE)
-        assert params.read() == (P.TrackerNodeParams(), None)
+        params = NodeParameters(node, tracker_params.TABLE)
+        assert params.read() == (tracker_params.TrackerNodeParams(), None)
         d = node.describe_parameter('max_distance')
         assert d.description and d.floating_point_range[0].to_value == 1.0
         assert not node.set_parameters([Parameter('init_hits', value=0)])[0].successful
-        why, _ = params.live_update(P.TrackerNodeParams(), [Parameter('qos.input.reliability', value='sometimes')])
+        why, _ = params.live_update(tracker_params.TrackerNodeParams(), [Parameter('qos.input.reliability', value='sometimes')])
         assert 'qos.input.reliability' in why
-        assert params.live_update(P.TrackerNodeParams(), [Parameter('qos.input.depth', value=3)])[0] == ''
+        assert params.live_update(tracker_params.TrackerNodeParams(), [Parameter('qos.input.depth', value=3)])[0] == ''
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)
