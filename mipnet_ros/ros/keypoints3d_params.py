@@ -19,7 +19,7 @@ class Keypoints3DParams:
     depth_min: float = 0.1
     depth_max: float = 20.0
     depth_min_valid_fraction: float = 0.2
-    depth_person_spread: float = 1.0
+    depth_person_spread: float = 0.7
     sync_approximate: bool = False
     sync_slop_sec: float = 0.05
     sync_queue_size: int = 10
