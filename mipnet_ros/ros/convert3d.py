@@ -9,8 +9,8 @@ from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
-from mipnet_ros.core.depth3d import (CameraModel, DepthInputError, DepthOptions, camera_model, decode_depth,
-                                     keypoints_3d)
+from mipnet_ros.core.depth3d import CameraModel, DepthInputError, DepthOptions, camera_model, decode_depth
+from mipnet_ros.core.depth_people import PersonInput, people_keypoints_3d
 
 
 def depth_image_m(msg: Any) -> np.ndarray:
@@ -41,13 +41,17 @@ def check_alignment(keypoints: Any, depth: Any, info: Any, same_frame: bool) -> 
 
 def people_3d(keypoints: Any, depth_m: np.ndarray, cam: CameraModel, opts: DepthOptions
               ) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Per person of a PersonKeypointsArray: (points (K, 3) metres, valid (K,))."""
-    out = []
+    """Per person of a PersonKeypointsArray: (points (K, 3) metres, valid (K,)), each on its own body.
+
+    The people of the frame are decided together (core/depth_people.py): lambda = 0 people first.
+    """
+    people = []
     for p in keypoints.persons:
         uv = np.stack([np.asarray(p.x, np.float64), np.asarray(p.y, np.float64)], 1)
-        usable = np.asarray(p.visibility, np.uint8) > 0 if len(p.visibility) == len(uv) else None
-        out.append(keypoints_3d(depth_m, cam, uv, usable, opts))
-    return out
+        usable = (np.asarray(p.visibility, np.uint8) > 0 if len(p.visibility) == len(uv)
+                  else np.ones(len(uv), bool))
+        people.append(PersonInput(uv, usable, int(p.instance_index)))
+    return people_keypoints_3d(depth_m, cam, people, opts)
 
 
 def people_3d_msg(keypoints: Any, results: Sequence[Tuple[np.ndarray, np.ndarray]]):

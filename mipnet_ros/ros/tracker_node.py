@@ -14,7 +14,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core import person_box
-from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
+from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard, process_track_ids
 from mipnet_ros.ros import convert, params as NP, topics, tracker_params as P
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
@@ -90,7 +90,7 @@ class TrackerNode(DownstreamLifecycleNode):
             if why:
                 return self._fail(why)
         try:
-            self._tracker = PoseTracker(p.tracker_config())
+            self._tracker = PoseTracker(p.tracker_config(), process_track_ids())   # ids never reused (ids.py)
         except ValueError as exc:
             return self._fail(f'tracker parameters: {exc}')
         self._guard = StreamGuard(p.backwards_reset_sec, p.max_gap_sec)
