@@ -38,6 +38,9 @@ class Keypoints3DParams:
     hri_max_bodies: int = 32
     hri_body_timeout_sec: float = 1.0
     hri_id_prefix: str = 'b'
+    hri_cropped: bool = True
+    qos_keypoints_reliability: str = 'best_effort'
+    qos_image_reliability: str = 'best_effort'
     autostart: bool = True
 
     def depth_options(self) -> DepthOptions:
@@ -101,6 +104,12 @@ SPECS: Tuple[ParamSpec, ...] = (
               float_range=(0.0, 3600.0)),
     ParamSpec('hri.id_prefix', 'hri_id_prefix',
               'Body id = prefix + track_id (topic name tokens must not start with a digit).'),
+    ParamSpec('hri.cropped', 'hri_cropped',
+              'Publish /humans/bodies/<id>/cropped: the body box cut from the image topic with the keypoints stamp.'),
+    ParamSpec('qos.keypoints.reliability', 'qos_keypoints_reliability', 'Keypoints subscription reliability: '
+              'best_effort hears best-effort and reliable publishers.', choices=('best_effort', 'reliable')),
+    ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability (for '
+              'hri.cropped; sensor data: best_effort).', choices=('best_effort', 'reliable')),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
 )
 SPEC_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in SPECS}
