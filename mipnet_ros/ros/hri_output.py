@@ -69,6 +69,7 @@ BACKWARDS_RESET_SEC = 5.0
 TF_TOPIC = '/tf'
 TF_DEPTH = 100
 ACK_WAIT_SEC = 0.5
+WAITING_CROP_STAMPS = 10    # keypoints stamps whose image has not arrived yet, kept for /cropped
 _TOKEN = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
@@ -137,6 +138,8 @@ class HriOutput:
             from tf2_msgs.msg import TFMessage   # optional dependency, only with depth
             self._tf = node.create_publisher(TFMessage, TF_TOPIC, hri_qos(TF_DEPTH))
         self._bodies: Dict[str, _Body] = {}
+        self._waiting_crops: Dict[int, List[Tuple[str, Any]]] = {}   # stamp -> (body, box) until its image
+        self.crops_late = 0
         self._newest_ns: Optional[int] = None
         self._header = None
 
@@ -145,8 +148,26 @@ class HriOutput:
         return sorted(self._bodies)
 
     def add_image(self, msg: Any) -> None:
-        if self._images is not None:
-            self._images.add(msg)
+        """Keep the image for the keypoints of its stamp; publish the crops that were waiting for it."""
+        if self._images is None:
+            return
+        from mipnet_ros.ros.convert import stamp_to_ns
+        from mipnet_ros.ros.hri_cropped import crop_image
+        self._images.add(msg)
+        key = stamp_to_ns(msg.header.stamp)
+        waiting = self._waiting_crops.pop(key, [])
+        for bid, xyxy in waiting:
+            body = self._bodies.get(bid)
+            crop = crop_image(msg, xyxy) if body is not None and body.cropped is not None else None
+            if crop is not None:
+                body.cropped.publish(crop)
+        self.crops_late += len(waiting)
+
+    def _wait_for_image(self, stamp_ns: int, bid: str, xyxy: Any) -> None:
+        """The image of these keypoints has not come yet (it is larger and may travel slower): keep the box."""
+        self._waiting_crops.setdefault(stamp_ns, []).append((bid, xyxy))
+        while len(self._waiting_crops) > WAITING_CROP_STAMPS:
+            self._waiting_crops.pop(next(iter(self._waiting_crops)))
 
     def publish(self, msg: Any, timeout_sec: float = 1.0) -> HriReport:
         from mipnet_ros.ros.convert import bbox2d_to_xyxy, stamp_to_ns
@@ -195,7 +216,9 @@ class HriOutput:
                                  ymax=float(ymax), c=float(np.clip(p.score, 0.0, 1.0))))
             if body.cropped is not None:
                 crop = crop_image(image, xyxy) if image is not None else None
-                if crop is None:
+                if image is None:
+                    self._wait_for_image(now, bid, xyxy)
+                elif crop is None:
                     report.cropped_missing += 1
                 else:
                     body.cropped.publish(crop)
@@ -282,3 +305,4 @@ class HriOutput:
             self._node.destroy_publisher(self._tf)
         if self._images is not None:
             self._images.clear()
+        self._waiting_crops.clear()
