@@ -113,7 +113,8 @@ def generate_launch_description():
                                   "'", LaunchConfiguration('tracked_keypoints'), "' if '", LaunchConfiguration('tracker'),
                                   "'.lower() in ('1', 'true', 'yes') else '", LaunchConfiguration('keypoints'), "'"]),
                               'depth_image': LaunchConfiguration('depth_image'),
-                              'camera_info': LaunchConfiguration('camera_info'), 'image': LaunchConfiguration('image'),
+                              'camera_info': LaunchConfiguration('camera_info'),
+                              'image': LaunchConfiguration('image'),
                               'depth_reliability': LaunchConfiguration('image_reliability'),
                               'log_level': LaunchConfiguration('log_level')}.items(),
             condition=IfCondition(PythonExpression(["'", LaunchConfiguration('depth'), "'.lower() in ('1', 'true', "

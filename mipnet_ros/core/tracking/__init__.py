@@ -7,4 +7,5 @@ from mipnet_ros.core.tracking.ids import TrackIds, process_track_ids, start_toke
 from mipnet_ros.core.tracking.stream import StreamGuard, StreamVerdict
 from mipnet_ros.core.tracking.tracker import Observation, PoseTracker, StepResult
 
-__all__ = ['TrackerConfig', 'TrackIds', 'process_track_ids', 'start_token', 'Observation', 'PoseTracker', 'StepResult', 'StreamGuard', 'StreamVerdict']
+__all__ = ['TrackerConfig', 'TrackIds', 'process_track_ids', 'start_token',
+           'Observation', 'PoseTracker', 'StepResult', 'StreamGuard', 'StreamVerdict']
