@@ -69,6 +69,7 @@ BACKWARDS_RESET_SEC = 5.0
 TF_TOPIC = '/tf'
 TF_DEPTH = 100
 ACK_WAIT_SEC = 0.5
+LINGER_SEC = 0.3
 WAITING_CROP_STAMPS = 10    # keypoints stamps whose image has not arrived yet, kept for /cropped
 _TOKEN = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
@@ -293,13 +294,19 @@ class HriOutput:
 
     def close(self) -> None:
         """End every body and publish an empty tracked list (consumers drop their bodies), then stop."""
-        self._drop(list(self._bodies), publish=False)
+        ended = self._drop(list(self._bodies), publish=False)
         self._publish_list()
+        acked = False
         try:   # let the empty list reach the subscribers before the publisher goes
             from rclpy.duration import Duration
-            self._tracked.wait_for_all_acked(Duration(seconds=ACK_WAIT_SEC))
+            acked = self._tracked.wait_for_all_acked(Duration(seconds=ACK_WAIT_SEC))
         except Exception:  # noqa: BLE001 - best effort at shutdown
             pass
+        # With shared-memory transports a reader takes the sample from this process's memory after the
+        # acknowledgement: give it a moment before the process may exit.
+        time.sleep(LINGER_SEC)
+        self._node.get_logger().info(f'ROS4HRI output closed: {len(ended)} body(ies) ended, empty '
+                                     f'{T.HRI_BODIES_TRACKED} published ({"acknowledged" if acked else "not acknowledged"})')
         self._node.destroy_publisher(self._tracked)
         if self._tf is not None:
             self._node.destroy_publisher(self._tf)

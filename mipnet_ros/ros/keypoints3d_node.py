@@ -23,6 +23,7 @@ NODE_NAME = 'mipnet_keypoints3d'
 LOG_THROTTLE_SEC = 5.0
 CAMERA_INFO_CACHE = 30
 HRI_EXPIRE_PERIOD_SEC = 0.5
+LATCHED_CHECK_SEC = 0.5      # how often the node looks for a latched CameraInfo publisher
 HRI_EXPIRE_GRACE_SEC = 1.0   # wall-clock expiry waits this much longer than the header-time one
 
 
@@ -67,6 +68,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._pub_3d = self._pub_markers = None
         self._hri = None
         self._hri_timer = None
+        self._latched_timer = self._latched_info_sub = self._info_type = None
         self._subs: List[Any] = []
         self._sync = None
         self._cameras = CameraInfoCache(CAMERA_INFO_CACHE)
@@ -192,17 +194,30 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._flush_timer = self.create_timer(0.05, self._flush_pending)
 
     def _camera_info_subscriptions(self, msg_type, depth_qos) -> List[Any]:
-        """Two subscriptions, one callback: a volatile one (any driver) and a transient-local reliable one that
-        also gets the CameraInfo a driver latched before this node started. A volatile publisher does not
-        match the latched subscription; that expected mismatch is not logged."""
-        from rclpy.event_handler import SubscriptionEventCallbacks
+        """The volatile CameraInfo subscription (any driver); a latched one is added when a latched driver shows."""
+        self._info_type = msg_type
+        self._latched_info_sub = None
+        self._latched_timer = self.create_timer(LATCHED_CHECK_SEC, self._watch_latched_info)
+        return [self.create_subscription(msg_type, T.CAMERA_INFO, self._on_camera_info, depth_qos)]
+
+    def _watch_latched_info(self) -> None:
+        """A driver that latches its CameraInfo (transient local, often published once before this node
+        started) also gets a transient-local subscription, which receives the latched message. It is made
+        only when such a publisher is seen: a volatile driver never meets a subscription it cannot serve
+        (that would log an incompatible-QoS warning on the driver's side)."""
+        if self._latched_info_sub is not None or self._info_type is None:
+            return
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        quiet = SubscriptionEventCallbacks(incompatible_qos=lambda event: None)
-        return [self.create_subscription(msg_type, T.CAMERA_INFO, self._on_camera_info, depth_qos),
-                self.create_subscription(msg_type, T.CAMERA_INFO, self._on_camera_info, latched,
-                                         event_callbacks=quiet)]
+        latched = [i.qos_profile for i in self.get_publishers_info_by_topic(self.resolve_topic_name(T.CAMERA_INFO))
+                   if i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL]
+        if not latched:
+            return
+        reliable = any(q.reliability == ReliabilityPolicy.RELIABLE for q in latched)
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        self._latched_info_sub = self.create_subscription(self._info_type, T.CAMERA_INFO, self._on_camera_info,
+                                                          qos)
+        self._subs.append(self._latched_info_sub)
 
     def _on_image(self, msg) -> None:
         self._count('images')
@@ -211,6 +226,10 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             hri.add_image(msg)
 
     def _unsubscribe(self) -> None:
+        if self._latched_timer is not None:
+            self.destroy_timer(self._latched_timer)
+            self._latched_timer = None
+        self._info_type = self._latched_info_sub = None
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []

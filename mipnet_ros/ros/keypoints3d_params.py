@@ -39,7 +39,7 @@ class Keypoints3DParams:
     hri_body_timeout_sec: float = 1.0
     hri_id_prefix: str = 'b'
     hri_cropped: bool = True
-    qos_keypoints_reliability: str = 'best_effort'
+    qos_keypoints_reliability: str = 'reliable'
     qos_image_reliability: str = 'best_effort'
     autostart: bool = True
 
@@ -107,7 +107,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('hri.cropped', 'hri_cropped',
               'Publish /humans/bodies/<id>/cropped: the body box cut from the image topic with the keypoints stamp.'),
     ParamSpec('qos.keypoints.reliability', 'qos_keypoints_reliability', 'Keypoints subscription reliability: '
-              'best_effort hears best-effort and reliable publishers.', choices=('best_effort', 'reliable')),
+              'reliable (no loss) needs a reliable publisher; best_effort hears both kinds.',
+              choices=('best_effort', 'reliable')),
     ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability (for '
               'hri.cropped; sensor data: best_effort).', choices=('best_effort', 'reliable')),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),

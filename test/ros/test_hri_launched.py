@@ -114,6 +114,7 @@ def test_bodies_roi_skeleton_cropped_and_tf_as_libhri_sees_them(probe, tmp_path)
     params['camera_info']['max_age_sec'] = 0.0           # the documented latched CameraInfo set-up
     params['qos']['image']['reliability'] = 'reliable'    # a full-size image over best effort may lose fragments
     params['qos']['depth']['reliability'] = 'reliable'
+    params['qos']['keypoints']['reliability'] = 'best_effort'   # hears the best-effort keypoints publisher
     params['hri']['body_timeout_sec'] = 5.0
     (tmp_path / 'p.yaml').write_text(yaml.safe_dump(doc))
     launcher = NodeLauncher({'hri': 'true', 'depth': 'true', 'keypoints': '/kp', 'depth_image': '/cam/depth',
@@ -197,6 +198,7 @@ def test_bodies_roi_skeleton_cropped_and_tf_as_libhri_sees_them(probe, tmp_path)
 
         # shutdown: the node publishes an empty tracked list before it goes
         launcher.proc.send_signal(signal.SIGINT)
-        assert spin_until(ex, lambda: got['tracked'][-1].ids == [], 20), launcher.log_text()[-2000:]
+        assert spin_until(ex, lambda: got['tracked'][-1].ids == [], 20), (
+            [(m.header.stamp.sec, list(m.ids)) for m in got['tracked'][-4:]], launcher.log_text()[-2000:])
     finally:
         launcher.stop()
