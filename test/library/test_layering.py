@@ -51,7 +51,7 @@ def _write(root: Path, rel: str, text: str) -> None:
 ])
 def test_a_planted_violation_is_caught(tmp_path, planted, expected):
     pkg = tmp_path / 'mipnet_ros'
-    for rel in ('__init__.py', 'core/__init__.py', 'ros/__init__.py', 'ros/node.py', 'tools/__init__.py',
+    for rel in ('__init__.py', 'core/__init__.py', 'ros/__init__.py', 'ros/pose_node.py', 'tools/__init__.py',
                 'tools/bench.py'):
         _write(pkg, rel, '')
     _write(pkg, 'core/a.py', planted)
