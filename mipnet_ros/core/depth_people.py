@@ -65,23 +65,42 @@ class _Body:
         self.torso = (np.array([uv[i] for i in corners], np.float64)
                       if corners and all(usable[i] for i in corners) else None)
         self.joints = pts
+        self._mask: Optional[np.ndarray] = None
+        self._origin = (0, 0)
 
     def contains(self, p: np.ndarray) -> np.ndarray:
-        """(M,) bool: points (M, 2) on this body."""
+        """(M,) bool: points (M, 2) on this body (looked up in the body drawn once into a mask)."""
         p = np.asarray(p, np.float64).reshape(-1, 2)
+        if self._mask is None:
+            self._draw()
+        mask, x0, y0 = self._mask, self._origin[0], self._origin[1]
         inside = np.zeros(len(p), bool)
-        if len(self.seg_a):
-            d = self.seg_b - self.seg_a                                       # (E, 2)
-            t = np.clip(((p[:, None] - self.seg_a[None]) * d[None]).sum(-1) / np.maximum((d * d).sum(-1), 1e-9),
-                        0.0, 1.0)                                             # (M, E)
-            near = self.seg_a[None] + t[..., None] * d[None]
-            inside |= (np.hypot(*(p[:, None] - near).transpose(2, 0, 1)) <= self.half_width).any(1)
-        if len(self.joints):
-            dj = np.hypot(*(p[:, None] - self.joints[None]).transpose(2, 0, 1))
-            inside |= (dj <= self.half_width).any(1)
-        if self.torso is not None:
-            inside |= _in_polygon(p, self.torso)
+        if not mask.size:
+            return inside
+        c, r = np.rint(p[:, 0]) - x0, np.rint(p[:, 1]) - y0
+        box = np.isfinite(c) & np.isfinite(r) & (c >= 0) & (r >= 0) & (c < mask.shape[1]) & (r < mask.shape[0])
+        inside[box] = mask[r[box].astype(int), c[box].astype(int)] > 0
         return inside
+
+    def _draw(self) -> None:
+        import cv2
+        pts = np.vstack([self.joints, self.seg_a, self.seg_b]) if len(self.joints) else np.zeros((0, 2))
+        if not len(pts):
+            self._mask, self._origin = np.zeros((0, 0), np.uint8), (0, 0)
+            return
+        pad = int(np.ceil(self.half_width)) + 2
+        x0, y0 = int(np.floor(pts[:, 0].min())) - pad, int(np.floor(pts[:, 1].min())) - pad
+        x1, y1 = int(np.ceil(pts[:, 0].max())) + pad, int(np.ceil(pts[:, 1].max())) + pad
+        mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+        off = np.array([x0, y0], np.float64)
+        width = max(1, int(round(2 * self.half_width)))
+        for a, b in zip(self.seg_a - off, self.seg_b - off):
+            cv2.line(mask, (int(round(a[0])), int(round(a[1]))), (int(round(b[0])), int(round(b[1]))), 1, width)
+        for j in self.joints - off:
+            cv2.circle(mask, (int(round(j[0])), int(round(j[1]))), int(round(self.half_width)), 1, -1)
+        if self.torso is not None:
+            cv2.fillPoly(mask, [np.rint(self.torso - off).astype(np.int32)], 1)
+        self._mask, self._origin = mask, (x0, y0)
 
     def samples(self) -> np.ndarray:
         """Points along the limbs (the pixels that should show this body)."""
@@ -89,18 +108,6 @@ class _Body:
             return np.zeros((0, 2))
         t = np.linspace(0.0, 1.0, SAMPLES_PER_LIMB)[None, :, None]
         return (self.seg_a[:, None] + t * (self.seg_b - self.seg_a)[:, None]).reshape(-1, 2)
-
-
-def _in_polygon(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Even-odd rule: which points (M, 2) lie inside the polygon (V, 2)."""
-    inside = np.zeros(len(p), bool)
-    x, y = p[:, 0], p[:, 1]
-    for (x1, y1), (x2, y2) in zip(poly, np.roll(poly, -1, axis=0)):
-        crosses = (y1 > y) != (y2 > y)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            xc = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= crosses & (x < xc)
-    return inside
 
 
 def _largest_cluster(z: np.ndarray, gap: float) -> np.ndarray:
@@ -113,34 +120,59 @@ def _largest_cluster(z: np.ndarray, gap: float) -> np.ndarray:
     return max(groups, key=len)
 
 
-def _explained(points: np.ndarray, z: np.ndarray, me: int, bodies: Sequence[_Body],
-               refs: Sequence[Optional[float]], tol: float) -> np.ndarray:
+def _pixel_depths(depth_m: np.ndarray, pts: np.ndarray, opts: DepthOptions):
+    """(z, ok) of single pixels: the depth at each point's pixel when it is a valid reading."""
+    h, w = depth_m.shape[:2]
+    z = np.zeros(len(pts))
+    ok = np.zeros(len(pts), bool)
+    if not len(pts):
+        return z, ok
+    c, r = np.rint(pts[:, 0]), np.rint(pts[:, 1])
+    inside = np.isfinite(c) & np.isfinite(r) & (c >= 0) & (c < w) & (r >= 0) & (r < h)
+    vals = depth_m[r[inside].astype(int), c[inside].astype(int)].astype(np.float64)
+    good = np.isfinite(vals) & (vals >= opts.min_depth) & (vals <= opts.max_depth)
+    z[np.flatnonzero(inside)[good]] = vals[good]
+    ok[np.flatnonzero(inside)[good]] = True
+    return z, ok
+
+
+class _Seen:
+    """One person's measurements and where they fall on the other people's bodies (computed once)."""
+
+    def __init__(self, depth_m: np.ndarray, me: int, person: PersonInput, bodies: Sequence[_Body],
+                 opts: DepthOptions):
+        self.z, ok = robust_depth(depth_m, person.uv, opts)
+        self.ok = ok & person.usable
+        self.samples = bodies[me].samples()
+        self.sz, self.sok = _pixel_depths(depth_m, self.samples, opts)
+        self.joint_on = [b.contains(person.uv) if q != me else None for q, b in enumerate(bodies)]
+        self.sample_on = [b.contains(self.samples) if q != me and len(self.samples) else None
+                          for q, b in enumerate(bodies)]
+
+
+def _explained(on: Sequence[Optional[np.ndarray]], z: np.ndarray, refs: Sequence[Optional[float]],
+               tol: float) -> np.ndarray:
     """(M,) bool: the point lies on another person's body and its depth is that person's depth."""
-    out = np.zeros(len(points), bool)
-    for q, (body, ref) in enumerate(zip(bodies, refs)):
-        if q == me or ref is None or not len(points):
-            continue
-        out |= body.contains(points) & (np.abs(z - ref) <= tol)
+    out = np.zeros(len(z), bool)
+    for inside, ref in zip(on, refs):
+        if inside is not None and ref is not None:
+            out |= inside & (np.abs(z - ref) <= tol)
     return out
 
 
-def _reference(depth_m: np.ndarray, person: PersonInput, z: np.ndarray, ok: np.ndarray, me: int,
-               bodies: Sequence[_Body], refs: Sequence[Optional[float]], opts: DepthOptions,
+def _reference(seen: _Seen, refs: Sequence[Optional[float]], opts: DepthOptions,
                popts: PeopleDepthOptions) -> Optional[float]:
     """This person's depth (metres) from its unexplained joints and its limbs, None when not measurable."""
     tol = opts.person_spread
-    votes = ok & ~_explained(person.uv, z, me, bodies, refs, tol)
+    votes = seen.ok & ~_explained(seen.joint_on, seen.z, refs, tol)
     idx = np.flatnonzero(votes)
-    group = idx[_largest_cluster(z[idx], popts.cluster_gap)]
+    group = idx[_largest_cluster(seen.z[idx], popts.cluster_gap)]
     if len(group) < popts.min_joints:
         return None
-    ref = float(np.median(z[group]))
-    samples = bodies[me].samples()
-    if len(samples):
-        sz, sok = robust_depth(depth_m, samples, DepthOptions(window=1, min_depth=opts.min_depth,
-                                                              max_depth=opts.max_depth, min_valid_fraction=1.0))
-        mine = ~(sok & _explained(samples, sz, me, bodies, refs, tol))
-        shows = sok & (np.abs(sz - ref) <= tol)
+    ref = float(np.median(seen.z[group]))
+    if len(seen.samples):
+        mine = ~(seen.sok & _explained(seen.sample_on, seen.sz, refs, tol))
+        shows = seen.sok & (np.abs(seen.sz - ref) <= tol)
         if shows[mine].sum() < popts.min_body_fraction * max(int(mine.sum()), 1):
             return None
     return ref
@@ -181,22 +213,19 @@ def people_keypoints_3d(depth_m: np.ndarray, cam: CameraModel, people: Sequence[
                for p, uv in zip(people, uvs)]
     inputs = [PersonInput(uv, us, p.rank) for p, uv, us in zip(people, uvs, usables)]
     bodies = [_Body(uv, us) for uv, us in zip(uvs, usables)]
-    raw = []
-    for p in inputs:
-        z, ok = robust_depth(depth_m, p.uv, opts)
-        raw.append((z, ok & p.usable))
+    seen = [_Seen(depth_m, i, p, bodies, opts) for i, p in enumerate(inputs)]
     refs: List[Optional[float]] = [None] * len(inputs)
-    order = sorted(range(len(inputs)), key=lambda i: (inputs[i].rank, -int(raw[i][1].sum())))
+    order = sorted(range(len(inputs)), key=lambda i: (inputs[i].rank, -int(seen[i].ok.sum())))
     for _ in range(2):    # in order, then again with every other person's depth known
         for i in order:
-            refs[i] = _reference(depth_m, inputs[i], raw[i][0], raw[i][1], i, bodies, refs, opts, popts)
+            refs[i] = _reference(seen[i], refs, opts, popts)
     out = []
     for i, p in enumerate(inputs):
         xyz = np.zeros((len(p.uv), 3))
         ok = np.zeros(len(p.uv), bool)
         if refs[i] is not None:
             z, ok = _joint_depths(depth_m, p.uv, refs[i], opts)
-            ok &= p.usable & ~_explained(p.uv, raw[i][0], i, bodies, refs, opts.person_spread)
+            ok &= p.usable & ~_explained(seen[i].joint_on, seen[i].z, refs, opts.person_spread)
             if ok.sum() >= popts.min_joints:
                 xyz[ok] = deproject(p.uv[ok], z[ok], cam)
                 ok &= np.all(np.isfinite(xyz), axis=1)
