@@ -25,7 +25,7 @@ def _node(context):
         overrides['qos.depth.reliability'] = get('depth_reliability').strip()
     remaps = [(topics.KEYPOINTS, get('keypoints')), (topics.DEPTH_IMAGE, get('depth_image')),
               (topics.CAMERA_INFO, get('camera_info')), (topics.KEYPOINTS_3D, get('keypoints_3d')),
-              (topics.MARKERS_3D, get('keypoints_3d_markers'))]
+              (topics.MARKERS_3D, get('keypoints_3d_markers')), (topics.IMAGE, get('image'))]
     return [Node(package='mipnet_ros', executable='mipnet_keypoints3d', name=get('keypoints3d_node_name'),
                  namespace=get('namespace'), parameters=[get('keypoints3d_params_file'), overrides],
                  remappings=remaps, output='screen', arguments=['--ros-args', '--log-level', get('log_level')])]
@@ -45,6 +45,8 @@ def generate_launch_description():
                               description='true: publish ROS4HRI bodies (/humans/bodies/...) from tracked keypoints.'),
         DeclareLaunchArgument('keypoints', default_value=topics.KEYPOINTS,
                               description='Input mipnet_ros/PersonKeypointsArray topic (tracked for hri).'),
+        DeclareLaunchArgument('image', default_value=topics.IMAGE,
+                              description='Input camera image (raw) that ROS4HRI /cropped is cut from (hri:=true).'),
         DeclareLaunchArgument('depth_image', default_value=topics.DEPTH_IMAGE,
                               description='Input depth image aligned to the colour image (16UC1 mm or 32FC1 m).'),
         DeclareLaunchArgument('camera_info', default_value=topics.CAMERA_INFO,

@@ -125,6 +125,7 @@ def generate_launch_description():
                                   + [" else '", LaunchConfiguration('keypoints'), "'"]),
                               'depth_image': LaunchConfiguration('depth_image'),
                               'camera_info': LaunchConfiguration('camera_info'),
+                              'image': LaunchConfiguration('image'),
                               'depth_reliability': LaunchConfiguration('image_reliability'),
                               'log_level': LaunchConfiguration('log_level')}.items(),
             condition=IfCondition(PythonExpression(true_expression(LaunchConfiguration('depth'),

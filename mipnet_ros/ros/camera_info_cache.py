@@ -25,6 +25,11 @@ class CameraInfoCache:
         self._infos.clear()
         self._pending.clear()
 
+    def has_info(self, msg: Any) -> bool:
+        """Whether a CameraInfo with this stamp and frame is already here (the same one, heard twice)."""
+        stamp, frame = stamp_to_ns(msg.header.stamp), msg.header.frame_id
+        return any(stamp_to_ns(m.header.stamp) == stamp and m.header.frame_id == frame for m in self._infos)
+
     def add_info(self, msg: Any) -> None:
         self._infos.append(msg)
 

@@ -9,8 +9,8 @@ from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
-from mipnet_ros.core.depth3d import (CameraModel, DepthInputError, DepthOptions, camera_model, decode_depth,
-                                     keypoints_3d)
+from mipnet_ros.core.depth3d import CameraModel, DepthInputError, DepthOptions, camera_model, decode_depth
+from mipnet_ros.core.depth_people import PersonInput, people_keypoints_3d
 from mipnet_ros.ros.person_record import read_people
 
 
@@ -42,9 +42,13 @@ def check_alignment(keypoints: Any, depth: Any, info: Any, same_frame: bool) -> 
 
 def people_3d(keypoints: Any, depth_m: np.ndarray, cam: CameraModel, opts: DepthOptions
               ) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Per person of a PersonKeypointsArray: (points (K, 3) metres, valid (K,))."""
-    return [keypoints_3d(depth_m, cam, p.keypoints.astype(np.float64), p.visibility > 0, opts)
-            for p in read_people(keypoints)]
+    """Per person of a PersonKeypointsArray: (points (K, 3) metres, valid (K,)), each on its own body.
+
+    The people of the frame are decided together (core/depth_people.py): lambda = 0 people first.
+    """
+    people = [PersonInput(p.keypoints.astype(np.float64), p.visibility > 0, p.instance)
+              for p in read_people(keypoints)]
+    return people_keypoints_3d(depth_m, cam, people, opts)
 
 
 def people_3d_msg(keypoints: Any, results: Sequence[Tuple[np.ndarray, np.ndarray]]):

@@ -25,6 +25,9 @@ from mipnet_ros.ros.params import NodeParameters, qos_profile
 NODE_NAME = 'mipnet_keypoints3d'
 LOG_THROTTLE_SEC = 5.0
 CAMERA_INFO_CACHE = 30
+HRI_EXPIRE_PERIOD_SEC = 0.5
+LATCHED_CHECK_SEC = 0.5      # how often the node looks for a latched CameraInfo publisher
+HRI_EXPIRE_GRACE_SEC = 1.0   # wall-clock expiry waits this much longer than the header-time one
 
 
 @dataclass
@@ -44,6 +47,10 @@ class Keypoints3DStats:
     hri_bodies: int = 0
     hri_untracked: int = 0
     hri_over_limit: int = 0
+    hri_late: int = 0
+    hri_cropped_missing: int = 0
+    hri_tf: int = 0
+    images: int = 0
     reasons: Dict[str, int] = field(default_factory=dict)
     last_reason: str = ''
     reported_rejected: int = 0
@@ -63,6 +70,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._config_error = ''
         self._pub_3d = self._pub_markers = None
         self._hri = None
+        self._hri_timer = None
+        self._latched_timer = self._latched_info_sub = self._info_type = None
         self._subs: List[Any] = []
         self._sync = None
         self._cameras = CameraInfoCache(CAMERA_INFO_CACHE)
@@ -83,6 +92,11 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         p = self.params
         if problem is not None:
             return self._fail(parameter_failure(problem))
+        if p.hri_enabled:   # hri.id_prefix starts topic names: checked before any is made
+            from mipnet_ros.ros.hri_output import check_id_prefix
+            why = check_id_prefix(p.hri_id_prefix)
+            if why:
+                return self._fail(why)
         out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
         if p.hri_enabled:
             try:
@@ -90,6 +104,12 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             except ImportError as exc:
                 return self._fail(f'hri.enabled is true but hri_msgs cannot be imported ({exc}): build hri_msgs '
                                   '(scripts/setup_env.sh) or set hri.enabled false')
+            if p.publish_3d:
+                try:
+                    import tf2_msgs.msg  # noqa: F401 - the bodies' TF frames
+                except ImportError as exc:
+                    return self._fail(f'hri.enabled with publish_3d needs tf2_msgs for the body TF frames ({exc}): '
+                                      'build it (scripts/setup_env.sh) or set publish_3d false')
         if p.publish_3d:
             from mipnet_ros.msg import PersonKeypoints3DArray
             from visualization_msgs.msg import MarkerArray
@@ -106,8 +126,9 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         p = self.params
         if p.hri_enabled:
             from mipnet_ros.ros.hri_output import HriOutput
-            self._hri = HriOutput(self, qos_profile(p.qos_output_reliability, p.qos_output_depth),
-                                  p.hri_max_bodies, p.hri_id_prefix)
+            self._hri = HriOutput(self, p.qos_output_depth, p.hri_max_bodies, p.hri_id_prefix,
+                                  cropped=p.hri_cropped, tf=p.publish_3d)
+            self._hri_timer = self.create_timer(HRI_EXPIRE_PERIOD_SEC, self._expire_bodies)
         self._subscribe(p)
         self._state = 'active'
         inputs = [self.resolve_topic_name(topics.KEYPOINTS)]
@@ -128,19 +149,35 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._close_hri()
 
     def _close_hri(self) -> None:
+        if self._hri_timer is not None:
+            self.destroy_timer(self._hri_timer)
+            self._hri_timer = None
         if self._hri is not None:
             self._hri.close()
             self._hri = None
+
+    def _expire_bodies(self) -> None:
+        """Bodies end after hri.body_timeout_sec without any keypoints message, too."""
+        hri = self._hri
+        if hri is not None:
+            hri.expire(self.params.hri_body_timeout_sec + HRI_EXPIRE_GRACE_SEC)
+            with self._lock:
+                self.stats.hri_bodies = len(hri.bodies)
 
     # ------------------------------------------------------------------ subscriptions
     def _subscribe(self, p: Keypoints3DParams) -> None:
         import message_filters
         from mipnet_ros.msg import PersonKeypointsArray
-        kp_qos = qos_profile('reliable', p.qos_keypoints_depth)
-        if not p.publish_3d:
-            self._subs = [self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints, kp_qos)]
-            return
         from sensor_msgs.msg import CameraInfo, Image
+        kp_qos = qos_profile(p.qos_keypoints_reliability, p.qos_keypoints_depth)
+        images = []
+        if p.hri_enabled and p.hri_cropped:   # /cropped cuts the body out of the image with the keypoints stamp
+            images = [self.create_subscription(Image, topics.IMAGE, self._on_image,
+                                               qos_profile(p.qos_image_reliability, p.qos_depth_depth))]
+        if not p.publish_3d:
+            self._subs = [self.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, self._on_keypoints,
+                                                   kp_qos)] + images
+            return
         depth_qos = qos_profile(p.qos_depth_reliability, p.qos_depth_depth)
         kp_sub = message_filters.Subscriber(self, PersonKeypointsArray, topics.KEYPOINTS, qos_profile=kp_qos)
         depth_sub = message_filters.Subscriber(self, Image, topics.DEPTH_IMAGE, qos_profile=depth_qos)
@@ -152,11 +189,46 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         else:
             self._sync = message_filters.TimeSynchronizer([kp_sub, depth_sub], p.sync_queue_size)
         self._sync.registerCallback(self._on_pair)
-        info_sub = self.create_subscription(CameraInfo, topics.CAMERA_INFO, self._on_camera_info, depth_qos)
-        self._subs = [kp_sub.sub, depth_sub.sub, info_sub]
+        self._subs = [kp_sub.sub, depth_sub.sub] + self._camera_info_subscriptions(CameraInfo, depth_qos) + images
         self._flush_timer = self.create_timer(0.05, self._flush_pending)
 
+    def _camera_info_subscriptions(self, msg_type, depth_qos) -> List[Any]:
+        """The volatile CameraInfo subscription (any driver); a latched one is added when a latched driver shows."""
+        self._info_type = msg_type
+        self._latched_info_sub = None
+        self._latched_timer = self.create_timer(LATCHED_CHECK_SEC, self._watch_latched_info)
+        return [self.create_subscription(msg_type, topics.CAMERA_INFO, self._on_camera_info, depth_qos)]
+
+    def _watch_latched_info(self) -> None:
+        """A driver that latches its CameraInfo (transient local, often published once before this node
+        started) also gets a transient-local subscription, which receives the latched message. It is made
+        only when such a publisher is seen: a volatile driver never meets a subscription it cannot serve
+        (that would log an incompatible-QoS warning on the driver's side)."""
+        if self._latched_info_sub is not None or self._info_type is None:
+            return
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        latched = [i.qos_profile for i in self.get_publishers_info_by_topic(self.resolve_topic_name(topics.CAMERA_INFO))
+                   if i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL]
+        if not latched:
+            return
+        reliable = any(q.reliability == ReliabilityPolicy.RELIABLE for q in latched)
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        self._latched_info_sub = self.create_subscription(self._info_type, topics.CAMERA_INFO, self._on_camera_info,
+                                                          qos)
+        self._subs.append(self._latched_info_sub)
+
+    def _on_image(self, msg) -> None:
+        self._count('images')
+        hri = self._hri
+        if hri is not None:
+            hri.add_image(msg)
+
     def _unsubscribe(self) -> None:
+        if self._latched_timer is not None:
+            self.destroy_timer(self._latched_timer)
+            self._latched_timer = None
+        self._info_type = self._latched_info_sub = None
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
@@ -184,6 +256,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             self.stats.hri_bodies = len(hri.bodies)
             self.stats.hri_untracked += report.untracked
             self.stats.hri_over_limit += report.over_limit
+            self.stats.hri_late += int(report.late)
+            self.stats.hri_cropped_missing += report.cropped_missing
         if report.untracked:
             self.get_logger().warning(f'{report.untracked} person(s) without track_id are not ROS4HRI bodies: '
                                       'feed this node the tracked keypoints (mipnet_tracker)',
@@ -197,6 +271,8 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._count('depth_images')
 
     def _on_camera_info(self, msg) -> None:
+        if self._cameras.has_info(msg):   # the same CameraInfo through both subscriptions
+            return
         self._count('camera_infos')
         self._cameras.add_info(msg)
         self._flush_pending()
@@ -231,6 +307,11 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         results = convert3d.people_3d(keypoints, depth_m, cam, p.depth_options())
         msg = convert3d.people_3d_msg(keypoints, results)
         pub.publish(msg)
+        hri = self._hri
+        if hri is not None:
+            n_tf = hri.publish_tf(keypoints, results)
+            with self._lock:
+                self.stats.hri_tf += n_tf
         valid = sum(int(ok.sum()) for _, ok in results)
         total = sum(len(ok) for _, ok in results)
         with self._lock:
@@ -303,7 +384,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         stat.add('state', self._state)
         for key in ('keypoints', 'depth_images', 'camera_infos', 'paired', 'published', 'people_total',
                     'points_valid', 'points_total', 'rejected', 'no_valid_depth', 'errors', 'hri_bodies',
-                    'hri_untracked', 'hri_over_limit'):
+                    'hri_untracked', 'hri_over_limit', 'hri_late', 'hri_cropped_missing', 'hri_tf', 'images'):
             stat.add(key, str(v[key]))
         stat.add('rejected_reasons', ', '.join(f'{k}: {n}' for k, n in sorted(v['reasons'].items())))
         stat.add('last_reason', v['last_reason'])

@@ -20,7 +20,7 @@ class Keypoints3DParams:
     depth_min: float = 0.1
     depth_max: float = 20.0
     depth_min_valid_fraction: float = 0.2
-    depth_person_spread: float = 1.0
+    depth_person_spread: float = 0.7
     sync_approximate: bool = False
     sync_slop_sec: float = 0.05
     sync_queue_size: int = 10
@@ -39,6 +39,9 @@ class Keypoints3DParams:
     hri_max_bodies: int = 32
     hri_body_timeout_sec: float = 1.0
     hri_id_prefix: str = 'b'
+    hri_cropped: bool = True
+    qos_keypoints_reliability: str = 'reliable'
+    qos_image_reliability: str = 'best_effort'
     autostart: bool = True
     exit_with_parent: bool = True
 
@@ -103,6 +106,13 @@ SPECS: Tuple[ParamSpec, ...] = (
               float_range=(0.0, 3600.0)),
     ParamSpec('hri.id_prefix', 'hri_id_prefix',
               'Body id = prefix + track_id (topic name tokens must not start with a digit).'),
+    ParamSpec('hri.cropped', 'hri_cropped',
+              'Publish /humans/bodies/<id>/cropped: the body box cut from the image topic with the keypoints stamp.'),
+    ParamSpec('qos.keypoints.reliability', 'qos_keypoints_reliability', 'Keypoints subscription reliability: '
+              'reliable (no loss) needs a reliable publisher; best_effort hears both kinds.',
+              choices=('best_effort', 'reliable')),
+    ParamSpec('qos.image.reliability', 'qos_image_reliability', 'Image subscription reliability (for '
+              'hri.cropped; sensor data: best_effort).', choices=('best_effort', 'reliable')),
     ParamSpec('autostart', 'autostart', 'Configure and activate at start-up; false = wait for lifecycle transitions.'),
     ParamSpec('exit_with_parent', 'exit_with_parent',
               'Stop the node (cleanly) when the process that started it exits, e.g. a killed ros2 launch; '

@@ -15,7 +15,6 @@ import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
 
-from mipnet_ros.core.errors import ParameterError
 from mipnet_ros.core.skeleton import edges_by_name
 from mipnet_ros.core.stats import moving_average
 from mipnet_ros.ros import convert, detection_input, failures, topics

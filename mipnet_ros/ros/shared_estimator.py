@@ -88,7 +88,7 @@ class SharedEstimator:
 
     # ------------------------------------------------------------------ one network run for a batch
     def _run(self, batch: List[_Call]) -> None:
-        from mipnet_ros.core import inputs, transforms as T
+        from mipnet_ros.core import inputs, transforms
         from mipnet_ros.core.estimator import RawPredictions
         est = self.estimator
         k, n = int(est.spec.num_joints), est.num_instances
@@ -107,7 +107,7 @@ class SharedEstimator:
                                              rows, np.zeros(0), np.zeros(0))
                 call.done = True
                 continue
-            crops, centers, scales = T.prepare_crops(image, boxes[rows], est.input_size)
+            crops, centers, scales = transforms.prepare_crops(image, boxes[rows], est.input_size)
             crops_all.append(crops)
             parts.append((call, rows, centers, scales, det))
         try:
@@ -117,7 +117,7 @@ class SharedEstimator:
                 start = 0
                 for call, rows, centers, scales, det in parts:
                     end = start + rows.size
-                    kp = T.heatmap_to_image(coords[start:end], centers, scales, est.codec.heatmap_size)
+                    kp = transforms.heatmap_to_image(coords[start:end], centers, scales, est.codec.heatmap_size)
                     sc = np.clip(maxvals[start:end], 0.0, 1.0)
                     call.result = RawPredictions(kp.astype(np.float32), sc.astype(np.float32), rows,
                                                  scales[:, 0] * scales[:, 1],

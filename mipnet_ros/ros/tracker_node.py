@@ -16,7 +16,7 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from mipnet_ros.core import person_box
 from mipnet_ros.core.skeleton import edges_by_name
 from mipnet_ros.core.stats import moving_average
-from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard
+from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard, process_track_ids
 from mipnet_ros.ros import convert, topics
 from mipnet_ros.ros.failures import parameter_failure
 from mipnet_ros.ros.params import NodeParameters, qos_profile
@@ -103,7 +103,7 @@ class TrackerNode(DownstreamLifecycleNode):
         if problem is not None:
             return self._fail(parameter_failure(problem))
         try:
-            self._tracker = PoseTracker(p.tracker_config())
+            self._tracker = PoseTracker(p.tracker_config(), process_track_ids())   # ids never reused (ids.py)
         except ValueError as exc:
             return self._fail(f'tracker parameters: {exc}')
         self._guard = StreamGuard(p.backwards_reset_sec, p.max_gap_sec)

@@ -15,7 +15,8 @@ from typing import Dict, List, Set, Tuple
 ROS_MODULES = frozenset((
     'rclpy', 'rcl_interfaces', 'sensor_msgs', 'vision_msgs', 'std_msgs', 'geometry_msgs', 'visualization_msgs',
     'diagnostic_msgs', 'diagnostic_updater', 'lifecycle_msgs', 'builtin_interfaces', 'launch', 'launch_ros',
-    'ament_index_python', 'message_filters', 'rosidl_runtime_py', 'cv_bridge', 'hri_msgs', 'yolo_msgs'))
+    'ament_index_python', 'message_filters', 'rosidl_runtime_py', 'cv_bridge', 'hri_msgs', 'yolo_msgs',
+    'tf2_msgs'))
 
 # layer -> the layers it may import (besides itself)
 ALLOWED: Dict[str, Set[str]] = {

@@ -17,6 +17,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from mipnet_ros.core.skeleton import COCO17
+from mipnet_ros.offline.depth_truth import PERSON_DEPTH, person_depth_m  # noqa: F401 - one table for the demo
 
 REPO = Path(__file__).resolve().parents[2]
 DEPTH_TOPIC = '/camera/aligned_depth_to_color/image_raw'
@@ -24,9 +25,7 @@ INFO_TOPIC = '/camera/aligned_depth_to_color/camera_info'
 # A 640 px wide colour camera with ~56 degrees horizontal field of view and a mild lens.
 FOCAL_PX = 600.0
 DISTORTION = [0.04, -0.08, 0.0, 0.0, 0.0]
-# metres: the real skier, the overlapping copy (in front of it), the mirrored copy (apart, behind it);
-# the slope at the top and bottom rows
-PERSON_DEPTH = {'skier': 6.0, 'copy': 4.5, 'mirror': 7.0}
+# metres: the slope at the top and bottom rows (the people's depths: offline/depth_truth.py)
 SLOPE_FAR, SLOPE_NEAR = 14.0, 5.0
 LIMB_PX, JOINT_PX = 14, 9
 TORSO = ('left_shoulder', 'right_shoulder', 'right_hip', 'left_hip')
@@ -34,10 +33,6 @@ TORSO = ('left_shoulder', 'right_shoulder', 'right_hip', 'left_hip')
 
 def camera_k(width: int, height: int) -> List[float]:
     return [FOCAL_PX, 0.0, (width - 1) / 2.0, 0.0, FOCAL_PX, (height - 1) / 2.0, 0.0, 0.0, 1.0]
-
-
-def person_depth_m(det_id: str) -> float:
-    return PERSON_DEPTH.get(det_id, PERSON_DEPTH['skier'])
 
 
 def render_depth(height: int, width: int, people: Sequence[Dict]) -> np.ndarray:

@@ -79,7 +79,8 @@ class Feeder:
 
     def _on_kp(self, ns: str, msg) -> None:
         with self.cond:
-            self.latest[ns] = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        from mipnet_ros.ros.convert import stamp_to_ns
+            self.latest[ns] = stamp_to_ns(msg.header.stamp)
             self.people[ns] = len(msg.persons)
             self.cond.notify_all()
 

@@ -26,8 +26,8 @@ def test_scores_are_clipped_to_the_unit_interval():
 def test_own_box_is_the_confident_extent_padded_by_a_quarter():
     kp = np.array([[40, 50], [60, 150], [200, 10]], np.float32)   # the third joint is not confident
     vis = np.array([2, 2, 1], np.uint8)
-    box = pb.own_box(kp, vis, (0, 0, 300, 300), (400, 400))
-    # extent 20 x 100 around (50, 100), grown to 25 x 125
+    box = pb.own_box(kp, vis, (20, 30, 60, 190), (400, 400))
+    # extent 20 x 100 around (50, 100), grown to 25 x 125 (more than half the 40 x 160 crop box)
     assert np.allclose(box, [37.5, 37.5, 62.5, 162.5])
 
 
@@ -53,3 +53,18 @@ def test_person_record_two_people_from_one_crop_get_different_boxes():
     assert np.array_equal(a.crop_bbox, b.crop_bbox)
     assert a.bbox[2] < b.bbox[2] and a.bbox[0] < b.bbox[0]
     assert a.bbox.dtype == np.float32 and a.visibility.dtype == np.uint8
+
+
+@pytest.mark.parametrize('joints', [(1, 2), (0, 1, 2), (5, 6), (15, 16)])
+def test_two_or_three_confident_joints_give_a_usable_box(joints):
+    """Only the eyes (or ankles, shoulders) confident: at least half the crop box in each direction."""
+    crop = (100, 50, 200, 350)                      # 100 x 300 detection box of a standing person
+    kp = np.stack([np.linspace(130, 170, 17), np.linspace(70, 330, 17)], 1)
+    kp[1], kp[2] = (140, 80), (165, 80)             # the eyes on one row: a 25 x 0 px extent
+    vis = np.ones(17, np.uint8)
+    vis[list(joints)] = 2
+    box = pb.own_box(kp, vis, crop, (480, 640))
+    w, h = box[2] - box[0], box[3] - box[1]
+    assert w >= 50 - 1e-3 and h >= 150 - 1e-3
+    sure = kp[list(joints)]
+    assert np.all(sure >= box[:2]) and np.all(sure <= box[2:])     # still around its joints

@@ -114,3 +114,40 @@ def test_stream_guard_gives_the_time_step():
     guard = StreamGuard()
     assert guard.check(10**9, 'c').dt_sec is None
     assert guard.check(10**9 + 25 * 10**6, 'c').dt_sec == pytest.approx(0.025)
+
+
+@pytest.mark.parametrize('joints', [(1, 2), (0, 1, 2), (15, 16), (5, 6, 11)])
+def test_a_person_with_two_or_three_confident_joints_is_confirmed_after_init_hits(joints):
+    """Boxes from person_box.own_box (as the node publishes them), a walking person, 2 px of jitter."""
+    from mipnet_ros.core.person_box import own_box
+    cfg = TrackerConfig(init_hits=3)
+    rng = np.random.default_rng(len(joints) * 100 + joints[0])
+    skel = _skeleton(20, height=220.0)
+    tracker = PoseTracker(cfg)
+    got = []
+    for k in range(10):
+        centre = np.array([200.0 + 6.0 * k, 240.0])
+        kp = skel + centre + rng.normal(0.0, 2.0, skel.shape)
+        vis = np.ones(17, np.uint8)
+        vis[list(joints)] = 2
+        crop = np.concatenate([centre - (60, 130), centre + (60, 130)]) + rng.normal(0.0, 3.0, 4)
+        box = own_box(kp, vis, crop, (480, 640))
+        got.append(tracker.step([Observation(kp, vis, box, 0.6)], 1.0 / FPS).track_ids[0])
+    assert got[:cfg.init_hits - 1] == [''] * (cfg.init_hits - 1)
+    assert got[cfg.init_hits - 1] and len(set(got[cfg.init_hits - 1:])) == 1, got
+    assert len(tracker.tracks) == 1
+
+
+def test_track_ids_are_never_reused_in_the_process_and_differ_across_starts():
+    from mipnet_ros.core.tracking import TrackIds, start_token
+    ids = TrackIds(start_token(1_700_000_000_000) + '_')
+    a = _skeleton(30)
+    seen = []
+    for _ in range(3):                      # a reconfigure builds a new tracker on the same source
+        tracker = PoseTracker(TrackerConfig(init_hits=1), ids)
+        seen.append(tracker.step([_obs(a, (100, 100))], 0.1).track_ids[0])
+        tracker.reset()
+        seen.append(tracker.step([_obs(a, (100, 100))], 0.1).track_ids[0])
+    assert len(set(seen)) == 6 and all(s.startswith(ids.prefix) for s in seen)
+    assert start_token(1_700_000_000_000) != start_token(1_700_000_000_001)
+    assert len(start_token()) == 7 and start_token().isalnum()

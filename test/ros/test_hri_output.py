@@ -47,7 +47,8 @@ def person(track_id, seed):
 def frame(sec, persons):
     from mipnet_ros.msg import PersonKeypointsArray
     msg = PersonKeypointsArray(image_width=W, image_height=H, skeleton='coco17', persons=persons)
-    msg.header.stamp.sec, msg.header.frame_id = sec, 'camera'
+    ns = int(round(sec * 1e9))
+    msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id = ns // 10**9, ns % 10**9, 'camera'
     return msg
 
 
@@ -120,15 +121,53 @@ def test_bodies_skeletons_and_rois(setup):
     np.testing.assert_allclose([roi.xmin, roi.ymin, roi.xmax, roi.ymax, roi.c],
                                [100.5 / W, 50.5 / H, 300.5 / W, 400.5 / H, 0.7], atol=1e-5)
 
-    # a body that is gone keeps its topics for hri.body_timeout_sec (header time), then they are removed
+    # a body that is gone stays tracked, with its topics, for hri.body_timeout_sec (header time), then ends
     roi_topic = topics.hri_body_topic('bp_9', 'roi')
     send(frame(11, [a]), 3)
-    assert got['tracked'][-1].ids == ['b7'] and probe.count_publishers(roi_topic) == 1
-    send(frame(13, [a]), 4)
+    assert got['tracked'][-1].ids == ['b7', 'bp_9'] and probe.count_publishers(roi_topic) == 1
+    # late (older than the newest) and untracked messages change nothing: no body churns
+    n = len(got['tracked'])
+    pub.publish(frame(10, [person('', 1)]))
+    spin_until(ex, lambda: False, 0.5)
+    assert len(got['tracked']) == n and node._hri.bodies == ['b7', 'bp_9'] and node.stats.hri_late == 1
+    send(frame(11.5, [person('', 1)]), n + 1)            # the tracker lost everyone for a frame: b7 stays,
+    assert got['tracked'][-1].ids == ['b7']               # bp_9 (unseen since 10 s) is past its 1 s timeout
     assert spin_until(ex, lambda: probe.count_publishers(roi_topic) == 0, 5)
+    send(frame(13, [a]), n + 2)
+    assert got['tracked'][-1].ids == ['b7']
     assert node._hri.bodies == ['b7']
 
     # bounded: hri.max_bodies = 3 bodies with topics at once (b7 is still within its timeout)
-    send(frame(14, [person(f'n{i}', 10 + i) for i in range(5)]), 5)
-    assert got['tracked'][-1].ids == ['bn0', 'bn1'] and node.stats.hri_over_limit == 3
+    send(frame(14, [person(f'n{i}', 10 + i) for i in range(5)]), n + 3)
+    assert got['tracked'][-1].ids == ['b7', 'bn0', 'bn1'] and node.stats.hri_over_limit == 3
     assert node._hri.bodies == ['b7', 'bn0', 'bn1']
+
+    # deactivate: an empty tracked list tells every consumer the bodies are gone
+    node.trigger_deactivate()
+    assert spin_until(ex, lambda: got['tracked'][-1].ids == [], 5)
+
+
+@pytest.mark.parametrize('prefix', ['', '1', 'body-', 'a__b', 'b/x'])
+def test_an_id_prefix_that_is_no_topic_token_is_refused_at_configure(prefix):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from mipnet_ros.ros.keypoints3d_node import Keypoints3DNode
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id_for('hri_output'))
+    try:
+        node = Keypoints3DNode(context=ctx, parameter_overrides=[
+            Parameter('publish_3d', value=False), Parameter('hri.enabled', value=True),
+            Parameter('hri.id_prefix', value=prefix), Parameter('autostart', value=False)])
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert 'hri.id_prefix' in node._config_error
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)
+
+
+@pytest.mark.parametrize('prefix', ['b', 'body_', 'Cam1_b'])
+def test_valid_prefixes_give_valid_topic_names(prefix):
+    from rclpy.validate_topic_name import validate_topic_name
+    from mipnet_ros.ros.hri_output import body_id, check_id_prefix
+    assert check_id_prefix(prefix) == ''
+    for track in ('1', 'k3x9a1_7', 'p-9', '_x'):
+        assert validate_topic_name(topics.hri_body_topic(body_id(track, prefix), 'roi'))

@@ -1,7 +1,7 @@
 """package.xml lists exactly the ROS packages the code imports (rosdep and a binary install rely on it).
 
 The imports come from the same import graph the layering test reads (mipnet_ros/testing/layering.py):
-the package, its launch files and the tests. Optional packages (hri_msgs, yolo_msgs) may
+the package, its launch files and the tests. Optional packages (hri_msgs, tf2_msgs, yolo_msgs) may
 be left out only where every import of them is guarded (inside a try that catches ImportError) or
 lives in test support that runs only when the package was found.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from mipnet_ros.testing.layering import ROS_MODULES, build_graph
 
 REPO = Path(__file__).resolve().parents[2]
-OPTIONAL = {'hri_msgs', 'yolo_msgs'}
+OPTIONAL = {'hri_msgs', 'yolo_msgs', 'tf2_msgs'}
 # run time dependencies without a Python import: the message runtime and the `ros2 launch` command
 NOT_IMPORTED = {'rosidl_default_runtime', 'ros2launch', 'lifecycle_msgs'}
 

@@ -211,3 +211,18 @@ def test_lifecycle_bad_parameter_fails_configure_and_reports_it():
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)
+
+
+def test_track_ids_are_not_reused_after_a_reconfigure(bench):
+    """Deactivate, clean up, configure and activate again: the same people get new ids, never old ones."""
+    before = [bench.send(frame(10**9 + k * 10**8, [person(k, 0), person(k, 1)])) for k in range(4)]
+    old = set(ids_of(before[-1]).values())
+    t = bench.tracker
+    for step in (t.trigger_deactivate, t.trigger_cleanup, t.trigger_configure, t.trigger_activate):
+        assert step() == TransitionCallbackReturn.SUCCESS
+    bench.restart_feeder_publisher()
+    after = [bench.send(frame(10**9 + k * 10**8, [person(k, 0), person(k, 1)])) for k in range(4)]
+    new = set(ids_of(after[-1]).values())
+    assert all(old) and all(new) and len(new) == 2 and not old & new, (old, new)
+    prefix = {i.split('_')[0] for i in old | new}
+    assert len(prefix) == 1 and len(prefix.pop()) == 7           # one start token for the process

@@ -37,6 +37,7 @@ class BodyMotion:
         r2, v2 = cfg.measurement_noise_px ** 2, cfg.initial_speed_px ** 2
         kf.errorCovPost = np.diag([r2, r2, v2, v2]).astype(np.float32)
         self.kf = kf
+        self._predicted = False
 
     @staticmethod
     def _usable(visibility: np.ndarray) -> np.ndarray:
@@ -52,6 +53,12 @@ class BodyMotion:
     def velocity(self) -> np.ndarray:
         return self.kf.statePost[2:, 0].astype(np.float64)
 
+    @property
+    def position_variance(self) -> float:
+        """Variance (pixels squared, per axis) of the predicted centre, beyond the measurement noise."""
+        cov = self.kf.errorCovPre if self._predicted else self.kf.errorCovPost
+        return max(float(cov[0, 0] + cov[1, 1]) / 2.0 - self.cfg.measurement_noise_px ** 2, 0.0)
+
     def keypoints(self) -> np.ndarray:
         """(K, 2) where the template puts every joint now (meaningful where `known`)."""
         return self.centre[None] + self.offsets
@@ -62,6 +69,7 @@ class BodyMotion:
         g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]], np.float64)
         self.kf.processNoiseCov = (g @ g.T * self.cfg.acceleration_noise_px ** 2).astype(np.float32)
         self.kf.predict()
+        self._predicted = True
 
     def update(self, keypoints: np.ndarray, visibility: np.ndarray, area: Optional[float]) -> None:
         use = self._usable(visibility)
@@ -73,6 +81,7 @@ class BodyMotion:
         else:   # nothing in common with the template: the seen joints' mean, template re-anchored there
             measured = keypoints[use].mean(axis=0)
         self.kf.correct(measured.astype(np.float32).reshape(2, 1))
+        self._predicted = False
         centre = self.centre
         rate = self.cfg.template_rate
         fresh = use & ~self.known

@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mipnet_ros.core.skeleton import skeleton_for_joints
 from mipnet_ros.core.tracking.config import TrackerConfig
+from mipnet_ros.core.tracking.ids import TrackIds
 from mipnet_ros.core.tracking.motion import CONFIDENT, BodyMotion
 
 # OKS area ~ segment area, about half the area of a padded person box
@@ -34,7 +35,7 @@ class Observation:
 
 @dataclass
 class Track:
-    track_id: int
+    track_id: str
     motion: BodyMotion
     hits: int = 1
     missed: int = 0
@@ -57,8 +58,14 @@ def _box_area(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0)) * BOX_TO_AREA
 
 
-def keypoint_distance(track_kp: np.ndarray, known: np.ndarray, area: float, obs: Observation) -> float:
-    """1 - OKS over the joints both sides can vouch for (1 when there is none)."""
+def keypoint_distance(track_kp: np.ndarray, known: np.ndarray, area: float, obs: Observation,
+                      position_var: float = 0.0) -> float:
+    """1 - OKS over the joints both sides can vouch for (1 when there is none).
+
+    `position_var` (pixels squared) is how uncertain the track's predicted position is; it widens every
+    joint's tolerance, so a new track whose speed is not known yet still finds its person in the next
+    frame even when only joints with tight OKS sigmas (the eyes) are confident.
+    """
     vis = np.asarray(obs.visibility)
     mask = known & (vis == CONFIDENT)
     if not mask.any():
@@ -67,18 +74,18 @@ def keypoint_distance(track_kp: np.ndarray, known: np.ndarray, area: float, obs:
         return 1.0
     var = (2.0 * _sigmas(len(track_kp))) ** 2
     d2 = ((track_kp - obs.keypoints) ** 2).sum(axis=1)
-    sim = np.exp(-d2 / (2.0 * max(area, 1.0) * var))
+    sim = np.exp(-d2 / (2.0 * (max(area, 1.0) * var + max(position_var, 0.0))))
     return float(1.0 - sim[mask].mean())
 
 
 class PoseTracker:
     """Stateful tracker; one per camera stream. `step` once per frame, in stamp order."""
 
-    def __init__(self, cfg: Optional[TrackerConfig] = None):
+    def __init__(self, cfg: Optional[TrackerConfig] = None, ids: Optional[TrackIds] = None):
         self.cfg = cfg or TrackerConfig()
         self.cfg.check()
         self.tracks: List[Track] = []
-        self._next_id = 1
+        self._ids = ids if ids is not None else TrackIds()   # the node passes the process-wide source
 
     # ------------------------------------------------------------------ public
     def step(self, observations: Sequence[Observation], dt: Optional[float] = None) -> StepResult:
@@ -138,7 +145,7 @@ class PoseTracker:
     # ------------------------------------------------------------------ internals
     def _distance(self, t: Track, obs: Observation) -> float:
         area = t.motion.area * (1.0 + self.cfg.uncertainty_growth * t.missed)
-        return keypoint_distance(t.motion.keypoints(), t.motion.known, area, obs)
+        return keypoint_distance(t.motion.keypoints(), t.motion.known, area, obs, t.motion.position_variance)
 
     def _assign(self, tracks: List[Track], obs: List[Observation]):
         if not tracks or not obs:
@@ -163,8 +170,7 @@ class PoseTracker:
                    <= self.cfg.duplicate_distance for m in matched)
 
     def _new_track(self, obs: Observation) -> Track:
-        t = Track(self._next_id, BodyMotion(np.asarray(obs.keypoints, np.float64), np.asarray(obs.visibility),
-                                            _box_area(obs.box), self.cfg))
-        self._next_id += 1
+        t = Track(self._ids.next(), BodyMotion(np.asarray(obs.keypoints, np.float64), np.asarray(obs.visibility),
+                                               _box_area(obs.box), self.cfg))
         t.confirmed = self.cfg.init_hits <= 1
         return t
