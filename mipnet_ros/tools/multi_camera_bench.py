@@ -78,8 +78,8 @@ class Feeder:
         self.thread.start()
 
     def _on_kp(self, ns: str, msg) -> None:
-        with self.cond:
         from mipnet_ros.ros.convert import stamp_to_ns
+        with self.cond:
             self.latest[ns] = stamp_to_ns(msg.header.stamp)
             self.people[ns] = len(msg.persons)
             self.cond.notify_all()
