@@ -19,7 +19,7 @@ from mipnet_ros.ros.camera_info_cache import CameraInfoCache
 from mipnet_ros.ros.failures import parameter_failure
 from mipnet_ros.ros.keypoints3d_params import TABLE, Keypoints3DParams
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
-from mipnet_ros.ros.log_throttle import LogThrottle
+from mipnet_ros.ros.log_throttle import ThrottledLog
 from mipnet_ros.ros.params import NodeParameters, qos_profile
 
 NODE_NAME = 'mipnet_keypoints3d'
@@ -76,7 +76,7 @@ class Keypoints3DNode(DownstreamLifecycleNode):
         self._sync = None
         self._cameras = CameraInfoCache(CAMERA_INFO_CACHE)
         self._flush_timer = None
-        self._log_throttle = LogThrottle(LOG_THROTTLE_SEC)    # per reason / diagnostics key
+        self._log = ThrottledLog(lambda: self.get_logger(), LOG_THROTTLE_SEC)   # repeated lines, per reason
         import diagnostic_updater
         self._updater = diagnostic_updater.Updater(self, period=1.0)
         self._updater.setHardwareID('mipnet')
@@ -259,13 +259,11 @@ class Keypoints3DNode(DownstreamLifecycleNode):
             self.stats.hri_late += int(report.late)
             self.stats.hri_cropped_missing += report.cropped_missing
         if report.untracked:
-            self.get_logger().warning(f'{report.untracked} person(s) without track_id are not ROS4HRI bodies: '
-                                      'feed this node the tracked keypoints (mipnet_tracker)',
-                                      throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning('hri_untracked', f'{report.untracked} person(s) without track_id are not ROS4HRI bodies: '
+                              'feed this node the tracked keypoints (mipnet_tracker)')
         if report.over_limit:
-            self.get_logger().warning(f'{report.over_limit} body(ies) beyond hri.max_bodies='
-                                      f'{self.params.hri_max_bodies} were not published',
-                                      throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning('hri_over_limit', f'{report.over_limit} body(ies) beyond hri.max_bodies='
+                              f'{self.params.hri_max_bodies} were not published')
 
     def _on_depth(self, msg) -> None:
         self._count('depth_images')
@@ -338,20 +336,20 @@ class Keypoints3DNode(DownstreamLifecycleNode):
                 self.stats.rejected += 1
             self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
             self.stats.last_reason = f'{reason}: {message}'
-        if self._log_throttle.ready(reason):
+        if self._log.throttle.ready(reason):
             self.get_logger().warning(f'depth frame {"rejected" if count else "without 3D"} ({reason}): {message}')
 
     def _warn(self, S, stat, key: str, message: str) -> None:
         """A WARN summary that is also logged (once per LOG_THROTTLE_SEC and key)."""
         stat.summary(S.WARN, message)
-        if self._log_throttle.ready(key):
+        if self._log.throttle.ready(key):
             self.get_logger().warning(message)
 
     def _error(self, message: str) -> None:
         with self._lock:
             self.stats.errors += 1
             self.stats.last_reason = message
-        self.get_logger().error(message, throttle_duration_sec=LOG_THROTTLE_SEC)
+        self._log.error('error', message)
 
     # ------------------------------------------------------------------ diagnostics
     def _diagnose(self, stat):

@@ -1,13 +1,13 @@
 """At most one log line per key and period, for lines whose key varies at one call site (a reason, a topic).
 
 rclpy's `throttle_duration_sec` throttles per call site, so two reasons logged from the same line
-would hide each other; the nodes use this for those and rclpy's for fixed lines.
+would hide each other; every node logs its repeated lines through `ThrottledLog`, keyed by reason.
 """
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, Hashable
+from typing import Any, Callable, Dict, Hashable
 
 
 class LogThrottle:
@@ -27,3 +27,21 @@ class LogThrottle:
                 return False
             self._last[key] = now
             return True
+
+
+class ThrottledLog:
+    """A node's warnings and errors, each `key` at most once per period (one mechanism for every node).
+
+    `logger` is called at each line (a node's `get_logger`), so a logger swapped in later is used."""
+
+    def __init__(self, logger: Callable[[], Any], period_sec: float = 5.0):
+        self._logger = logger
+        self.throttle = LogThrottle(period_sec)
+
+    def warning(self, key: Hashable, message: str) -> None:
+        if self.throttle.ready(key):
+            self._logger().warning(message)
+
+    def error(self, key: Hashable, message: str) -> None:
+        if self.throttle.ready(key):
+            self._logger().error(message)

@@ -26,6 +26,7 @@ from mipnet_ros.ros.params import NodeParameters, qos_profile
 from mipnet_ros.ros.pose_params import TABLE, PoseParams
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
 from mipnet_ros.ros.worker import FrameWorker
+from mipnet_ros.ros.log_throttle import ThrottledLog
 
 NODE_NAME = 'mipnet_node'
 LOG_THROTTLE_SEC = 5.0
@@ -70,6 +71,7 @@ class MipnetNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
+        self._log = ThrottledLog(lambda: self.get_logger(), LOG_THROTTLE_SEC)   # repeated lines, per reason
         self._node_params = NodeParameters(self, TABLE)   # (rclpy's Node owns self._parameters)
         self.params: PoseParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -322,7 +324,7 @@ class MipnetNode(LifecycleNode):
             return
         why = health.stamp_mismatch(self.params.stale_frame_age_sec, pairer.stats)
         if why:
-            self.get_logger().warning(f'unmatched inputs: {why}', throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning('unmatched', f'unmatched inputs: {why}')
 
     def _submit(self, pair, t0: float) -> None:
         self._warn_unmatched()
@@ -353,7 +355,7 @@ class MipnetNode(LifecycleNode):
         with self._stats_lock:
             self.stats.errors += 1
             self.stats.last_error = f'{type(exc).__name__}: {exc}'
-        self.get_logger().error(f'frame failed: {type(exc).__name__}: {exc}', throttle_duration_sec=LOG_THROTTLE_SEC)
+        self._log.error('frame_failed', f'frame failed: {type(exc).__name__}: {exc}')
 
     def _process(self, frame: Frame, generation: int) -> None:
         t0 = time.perf_counter()
@@ -363,7 +365,7 @@ class MipnetNode(LifecycleNode):
             with self._stats_lock:
                 self.stats.rejected += 1
                 self.stats.rejected_reasons[exc.reason] = self.stats.rejected_reasons.get(exc.reason, 0) + 1
-            self.get_logger().warning(f'image rejected ({exc.reason}): {exc}', throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning(('image', exc.reason), f'image rejected ({exc.reason}): {exc}')
             return
         live, conf, est = self.params, self._configured, self._estimator
         pub_kp, pub_markers, pub_annotated = self._pub_kp, self._pub_markers, self._pub_annotated
@@ -374,7 +376,7 @@ class MipnetNode(LifecycleNode):
         if selection.rejected:
             with self._stats_lock:
                 self.stats.rejected_boxes += sum(selection.rejected.values())
-            self.get_logger().warning(selection.rejection_log(), throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning('boxes_rejected', selection.rejection_log())
         boxes = self._cut_to_budget(selection.boxes, live)
         t_model = time.perf_counter()
         people = est(bgr, np.stack([b.xyxy for b in boxes]).astype(np.float32),
@@ -433,10 +435,11 @@ class MipnetNode(LifecycleNode):
         cut = len(boxes) - allowed
         with self._stats_lock:
             self.stats.boxes_cut += cut
-        self.get_logger().warning(
+        self._log.warning(
+            'boxes_cut',
             f'{cut} of {len(boxes)} person box(es) left out (lowest scores): at '
             f'{self._budget.sec_per_box * 1e3:.0f} ms per box the frame would exceed frame_budget_sec='
-            f'{live.frame_budget_sec:g} s (raise it, or lower max_boxes)', throttle_duration_sec=LOG_THROTTLE_SEC)
+            f'{live.frame_budget_sec:g} s (raise it, or lower max_boxes)')
         return boxes[:allowed]
 
     def estimator_spec(self):

@@ -24,6 +24,7 @@ from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.pairing import StampPairer
 from mipnet_ros.ros.person_record import PublishedPerson, read_people
+from mipnet_ros.ros.log_throttle import ThrottledLog
 
 NODE_NAME = 'mipnet_tracker'
 LOG_THROTTLE_SEC = 5.0
@@ -74,6 +75,7 @@ class TrackerNode(DownstreamLifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
+        self._log = ThrottledLog(lambda: self.get_logger(), LOG_THROTTLE_SEC)   # repeated lines, per reason
         self._node_params = NodeParameters(self, TABLE)
         self.params: TrackerNodeParams = self._node_params.read()[0]
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -169,8 +171,7 @@ class TrackerNode(DownstreamLifecycleNode):
             with self._lock:
                 self.stats.errors += 1
                 self.stats.last_error = f'{type(exc).__name__}: {exc}'
-            self.get_logger().error(f'message failed: {type(exc).__name__}: {exc}',
-                                    throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.error('message_failed', f'message failed: {type(exc).__name__}: {exc}')
             return
         dt_ms = (time.perf_counter() - t0) * 1e3
         with self._lock:
@@ -192,8 +193,8 @@ class TrackerNode(DownstreamLifecycleNode):
         except convert.ImageConversionError as exc:
             with self._lock:
                 self.stats.rejected_images += 1
-            self.get_logger().warning(f'image for ~/annotated_image rejected ({exc.reason}): {exc}',
-                                      throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning(('image', exc.reason),
+                              f'image for ~/annotated_image rejected ({exc.reason}): {exc}')
             return
         pub = self._pub_annotated
         if pub is not None:
@@ -214,10 +215,10 @@ class TrackerNode(DownstreamLifecycleNode):
             self.stats.people_in += len(people)
             self.stats.repaired_people += repaired
         if repaired:
-            self.get_logger().warning(
+            self._log.warning(
+                'repaired',
                 f'{repaired} person(s) with NaN/inf keypoints, unequal x/y lengths or no visibility: published '
-                'with visibility 0 there (the keypoints publisher must follow msg/PersonKeypoints.msg)',
-                throttle_duration_sec=LOG_THROTTLE_SEC)
+                'with visibility 0 there (the keypoints publisher must follow msg/PersonKeypoints.msg)')
         observations = [_observation(q, (msg.image_height, msg.image_width)) for q in people]
         verdict = guard.check(convert.stamp_to_ns(msg.header.stamp), msg.header.frame_id)
         track_ids = [''] * len(people)
@@ -228,9 +229,9 @@ class TrackerNode(DownstreamLifecycleNode):
                     self.stats.resets[verdict.reason] = self.stats.resets.get(verdict.reason, 0) + 1
                     self.stats.tracks_ended += len(ended)
                     self.stats.tracks_ended_by_reset += len(ended)
-                self.get_logger().warning(
-                    f'{len(ended)} track(s) ended ({verdict.reason}): {RESET_ADVICE.get(verdict.reason, "")}',
-                    throttle_duration_sec=LOG_THROTTLE_SEC)
+                self._log.warning(
+                    ('reset', verdict.reason),
+                    f'{len(ended)} track(s) ended ({verdict.reason}): {RESET_ADVICE.get(verdict.reason, "")}')
             result = tracker.step(observations, verdict.dt_sec)
             track_ids = result.track_ids
             with self._lock:
@@ -244,8 +245,8 @@ class TrackerNode(DownstreamLifecycleNode):
             with self._lock:
                 d = self.stats.untracked_messages
                 d[verdict.reason] = d.get(verdict.reason, 0) + 1
-            self.get_logger().warning(f'{verdict.reason}: {DROP_ADVICE.get(verdict.reason, "")}',
-                                      throttle_duration_sec=LOG_THROTTLE_SEC)
+            self._log.warning(('untracked', verdict.reason),
+                              f'{verdict.reason}: {DROP_ADVICE.get(verdict.reason, "")}')
         out = tracked_msg(msg, people, observations, track_ids)
         pub.publish(out)
         annotated, pairer = self._pub_annotated, self._pairer
