@@ -1,6 +1,9 @@
-"""Inference backends: one interface over eager PyTorch and onnxruntime.
+"""Inference backends: one interface over eager PyTorch and onnxruntime, so the estimator never knows which runs.
 
-Why it works this way: docs/design_notes.md."""
+    backend.spec                                          ModelSpec of the network
+    backend.run(crops (B,3,H,W) f32, instances (B,) i64)  -> heatmaps (B,K,h,w) float32
+    backend.run_shared(crops (B,3,H,W) f32, L)            -> heatmaps (B,L,K,h,w), lambda 0..L-1 per box
+"""
 import logging
 import warnings
 from pathlib import Path
@@ -26,7 +29,12 @@ def _is_oom(exc: BaseException) -> bool:
 
 def run_chunked(fn: Callable[[int, int], np.ndarray], n: int, chunk: int,
                 on_oom: Optional[Callable[[], None]] = None) -> np.ndarray:
-    """Concatenate fn(start, stop) over [0, n) in chunks; halve the chunk on out-of-memory errors."""
+    """Concatenate fn(start, stop) over [0, n) in chunks; halve the chunk on out-of-memory errors.
+
+    Backends size chunks to at most `max_batch` network rows (one row = one (box, lambda) head evaluation),
+    or to the fixed batch of an ONNX file that has one.
+    Halving and retrying makes a frame with unusually many boxes slower instead of failing.
+    """
     outs: List[np.ndarray] = []
     start, size = 0, max(1, int(chunk))
     while start < n:

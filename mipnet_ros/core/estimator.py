@@ -1,6 +1,11 @@
 """PoseEstimator: image + person boxes -> every person in every box, the occluded ones too.
 
-Why it works this way: docs/design_notes.md."""
+Per image, all boxes in one batch:
+    boxes --drop invalid--> crops (M,3,H,W) --backend--> heatmaps (M,N,K,h,w) for lambda 0..N-1
+    --decode--> keypoints in image pixels --person score (core/person_score.py)--> OKS-NMS over the image.
+OKS-NMS removes the copies of one person that overlapping boxes and several lambdas produce. Building
+the model is core/estimator_factory.py's; this module only runs frames.
+"""
 import logging
 import time
 import warnings
@@ -61,6 +66,8 @@ class PoseEstimator:
     input_size: (H, W) crop size; default the one the model was trained at (another one warns).
     instance_threshold: people scoring below it are not returned by a call (the node's default, 0.3);
         0 returns every prediction that survives OKS-NMS. Scores are in [0, 1].
+    instance_score_decay: factor on lambda > 0 person scores (0.5, the official value): a person found
+        behind the box's own one is less reliable.
     backend: 'torch' or 'onnxruntime'. A .pth with onnxruntime is exported once to a cache
         (~/.cache/mipnet_ros/onnx, keyed by the file hash) and checked against eager PyTorch.
     device: 'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', 'tensorrt:N'.

@@ -2,16 +2,18 @@
 
 `prepare_model(...)` finds the file (bundled, a path, a zoo name), reads it once, builds the backend
 on the device core/device.py chooses (fp16 'auto' compares half with full precision on this
-model) and returns a `PreparedModel`. `PoseEstimator(prepared, ...)` only runs frames with it;
-`PoseEstimator(model=..., device=...)` calls `prepare_model` itself.
+model) and returns a `PreparedModel`. `PoseEstimator(prepared, ...)` only runs frames with it, so one
+prepared model can serve several threshold sets; `PoseEstimator(model=..., device=...)` calls
+`prepare_model` itself.
 
 `instances` has one meaning everywhere (Python, `eval`, the node's `instances` parameter): the
 number of lambda values run per box, lambda = 0..instances-1; 0 or None = all N of the model. Our
 files record N, and instances must be 1..N. Official files do not (an N=2, 3 or 4 MIPNet has the
-same weights), so there the model is built with N = instances (0/None: 2 when the file has lambda
-gates, else 1), and all N run.
+same weights, but its lambda codes depend on N), so there the model is built with N = instances
+(0/None: 2 when the file has lambda gates, else 1), and all N run.
 
-Every mistake a user can fix is a `ParameterError` whose `parameter` names the argument to change.
+Every mistake a user can fix is a `ParameterError` whose `parameter` names the argument to change,
+raised before any frame runs.
 """
 import copy
 import hashlib

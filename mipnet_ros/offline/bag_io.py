@@ -1,6 +1,8 @@
 """Reading and writing ROS 2 bags with `rosbags` (pure Python: there is no `ros2 bag` here).
 
-Why it works this way: docs/design_notes.md."""
+Messages move as raw CDR bytes (the replay hands the recorded bytes to rclpy, the recorder writes what
+rclpy received), so nothing is converted twice.
+"""
 from __future__ import annotations
 
 import os
@@ -28,7 +30,11 @@ def _msg_dirs(package: str) -> List[Path]:
 
 @lru_cache(maxsize=1)
 def get_typestore():
-    """rosbags Typestore with the ROS 2 standard types, vision_msgs and mipnet_ros messages."""
+    """rosbags Typestore with the ROS 2 standard types, vision_msgs and mipnet_ros messages.
+
+    The extra types are read from their installed .msg files (share/<package>/msg): the writer embeds
+    these schemas, which makes the output readable by `ros2 bag` and Foxglove.
+    """
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore as _get
     store = _get(Stores.LATEST)
     types = {}
@@ -67,7 +73,11 @@ def read_messages(path: str, topics: Optional[Iterable[str]] = None):
 
 
 class BagWriter:
-    """Write raw CDR messages to an MCAP file or a rosbag2 directory; use as a context manager."""
+    """Write raw CDR messages to an MCAP file or a rosbag2 directory; use as a context manager.
+
+    A path ending in `.mcap` becomes one MCAP file (like the bundled demo.mcap); any other path a rosbag2
+    directory (metadata.yaml + storage file, mcap or sqlite3).
+    """
 
     def __init__(self, path: str, storage: str = 'mcap', overwrite: bool = False):
         from rosbags.rosbag2 import StoragePlugin, Writer

@@ -1,7 +1,14 @@
 """`python -m mipnet_ros replay`: play a bag's images and detections to a running mipnet_node
 through real DDS, record what the node publishes, and summarise it.
 
-Why it works this way: docs/design_notes.md."""
+    python -m mipnet_ros replay --bag test/data/demo.mcap --out out/keypoints.mcap [--lockstep]
+
+Messages go out in recorded order as the recorded bytes (so with their header stamps), paced by the
+bag's log times (`--rate`, 0 = as fast as possible). With `--lockstep` each frame waits for the node's
+answer (or `--frame-timeout`) before the next is sent, so the node's newest-frame policy drops none:
+what tests and the demo want. Latency = arrival of the node's keypoints - publication of the frame's
+last input.
+"""
 from __future__ import annotations
 
 import argparse

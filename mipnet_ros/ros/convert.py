@@ -1,7 +1,10 @@
 """Conversions between ROS messages and what the ROS-free core works with (and nothing else: which
 detections to run is ros/detection_policy.py, reading a keypoints message is ros/person_record.py).
 
-Why it works this way: docs/design_notes.md."""
+The pixel functions (`raw_to_bgr`, `compressed_to_bgr`, `bgr_to_raw`) take plain fields, so they are
+tested without ROS and state exactly which sensor_msgs/Image layouts are accepted. Message builders
+import their message types when called: importing this module never needs rclpy.
+"""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,12 @@
 """mipnet_node: a lifecycle node that turns (image, person detections) into everyone's keypoints.
 
-Why it works this way: docs/design_notes.md."""
+    image + detections --(stamp pairing)--> 1-slot mailbox --> worker thread (ros/worker.py)
+        --> PoseEstimator (boxes x lambda batch, OKS-NMS) --> keypoints, markers, annotated image
+
+Why a worker thread and a 1-slot mailbox: the subscription callbacks stay cheap, so the executor keeps
+serving lifecycle services, parameters and diagnostics while the network runs, and a network slower
+than the camera works on the newest frame instead of a growing backlog.
+"""
 from __future__ import annotations
 
 import gc
@@ -68,6 +74,10 @@ class PoseStats:
 
 
 class MipnetNode(LifecycleNode):
+    """Lifecycle: configure loads the model (FAILURE if it cannot; diagnostics then say ERROR); activate
+    warms it up (`warmup`), publishes ~/model_info and subscribes; deactivate unsubscribes and ends the
+    worker's generation (the waiting frame is dropped, one in progress cannot publish); cleanup frees the
+    model. With `autostart` (default) it configures and activates itself (ros/lifecycle_main.py)."""
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)

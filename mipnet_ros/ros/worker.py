@@ -1,6 +1,12 @@
 """The node's one worker thread, and the generation gate that keeps a stale frame from publishing.
 
-Why it works this way: docs/design_notes.md."""
+One thread lives from the first activation to shutdown and takes frames from the 1-slot mailbox. Each
+activation opens a generation; deactivate, cleanup and shutdown close it. A frame works under the
+generation open when it was taken and publishes only while that generation is still open, checked under
+the lock that closing takes. So a frame still running at a transition finishes into nothing, a
+transition waits at most for one publish call, and there is never a second worker. Plain Python (no
+ROS), so the policy is tested on its own.
+"""
 from __future__ import annotations
 
 import threading
