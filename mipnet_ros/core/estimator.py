@@ -104,7 +104,8 @@ class PoseEstimator:
         (~/.cache/mipnet_ros/onnx, keyed by the file hash) and checked against eager PyTorch.
     device: 'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', 'tensorrt:N'.
     fp16: True, False or 'auto' (on a GPU, when the fp16 path agrees with fp32 on this model).
-        `device_choice` says what was chosen and why (core/device.py).
+        `device_choice` says what was chosen and why (core/device.py), for int8 files with their agreement.
+    intra_op_threads: onnxruntime CPU threads per inference; 0 = one per physical core available.
     shared_trunk: run the lambda-free trunk once per box instead of once per (box, lambda).
     oks_nms_threshold: None disables NMS (CrowdPose evaluation keeps every prediction).
     """
@@ -117,7 +118,7 @@ class PoseEstimator:
                  instance_score_decay: float = 0.5,
                  oks_nms_threshold: Optional[float] = defaults.OKS_NMS_THRESHOLD, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
-                 trt_cache_dir: Optional[str] = None, allow_download: bool = True):
+                 trt_cache_dir: Optional[str] = None, allow_download: bool = True, intra_op_threads: int = 0):
         backend = {'ort': 'onnxruntime', 'onnx': 'onnxruntime'}.get(str(backend).lower(), str(backend).lower())
         if backend not in ('torch', 'onnxruntime'):
             raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
@@ -198,7 +199,8 @@ class PoseEstimator:
                     path = self._export_cached(torch_model, half=True) if torch_model is not None \
                         else _half_graph(f32_path)
                 return OnnxBackend(path, providers=providers, device=device, fp16=half, trt_cache_dir=trt_cache_dir,
-                                   allow_fallback=allow_fallback, max_batch=max_batch)
+                                   allow_fallback=allow_fallback, max_batch=max_batch,
+                                   intra_op_threads=intra_op_threads)
         else:
             from mipnet_ros.core.backends import TorchBackend
 
@@ -228,7 +230,7 @@ class PoseEstimator:
         if D.parse_fp16(fp16) is True and precision != 'fp16':
             why_fp16 = f'fp16 asked, but {precision} runs here'
         self.device_choice = DeviceChoice(device=used, precision=precision, providers=providers_used,
-                                          reason='; '.join(reasons + [why_fp16]))
+                                          reason='; '.join(reasons + [why_fp16] + getattr(self.backend, 'notes', [])))
         self.backend_name = backend
         self.spec = self.backend.spec
         n = int(self.spec.instances)

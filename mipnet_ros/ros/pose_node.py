@@ -224,7 +224,7 @@ class MipnetNode(LifecycleNode):
                 keypoint_threshold=p.keypoint_threshold, oks_nms_threshold=p.oks_nms_threshold,
                 instance_threshold=0.0,   # the node filters with its live instance_threshold in people_to_msg
                 providers=providers, trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
-                allow_download=p.allow_download)
+                allow_download=p.allow_download, intra_op_threads=p.intra_op_threads)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
             self.get_logger().warning(str(w.message))
         if p.arch and est.spec.arch != p.arch:
