@@ -144,7 +144,6 @@ def bench_arch(arch: str, boxes: int, threads: List[int], repeats: int, calib_co
             log(f'{arch} {t} thread(s): ' + '  '.join(
                 f'{k} {1e3 * r["median_s"]:.0f} ms (x{r["speedup_vs_official_per_lambda"]:.2f})'
                 for k, r in res.items()))
-            del fp32, int8
     finally:
         torch.set_num_threads(before)
     if profile:
@@ -165,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument('--calib-count', type=int, default=8, help='calibration crops (default: %(default)s)')
     parser.add_argument('--no-profile', action='store_true', help="skip onnxruntime's per-operator profile")
     parser.add_argument('--json', default='out/bench/cpu_int8.json', help='report path (default: %(default)s)')
+    parser.add_argument('--keep-files', default='', metavar='DIR',
+                        help='copy the exported ARCH.onnx and ARCH.int8.onnx here (e.g. for bench/node_fps.py)')
     args = parser.parse_args(argv)
     import torch
 
@@ -185,6 +186,11 @@ def main(argv=None) -> int:
         for arch in args.archs.split(','):
             report['archs'][arch] = bench_arch(arch, args.boxes, threads, repeats.get(arch, 3), args.calib_count,
                                                not args.no_profile and arch == 'hrnet_w32', Path(tmp), print)
+            if args.keep_files:
+                import shutil
+                Path(args.keep_files).mkdir(parents=True, exist_ok=True)
+                for name in (f'{arch}.onnx', f'{arch}.int8.onnx'):
+                    shutil.copy(Path(tmp) / name, Path(args.keep_files) / name)
             report['config']['wall_s'] = time.perf_counter() - t0
             summary = {a: {t: {k: round(r['speedup_vs_official_per_lambda'], 2) for k, r in res.items()}
                            for t, res in e['by_threads'].items()} for a, e in report['archs'].items()}

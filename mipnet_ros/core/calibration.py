@@ -115,4 +115,3 @@ def folder_crops(folder, input_size: Sequence[int], count: int, boxes_json=None,
     policy = f'boxes of {Path(boxes_json).name}' if given is not None else 'one centre box per image'
     return CalibrationSet(crops_arr, f'image folder {folder.name} ({policy}: {len(crops_arr)} of {len(candidates)} '
                                      f'boxes)')
-
