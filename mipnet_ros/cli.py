@@ -18,7 +18,7 @@ COMMANDS = {
              'replay the bundled bag through the ROS 2 node; write keypoints and annotated frames to out/'),
     'train': ('mipnet_ros.core.train', 'train a model from a YAML config (resumable; torchrun for multi-GPU)'),
     'eval': ('mipnet_ros.core.evaluate', 'OKS AP/AR of a checkpoint on COCO, CrowdPose or OCHuman annotations'),
-    'export': ('mipnet_ros.core.export', 'export a checkpoint (ours or official) to ONNX and check it'),
+    'export': ('mipnet_ros.offline.export_command', 'export a checkpoint (ours or official) to ONNX and check it'),
     'bench': ('mipnet_ros.tools.bench', 'speed benchmark: shared trunk vs per-instance, torch vs onnxruntime'),
     'synth': ('mipnet_ros.synth', 'generate the occlusion benchmark (COCO format) from real cut-outs'),
     'report': ('mipnet_ros.tools.report',
@@ -37,11 +37,17 @@ COMMANDS = {
 def show_defaults(parser: argparse.ArgumentParser) -> None:
     """Append '(default: X)' to every option whose help does not already say its default.
 
-    Flags (default False) and options without a default (None, '') have nothing to show.
+    Flags (store_true/store_false/store_const: their default is the value of the destination when
+    the flag is absent, often shared with another flag, not a default of the flag itself) and options
+    without a default (None, '') have nothing to show.
     """
     for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):     # e.g. `weights get`: its options too
+            for sub in dict.fromkeys(action.choices.values()):
+                show_defaults(sub)
+            continue
         default = action.default
-        nothing = default is None or default is False or default is argparse.SUPPRESS or (
+        nothing = default is None or default is False or default is argparse.SUPPRESS or action.nargs == 0 or (
             isinstance(default, (str, list, tuple)) and not default)
         if action.help == argparse.SUPPRESS or nothing:
             continue

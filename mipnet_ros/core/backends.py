@@ -13,7 +13,7 @@ import numpy as np
 
 from mipnet_ros.core.device import ProviderEntry, parse_device, resolve_providers
 from mipnet_ros.core.errors import BackendError
-from mipnet_ros.core.onnx_meta import LAYOUT_PER_INSTANCE, LAYOUT_SHARED, SPEC_KEY, decode
+from mipnet_ros.core.onnx_meta import LAYOUT_PER_INSTANCE, LAYOUT_SHARED, SPEC_KEY, decode, int8_check_text
 
 log = logging.getLogger(__name__)
 
@@ -151,21 +151,45 @@ def _spec_from_session(session, meta: Dict[str, str]):
     return ModelSpec(instances=1, num_joints=int(out[-3]), input_size=(int(image[2]), int(image[3])))
 
 
+def _session_options(intra_op_threads: int):
+    """(SessionOptions, threads, why): `intra_op_threads` > 0 as given, 0 = one per physical core available."""
+    import onnxruntime as ort
+
+    from mipnet_ros.core.device import auto_cpu_threads
+    threads = int(intra_op_threads)
+    if threads < 0:
+        raise ValueError(f'intra_op_threads must be >= 0 (0 = auto), got {threads}')
+    why = 'as configured'
+    if threads == 0:
+        threads, auto_why = auto_cpu_threads()
+        why = f'auto: {auto_why}'
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    return opts, threads, why
+
+
 class OnnxBackend:
     """onnxruntime session over an exported file (`python -m mipnet_ros export`).
 
     Uses the shared-trunk graph when the file has one (metadata `mipnet.layout`), otherwise runs
-    every (box, lambda) pair as a row of the per-instance graph.
+    every (box, lambda) pair as a row of the per-instance graph. `intra_op_threads`: CPU threads of
+    one inference (0 = one per physical core this process may use; ignored with `session_options`).
     """
 
     name = 'onnxruntime'
 
     def __init__(self, path, providers: Optional[Sequence[ProviderEntry]] = None, device: str = 'cpu',
                  fp16: bool = False, trt_cache_dir: Optional[str] = None, allow_fallback: bool = True,
-                 max_batch: int = 64, session_options=None):
+                 max_batch: int = 64, session_options=None, intra_op_threads: int = 0):
         import onnxruntime as ort
         self.path = str(path)
         requested = resolve_providers(providers, device, fp16, trt_cache_dir, allow_fallback)
+        self.notes: List[str] = []     # what was chosen for this file and why, for the log and ~/model_info
+        if session_options is None:
+            session_options, self.intra_op_threads, why = _session_options(intra_op_threads)
+            self.notes.append(f'onnxruntime {self.intra_op_threads} intra-op thread(s) ({why})')
+        else:
+            self.intra_op_threads = int(session_options.intra_op_num_threads)
         try:
             self.session = ort.InferenceSession(self.path, sess_options=session_options, providers=requested)
         except Exception as exc:   # noqa: BLE001 - onnxruntime raises its own exception types
@@ -188,6 +212,11 @@ class OnnxBackend:
             warnings.warn(f'{Path(self.path).name} is a half-precision graph on the CPU provider: onnxruntime '
                           'casts around the kernels it lacks in fp16, so the float32 file is faster here',
                           RuntimeWarning, stacklevel=2)
+        if self.providers[0] != 'CPUExecutionProvider':
+            self.notes = []       # the CPU threads do not matter when a GPU provider runs the graph
+        check = int8_check_text(meta)
+        if check:
+            self.notes.append(check)
         self.layout = decoded['layout']
         self.spec = _spec_from_session(self.session, meta)
         inputs = {i.name: i for i in self.session.get_inputs()}

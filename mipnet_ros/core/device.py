@@ -140,6 +140,35 @@ def preload_cuda_libraries() -> str:
     return ''
 
 
+def _cgroup_cpu_limit() -> Optional[int]:
+    """CPUs a container's cgroup v2 quota allows (cpu.max 'quota period'), or None when unlimited."""
+    try:
+        quota, period = Path('/sys/fs/cgroup/cpu.max').read_text().split()[:2]
+        return None if quota == 'max' else max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def auto_cpu_threads() -> Tuple[int, str]:
+    """(threads, why) for onnxruntime's intra-op pool when none are configured: one per physical core this
+    process may run on (its CPU affinity, and a container's CPU quota). Hyper-threads are left out: a
+    convolution thread keeps a core's vector units busy, a second one on the same core only competes."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f'/sys/devices/system/cpu/cpu{cpu}/topology')
+        try:
+            cores.add((topo.joinpath('physical_package_id').read_text().strip(), topo.joinpath('core_id').read_text()
+                       .strip()))
+        except OSError:
+            cores.add(('cpu', str(cpu)))
+    threads, why = len(cores), f'{len(cores)} physical core(s) among the {len(cpus)} CPU(s) this process may use'
+    limit = _cgroup_cpu_limit()
+    if limit is not None and limit < threads:
+        threads, why = limit, f'the container CPU quota allows {limit} ({why})'
+    return max(1, threads), why
+
+
 def parse_fp16(value: Union[bool, str, None]) -> Union[bool, str]:
     """True, False or 'auto' from a bool or the strings auto/true/false/1/0/yes/no/on/off."""
     if isinstance(value, (bool, np.bool_)) or value is None:

@@ -72,7 +72,8 @@ class PoseEstimator:
         (~/.cache/mipnet_ros/onnx, keyed by the file hash) and checked against eager PyTorch.
     device: 'auto' (cuda:0 when torch sees a GPU, else cpu), 'cpu', 'cuda:N', 'tensorrt:N'.
     fp16: True, False or 'auto' (on a GPU, when the fp16 path agrees with fp32 on this model).
-        `device_choice` says what was chosen and why (core/device.py).
+        `device_choice` says what was chosen and why (core/device.py), for int8 files with their agreement.
+    intra_op_threads: onnxruntime CPU threads per inference; 0 = one per physical core available.
     shared_trunk: run the lambda-free trunk once per box instead of once per (box, lambda).
     oks_nms_threshold: None disables NMS (CrowdPose evaluation keeps every prediction).
     A value that cannot work raises a ParameterError (a ValueError) whose `parameter` names it.
@@ -86,7 +87,7 @@ class PoseEstimator:
                  instance_score_decay: float = 0.5,
                  oks_nms_threshold: Optional[float] = defaults.OKS_NMS_THRESHOLD, providers: Optional[Sequence] = None,
                  allow_fallback: bool = True, dark: bool = False, channels_last: bool = False,
-                 trt_cache_dir: Optional[str] = None, allow_download: bool = True):
+                 trt_cache_dir: Optional[str] = None, allow_download: bool = True, intra_op_threads: int = 0):
         self.flip = bool(flip)
         self.dark = bool(dark)
         self.keypoint_threshold = float(keypoint_threshold)
@@ -102,7 +103,8 @@ class PoseEstimator:
             model = prepare_model(model, arch=arch, backend=backend, device=device, instances=instances,
                                   input_size=input_size, fp16=fp16, shared_trunk=shared_trunk, max_batch=max_batch,
                                   providers=providers, allow_fallback=allow_fallback, channels_last=channels_last,
-                                  trt_cache_dir=trt_cache_dir, allow_download=allow_download)
+                                  trt_cache_dir=trt_cache_dir, allow_download=allow_download,
+                                  intra_op_threads=intra_op_threads)
         self.prepared = model
         self.backend = model.backend
         self.backend_name = model.backend_name

@@ -125,7 +125,8 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
                   instances: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
                   fp16: Union[bool, str] = 'auto', shared_trunk: bool = True, max_batch: int = 64,
                   providers=None, allow_fallback: bool = True, channels_last: bool = False,
-                  trt_cache_dir: Optional[str] = None, allow_download: bool = True) -> PreparedModel:
+                  trt_cache_dir: Optional[str] = None, allow_download: bool = True,
+                  intra_op_threads: int = 0) -> PreparedModel:
     """Resolve model, device, providers and precision once; the arguments are PoseEstimator's (see there).
 
     `providers` may also be a comma-separated string ('' = by device). An `arch` that does not match
@@ -177,7 +178,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
                     if torch_model is not None else _half_graph(f32_path)
             return OnnxBackend(path, providers=placement.providers, device=device, fp16=half,
                                trt_cache_dir=placement.trt_cache_dir, allow_fallback=allow_fallback,
-                               max_batch=max_batch)
+                               max_batch=max_batch, intra_op_threads=intra_op_threads)
     else:
         from mipnet_ros.core.backends import TorchBackend
         if trt_cache_dir:
@@ -215,7 +216,7 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
     if core_device.parse_fp16(fp16) is True and precision != 'fp16':
         why_fp16 = f'fp16 asked, but {precision} runs here'
     choice = core_device.DeviceChoice(device=used, precision=precision, providers=tuple(getattr(runner, 'providers', ())),
-                            reason='; '.join(reasons + [why_fp16]))
+                            reason='; '.join(reasons + [why_fp16] + list(getattr(runner, 'notes', []))))
     return PreparedModel(backend=runner, backend_name=backend, device_choice=choice,
                          num_instances=n if limit is None else limit, shared_trunk=bool(shared_trunk),
                          model_path=model_path, model_hash=model_hash)

@@ -306,7 +306,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--flip', action='store_true', help='flip test (average with the mirrored crop)')
     parser.add_argument('--instances', type=int, default=None, help='lambdas per box (default: all)')
     parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
-    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
+    parser.add_argument('--threads', type=int, default=0, help="torch CPU threads; 0 = torch's own choice (default: %(default)s)")
     parser.add_argument('--json', default=None, help='write the metrics here (default: not written)')
     parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
     parser.add_argument('--oks-nms', default='0.9', metavar='T[,T..]',

@@ -5,7 +5,7 @@ import argparse
 import copy
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from torch import nn
 from mipnet_ros.core.fileio import atomic_path
 from mipnet_ros.core.onnx_meta import (FP16_TOLERANCE, LAYOUT_PER_INSTANCE, LAYOUT_SHARED, make_props,  # noqa: F401
                                        read_metadata, write_props)
+from mipnet_ros.core.quantize import DEFAULT_CALIBRATION_CROPS, DEFAULT_HOLDOUT, DEFAULT_MIN_AGREEMENT
 
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
@@ -221,19 +222,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--fp16', action='store_true',
                         help="also write OUT.fp16.onnx: half precision for onnxruntime's CUDA provider "
                              '(float32 in and out; TensorRT takes fp16 as a flag on the float32 file instead)')
-    q = parser.add_argument_group('int8 (CPU speed; see mipnet_ros/core/quantize.py)')
+    q = parser.add_argument_group('int8 (CPU speed; see docs/int8.md)')
     q.add_argument('--int8', action='store_true',
-                   help='also write OUT.int8.onnx, statically quantized with calibration crops of annotated people')
+                   help='also write OUT.int8.onnx, statically quantized with calibration crops of people: '
+                        'from a recording (--calib-bag), annotated images (--calib-ann) or an image folder')
     q.add_argument('--calib-ann', metavar='JSON', help='COCO-format keypoint annotations for calibration')
-    q.add_argument('--calib-images', metavar='DIR', help='image folder of --calib-ann')
-    q.add_argument('--calib-count', type=int, default=64, metavar='M',
-                   help='person crops to use; 16 of them are held out to check the result (default: %(default)s)')
-    q.add_argument('--min-agreement', type=float, default=0.9,
+    q.add_argument('--calib-images', metavar='DIR',
+                   help='image folder: of --calib-ann; alone, calibration crops of its images (boxes from '
+                        '--calib-boxes, else one centre box per image, see docs/int8.md)')
+    q.add_argument('--calib-boxes', metavar='JSON',
+                   help='person boxes of the --calib-images folder: {"image.jpg": [[x1, y1, x2, y2], ...]} in pixels')
+    q.add_argument('--calib-count', type=int, default=DEFAULT_CALIBRATION_CROPS, metavar='M',
+                   help=f'person crops to use; up to {DEFAULT_HOLDOUT} of them (at most half) are held out to check '
+                        'the result (default: %(default)s)')
+    q.add_argument('--min-agreement', type=float, default=DEFAULT_MIN_AGREEMENT,
                    help='min share of confident joints whose int8 peak stays within 1 heatmap pixel of float32 '
-                        '(default: %(default)s)')
+                        'on the held-out crops (default: %(default)s)')
+    q.add_argument('--unchecked-int8-for-benchmarks', dest='unchecked_int8', action='store_true',
+                   help='speed measurements only (e.g. random weights): write the int8 file even when its peaks '
+                        'disagree with float32; the figure is still measured, printed and stored, marked NOT checked')
+    return q
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, calibration: Optional[Callable[[Any], Any]] = None) -> int:
+    """The `export` job. `calibration(spec)` -> CalibrationSet gives the int8 crops when the command layer
+    has a source this library cannot read (a bag); otherwise --calib-ann / --calib-images are used."""
     import sys
 
     from mipnet_ros.core.errors import UsageError
@@ -246,8 +259,8 @@ def main(args: argparse.Namespace) -> int:
             parse_input_size(args.input_size)
         except (TypeError, ValueError) as exc:
             raise UsageError(f'--input-size: {exc}') from exc
-    if int8 and not (args.calib_ann and args.calib_images):
-        raise UsageError('--int8 needs --calib-ann and --calib-images (annotated people to calibrate on)')
+    if int8 and calibration is None:
+        _check_calibration_args(args)
     try:
         model = load_checkpoint(args.checkpoint, arch=args.arch, instances=args.instances,
                                 num_joints=getattr(args, 'num_joints', None), input_size=args.input_size)
@@ -256,6 +269,10 @@ def main(args: argparse.Namespace) -> int:
     note = input_size_note(model.checkpoint_info.get('trained_input_size'), model.spec.input_size)
     if note:
         print(f'export: warning: {note} (--input-size)', file=sys.stderr)
+    calib = None
+    if int8:    # before the export: a wrong calibration source fails in seconds, not after minutes
+        calib = calibration(model.spec) if calibration is not None else calibration_set(args, model.spec)
+        print(f'export: int8 calibration: {calib.source}')
     layout = LAYOUT_SHARED if args.shared_trunk else LAYOUT_PER_INSTANCE
     try:
         diff = export_onnx(model, args.onnx, shared_trunk=args.shared_trunk, opset=args.opset,
@@ -275,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
             return 1
         print(f'export: wrote {fp16_path(args.onnx)} (fp16 weights and arithmetic, float32 in/out); '
               f'max diff vs float32 {rel:.3g} of the peak')
-    return _write_int8(args, model.spec) if int8 else 0
+    return _write_int8(args, calib) if int8 else 0
 
 
 def int8_path(path) -> Path:
@@ -284,17 +301,46 @@ def int8_path(path) -> Path:
     return path.with_name(path.stem + '.int8.onnx')
 
 
-def _write_int8(args: argparse.Namespace, spec) -> int:
-    from mipnet_ros.core.quantize import QuantizationError, calibration_crops, quantize_checked
+def _check_calibration_args(args: argparse.Namespace) -> None:
+    from mipnet_ros.core.errors import UsageError
+    if getattr(args, 'calib_ann', None) and not getattr(args, 'calib_images', None):
+        raise UsageError('--calib-ann needs --calib-images (the folder of its images)')
+    if getattr(args, 'calib_ann', None) and getattr(args, 'calib_boxes', None):
+        raise UsageError('give either --calib-ann (COCO annotations) or --calib-boxes (boxes JSON), not both')
+    if not getattr(args, 'calib_images', None):
+        raise UsageError('--int8 needs calibration crops of people: --calib-bag BAG (a recording of your camera '
+                         'with person detections), --calib-images DIR with --calib-ann (COCO annotations) or '
+                         '--calib-boxes (boxes JSON), or --calib-images DIR alone (centre boxes)')
+    if args.calib_count < 2:
+        raise UsageError(f'--calib-count must be at least 2 (calibration and check crops), got {args.calib_count}')
+
+
+def calibration_set(args: argparse.Namespace, spec):
+    """The int8 crops of the image-based options: COCO annotations, or a folder (boxes JSON or centre boxes)."""
+    from mipnet_ros.core.calibration import CalibrationSet, folder_crops
+    from mipnet_ros.core.quantize import QuantizationError, calibration_crops
+    if args.calib_ann:
+        try:
+            crops = calibration_crops(args.calib_ann, args.calib_images, spec.input_size, spec.num_joints,
+                                      count=args.calib_count)
+        except QuantizationError as exc:
+            from mipnet_ros.core.errors import UsageError
+            raise UsageError(str(exc)) from exc
+        return CalibrationSet(crops, f'annotated people of {Path(args.calib_ann).name}')
+    return folder_crops(args.calib_images, spec.input_size, args.calib_count, args.calib_boxes)
+
+
+def _write_int8(args: argparse.Namespace, calib) -> int:
+    from mipnet_ros.core.onnx_meta import int8_check_text, read_props
+    from mipnet_ros.core.quantize import QuantizationError, quantize_checked
     out = int8_path(args.onnx)
+    unchecked = bool(getattr(args, 'unchecked_int8', False))
     try:
-        crops = calibration_crops(args.calib_ann, args.calib_images, spec.input_size, spec.num_joints,
-                                  count=args.calib_count)
-        info = quantize_checked(args.onnx, out, crops, min_agreement=args.min_agreement)
+        info = quantize_checked(args.onnx, out, calib.crops, min_agreement=None if unchecked else args.min_agreement,
+                                holdout=DEFAULT_HOLDOUT, source=calib.source)
     except (QuantizationError, FileNotFoundError, ValueError) as exc:
         print(f'export: int8 FAILED: {exc}')
         return 1
-    check = (f'; int8 peaks within 1 px of float32 for {info["agreement"]:.1%} of {info["confident_joints"]} '
-             f'confident joints on {info["check_crops"]} held-out crops' if 'agreement' in info else '')
-    print(f'export: wrote {out} (int8, calibrated on {info["calibration_crops"]} crops){check}')
+    print(f'export: wrote {out} (int8, calibrated on {info["calibration_crops"]} crops)')
+    print(f'export: int8 check: {int8_check_text(read_props(out))}')
     return 0

@@ -59,3 +59,34 @@ def decode(props: Mapping[str, str]) -> Dict[str, Any]:
 def read_metadata(path) -> Dict[str, Any]:
     """Decoded `mipnet.*` metadata of an exported file."""
     return decode(read_props(path))
+
+
+def calibration_record(props: Mapping[str, str]) -> Optional[Dict[str, Any]]:
+    """The int8 calibration record (`mipnet.calibration`): crops, their source and, under 'check', the
+    agreement with float32 measured on held-out crops; None for a file that is not quantized."""
+    text = props.get(CALIBRATION_KEY)
+    if not text:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def int8_check_text(props: Mapping[str, str]) -> str:
+    """One sentence on how far an int8 file may be trusted, for the log and ~/model_info ('' if not int8)."""
+    if props.get(PRECISION_KEY) != 'int8':
+        return ''
+    record = calibration_record(props) or {}
+    source = record.get('source')
+    calibrated = f"calibrated on {record['crops']} crops" if 'crops' in record else 'calibration unknown'
+    calibrated += f': {source}' if source else ''
+    check = record.get('check')
+    if not isinstance(check, dict) or check.get('agreement') is None:
+        return f'int8 {calibrated}; no agreement with float32 stored in the file'
+    figure = (f"int8 peaks within 1 heatmap pixel of float32 for {100 * float(check['agreement']):.1f} % of "
+              f"{check.get('confident_joints', '?')} confident joints on {check.get('crops', '?')} held-out crops")
+    if not check.get('enforced', True):
+        return f'{figure}, NOT checked (written for speed measurements only); {calibrated}'
+    return f"{figure} (minimum {100 * float(check.get('min_agreement', 0)):.0f} %); {calibrated}"

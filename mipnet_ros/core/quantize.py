@@ -12,12 +12,13 @@ from typing import Dict, Iterator, Optional, Sequence
 import numpy as np
 
 from mipnet_ros.core.fileio import atomic_path
-from mipnet_ros.core.onnx_meta import (CALIBRATION_KEY, LAYOUT_KEY, LAYOUT_SHARED, PRECISION_KEY, SPEC_KEY, read_props,
-                                       write_props)
+from mipnet_ros.core.onnx_meta import (CALIBRATION_KEY, LAYOUT_KEY, LAYOUT_SHARED, PRECISION_KEY, SPEC_KEY,
+                                       calibration_record, read_props, write_props)
 
 DEFAULT_CALIBRATION_CROPS = 64
 # fraction of confident joints whose int8 heatmap peak may move more than one heatmap pixel
 DEFAULT_MIN_AGREEMENT = 0.9
+DEFAULT_HOLDOUT = 16      # crops kept out of the calibration to measure the agreement on (at most half of them)
 CONFIDENT_PEAK = 0.2
 
 
@@ -73,10 +74,11 @@ def _quiet_root_logger():
 
 
 def quantize_onnx(src, dst, crops: np.ndarray, per_channel: bool = True, reduce_range: bool = True,
-                  batch: int = 8) -> Dict[str, object]:
+                  batch: int = 8, source: str = '') -> Dict[str, object]:
     """Writes the INT8 (QDQ) version of the exported float32 graph `src` to `dst`.
 
-    `crops` are calibration inputs from `calibration_crops`. Returns facts for the caller's report.
+    `crops` are calibration inputs (normalised person crops, e.g. from `calibration_crops`); `source`
+    says where they came from (stored in the file). Returns facts for the caller's report.
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -111,8 +113,10 @@ def quantize_onnx(src, dst, crops: np.ndarray, per_channel: bool = True, reduce_
             model = onnx.load(out)
             props = dict(meta)
             props[PRECISION_KEY] = 'int8'
-            props[CALIBRATION_KEY] = json.dumps({'crops': int(len(crops)), 'per_channel': per_channel,
-                                                      'reduce_range': reduce_range})
+            record = {'crops': int(len(crops)), 'per_channel': per_channel, 'reduce_range': reduce_range}
+            if source:
+                record['source'] = str(source)
+            props[CALIBRATION_KEY] = json.dumps(record, sort_keys=True)
             write_props(model, props, replace_all=True)
             onnx.save(model, out)
     ops = [n.op_type for n in onnx.load(str(dst), load_external_data=False).graph.node]
@@ -159,17 +163,39 @@ def split_calibration(crops: np.ndarray, holdout: int) -> Sequence[np.ndarray]:
 
 
 def quantize_checked(src, dst, crops: np.ndarray, min_agreement: Optional[float] = DEFAULT_MIN_AGREEMENT,
-                     holdout: int = 16, **kwargs) -> Dict[str, object]:
+                     holdout: int = DEFAULT_HOLDOUT, source: str = '', **kwargs) -> Dict[str, object]:
     """quantize_onnx on most crops, peak_agreement on the held-out rest; raises below `min_agreement`
-    (and removes `dst`), so a file at `dst` is always one that passed the check."""
+    (and leaves nothing at `dst`), so a file at `dst` is always one that passed the check.
+
+    The agreement is stored in the file's calibration record (`check`), so whoever loads it can say how
+    far it may be trusted. min_agreement=None measures without refusing (speed measurements on random
+    weights only): the record then says the check was not enforced.
+    """
+    import onnx
     calib, check = split_calibration(crops, holdout)
-    info = quantize_onnx(src, dst, calib, **kwargs)
-    if len(check):
-        info.update(peak_agreement(src, dst, check))
-        info['check_crops'] = int(len(check))
-        if min_agreement is not None and not info['agreement'] >= min_agreement:
-            Path(dst).unlink(missing_ok=True)
-            raise QuantizationError(f'int8 peaks agree with float32 on only {info["agreement"]:.1%} of confident '
-                                    f'joints (< {min_agreement:.0%}); {dst} was not written. Calibrate on more or '
-                                    f'more typical crops (--calib-count, --calib-ann)')
+    dst = Path(dst)
+    with tempfile.TemporaryDirectory(prefix='mipnet-int8-check-') as tmp:
+        draft = Path(tmp) / dst.name
+        info = quantize_onnx(src, draft, calib, source=source, **kwargs)
+        record = None
+        if len(check):
+            info.update(peak_agreement(src, draft, check))
+            info['check_crops'] = int(len(check))
+            if min_agreement is not None and not info['agreement'] >= min_agreement:
+                raise QuantizationError(f'int8 peaks agree with float32 on only {info["agreement"]:.1%} of '
+                                        f'confident joints (< {min_agreement:.0%}); {dst} was not written. Calibrate '
+                                        'on more or more typical crops (--calib-count; crops of the people your '
+                                        'camera sees)')
+            record = {'agreement': info['agreement'], 'confident_joints': info['confident_joints'],
+                      'crops': info['check_crops'], 'within_px': 1, 'enforced': min_agreement is not None}
+            if min_agreement is not None:
+                record['min_agreement'] = float(min_agreement)
+        model = onnx.load(str(draft))
+        calibration = dict(calibration_record(read_props(draft)) or {})
+        if record is not None:
+            calibration['check'] = record
+        write_props(model, {CALIBRATION_KEY: json.dumps(calibration, sort_keys=True)})
+        with atomic_path(dst, suffix='.onnx') as out:
+            onnx.save(model, out)
+    info['source'] = source
     return info

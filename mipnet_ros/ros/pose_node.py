@@ -229,7 +229,7 @@ class MipnetNode(LifecycleNode):
                 p.model or None, arch=p.arch or AUTO_ARCH, backend=p.backend, device=p.device, instances=p.instances,
                 input_size=input_size, fp16=p.fp16, max_batch=p.max_batch, providers=p.providers,
                 trt_cache_dir=p.trt_cache_dir or None, allow_fallback=p.allow_fallback,
-                allow_download=p.allow_download)
+                allow_download=p.allow_download, intra_op_threads=p.intra_op_threads)
         for w in caught:   # fallbacks and other load-time warnings belong in the ROS log, not on stderr
             self.get_logger().warning(str(w.message))
         # the node filters with its live instance_threshold in people_to_msg

@@ -38,6 +38,7 @@ class PoseParams:
     input_width: int = 0
     flip: bool = False
     max_batch: int = 64
+    intra_op_threads: int = 0
     warmup: bool = True
     # result filtering
     keypoint_threshold: float = defaults.KEYPOINT_THRESHOLD
@@ -109,6 +110,10 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('flip', 'flip', 'Flip test-time augmentation (twice the compute, slightly better keypoints).'),
     ParamSpec('max_batch', 'max_batch', 'Largest batch (boxes x instances) sent to the network at once.',
               int_range=(1, 1024)),
+    ParamSpec('intra_op_threads', 'intra_op_threads',
+              'CPU threads of one onnxruntime inference (backend onnxruntime); 0 = one per physical core this '
+              'process may use (CPU affinity, container quota; the log and ~/model_info say how many).',
+              int_range=(0, 256)),
     ParamSpec('warmup', 'warmup', 'Run one dummy inference on activate so the first real frame is not slow.'),
     ParamSpec('keypoint_threshold', 'keypoint_threshold',
               'Keypoints with a lower confidence are published with visibility 1 (estimated, not confident).',

@@ -15,6 +15,14 @@ BUNDLED = REPO / 'models' / 'mipnet_w16s_n2.pth'
 OUTPUTS = {'out', 'json', 'plot', 'results', 'summary_json', 'eval_dir', 'out_dir', 'onnx', 'screenshot', 'node_log'}
 
 
+def test_export_help_says_the_shared_trunk_is_the_default():
+    parser = cli.build_parser(only='export')
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices['export']
+    text = ' '.join(sub.format_help().split())
+    assert '--shared-trunk (default) the (B,L,K,h,w) graph' in text and '(default: True)' not in text
+    assert 'fixed input per row) --opset' in text        # --per-instance claims no default
+
+
 def _fails(capsys, argv, *words):
     assert cli.main(argv) == 2, argv
     err = capsys.readouterr().err.strip()
@@ -30,13 +38,31 @@ def test_unknown_command_says_invalid_choice():
     assert cli.main([]) == 0
 
 
+def _parsers(parser):
+    """The parser and those of its sub-commands (e.g. `weights get`), each once."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
 @pytest.mark.parametrize('command', sorted(cli.COMMANDS))
-def test_every_help_shows_its_defaults_and_none_points_into_the_source_tree(command):
+def test_every_help_shows_its_true_defaults_and_none_points_into_the_source_tree(command):
     parser = cli.build_parser(only=command)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    top = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    for sub in _parsers(top):
+        _check_help(command, sub)
+
+
+def _check_help(command, sub):
     text = ' '.join(sub.format_help().split())
     for action in sub._actions:
         default = action.default
+        if action.nargs == 0 and action.help != argparse.SUPPRESS:
+            # a flag has no default of its own: store_false's True (--per-instance) is the other flag's value
+            assert '%(default)' not in (action.help or ''), (command, action.dest)
+            continue
         if default is None or default is False or default == argparse.SUPPRESS or default in ('', []):
             continue
         assert action.help and 'default' in action.help.lower(), (command, action.dest)
@@ -88,5 +114,5 @@ def test_export_errors(tmp_path, capsys):
     _fails(capsys, ['export', '--checkpoint', str(tmp_path / 'x.pth'), '--onnx', str(tmp_path / 'x.onnx')],
            'checkpoint not found', 'x.pth')
     _fails(capsys, ['export', '--checkpoint', str(BUNDLED), '--onnx', str(tmp_path / 'x.onnx'), '--int8'],
-           '--calib-ann')
+           '--calib-ann', '--calib-bag')
     assert not (tmp_path / 'x.onnx').exists()
