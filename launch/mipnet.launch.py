@@ -4,13 +4,13 @@ Why it works this way: docs/design_notes.md."""
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
+from launch import LaunchDescription
 from mipnet_ros.ros import topics
 from mipnet_ros.ros.launch_args import is_true, true_expression
 

@@ -32,9 +32,9 @@ def weights_cache(tmp_path, monkeypatch):
 def tiny_zoo_model(weights_cache, tmp_path, monkeypatch, one_torch_thread):
     """A tiny mmpose-layout HRNet behind a zoo entry 'tiny_coco' that points at a loopback server:
     yields (network, zoo entry, server)."""
+    import _reference_models as ref_models
     import torch
 
-    import _reference_models as ref_models
     from mipnet_ros.core.model.registry import ModelSpec, build_model
     from mipnet_ros.core.weights import zoo
     from mipnet_ros.testing.loopback_http import LoopbackServer

@@ -14,8 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mipnet_ros.core import defaults, inputs
-from mipnet_ros.core import transforms
+from mipnet_ros.core import defaults, inputs, transforms
 from mipnet_ros.core.codec import HeatmapCodec, merge_flip
 from mipnet_ros.core.errors import ParameterError
 from mipnet_ros.core.estimator_factory import PreparedModel, prepare_model

@@ -215,7 +215,8 @@ def prepare_model(model=None, arch: Optional[str] = None, backend: str = 'torch'
     precision = core_device.precision_of(runner)
     if core_device.parse_fp16(fp16) is True and precision != 'fp16':
         why_fp16 = f'fp16 asked, but {precision} runs here'
-    choice = core_device.DeviceChoice(device=used, precision=precision, providers=tuple(getattr(runner, 'providers', ())),
+    choice = core_device.DeviceChoice(device=used, precision=precision,
+                                      providers=tuple(getattr(runner, 'providers', ())),
                             reason='; '.join(reasons + [why_fp16] + list(getattr(runner, 'notes', []))))
     return PreparedModel(backend=runner, backend_name=backend, device_choice=choice,
                          num_instances=n if limit is None else limit, shared_trunk=bool(shared_trunk),

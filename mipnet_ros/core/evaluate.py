@@ -295,7 +295,8 @@ def format_sweep(sweep: Sequence[Dict]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', default=None, help='training YAML: gives the dataset kind and default --ann/--images')
+    parser.add_argument('--config', default=None,
+                        help='training YAML: gives the dataset kind and default --ann/--images')
     parser.add_argument('--checkpoint', required=True, help='.pth (ours or official with --arch) or .onnx')
     parser.add_argument('--arch', default=None, help='architecture of an official checkpoint')
     parser.add_argument('--ann', default=None, help='COCO-format keypoint annotations (default: config data.val_ann)')
@@ -306,7 +307,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--flip', action='store_true', help='flip test (average with the mirrored crop)')
     parser.add_argument('--instances', type=int, default=None, help='lambdas per box (default: all)')
     parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda:0'")
-    parser.add_argument('--threads', type=int, default=0, help="torch CPU threads; 0 = torch's own choice (default: %(default)s)")
+    parser.add_argument('--threads', type=int, default=0,
+                        help="torch CPU threads; 0 = torch's own choice (default: %(default)s)")
     parser.add_argument('--json', default=None, help='write the metrics here (default: not written)')
     parser.add_argument('--results', default=None, help='also write the COCO-format predictions here')
     parser.add_argument('--oks-nms', default='0.9', metavar='T[,T..]',

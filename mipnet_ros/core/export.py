@@ -12,8 +12,14 @@ import torch
 from torch import nn
 
 from mipnet_ros.core.fileio import atomic_path
-from mipnet_ros.core.onnx_meta import (FP16_TOLERANCE, LAYOUT_PER_INSTANCE, LAYOUT_SHARED, make_props,  # noqa: F401
-                                       read_metadata, write_props)
+from mipnet_ros.core.onnx_meta import (  # noqa: F401
+    FP16_TOLERANCE,
+    LAYOUT_PER_INSTANCE,
+    LAYOUT_SHARED,
+    make_props,
+    read_metadata,
+    write_props,
+)
 from mipnet_ros.core.quantize import DEFAULT_CALIBRATION_CROPS, DEFAULT_HOLDOUT, DEFAULT_MIN_AGREEMENT
 
 DEFAULT_OPSET = 17

@@ -12,8 +12,16 @@ from typing import Dict, Iterator, Optional, Sequence
 import numpy as np
 
 from mipnet_ros.core.fileio import atomic_path
-from mipnet_ros.core.onnx_meta import (CALIBRATION_KEY, LAYOUT_KEY, LAYOUT_SHARED, PRECISION_KEY, SPEC_KEY,
-                                       calibration_record, read_props, write_props)
+from mipnet_ros.core.onnx_meta import (
+    CALIBRATION_KEY,
+    LAYOUT_KEY,
+    LAYOUT_SHARED,
+    PRECISION_KEY,
+    SPEC_KEY,
+    calibration_record,
+    read_props,
+    write_props,
+)
 
 DEFAULT_CALIBRATION_CROPS = 64
 # fraction of confident joints whose int8 heatmap peak may move more than one heatmap pixel

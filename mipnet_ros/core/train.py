@@ -414,8 +414,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
 # ---------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', required=True,
-                        help='YAML recipe, e.g. config/train/coco_w32_256x192.yaml (its relative paths are read from the '
-                             'directory in its `root` key, itself relative to the file)')
+                        help='YAML recipe, e.g. config/train/coco_w32_256x192.yaml (its relative paths are read '
+                             'from the directory in its `root` key, itself relative to the file)')
     parser.add_argument('--resume', action='store_true', help='continue from <out_dir>/<name>/last.pth if present')
     parser.add_argument('--overwrite', action='store_true',
                         help='delete the run already in <out_dir>/<name> (checkpoints and log) and start over')

@@ -7,8 +7,8 @@ repository), so they work from any directory; `--set` paths are relative to the 
 """
 import dataclasses
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml

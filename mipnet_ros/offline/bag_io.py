@@ -35,7 +35,8 @@ def get_typestore():
     The extra types are read from their installed .msg files (share/<package>/msg): the writer embeds
     these schemas, which makes the output readable by `ros2 bag` and Foxglove.
     """
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore as _get
+    from rosbags.typesys import Stores, get_types_from_msg
+    from rosbags.typesys import get_typestore as _get
     store = _get(Stores.LATEST)
     types = {}
     for pkg in EXTRA_PACKAGES:

@@ -55,9 +55,9 @@ def bag_crops(bag: str, input_size: Sequence[int], count: int, image_topic: Opti
 
     Boxes are drawn from the whole recording (seeded); only the images that hold a chosen box are decoded.
     """
+    from mipnet_ros.core.transforms import valid_box_mask
     from mipnet_ros.offline import bag_io
     from mipnet_ros.offline.replay import header_stamp_ns
-    from mipnet_ros.core.transforms import valid_box_mask
     from mipnet_ros.ros.convert import image_msg_to_bgr
     from mipnet_ros.ros.params import PoseParams
     defaults = PoseParams()

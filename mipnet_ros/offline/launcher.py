@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
+
 class NodeLauncher:
     """`ros2 launch mipnet_ros mipnet.launch.py key:=value ...` as a child process, stopped with SIGINT.
 

@@ -272,7 +272,8 @@ def run_replay(opts: ReplayOptions) -> ReplaySummary:
             summary.frames_paired = len(completed)
             summary.unanswered = sorted(s for s in completed if s not in received)
             summary.unexpected = sorted(s for s in received if s not in completed)
-            summary.latency_ms = percentile_summary([(received[s] - t) * 1e3 for s, t in completed.items() if s in received])
+            summary.latency_ms = percentile_summary([(received[s] - t) * 1e3 for s, t in completed.items()
+                                                     if s in received])
             summary.model_info = dict(model_info)
     finally:
         executor.shutdown(timeout_sec=1.0)
@@ -301,8 +302,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--publish-detections-topic', help='publish detections here (default <namespace>/detections)')
     parser.add_argument('--keypoints-topic', help='keypoints topic to record (default <namespace>/keypoints)')
     parser.add_argument('--record', default='keypoints,model_info',
-                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all"; the 3D ones with '
-                             '--extra-bag)')
+                        help=f'outputs to record, comma separated from {sorted(RECORDABLE)} (or "all"; the 3D '
+                             'ones with --extra-bag)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
                         help='storage of a directory output (a .mcap path is always mcap)')
     parser.add_argument('--no-compress', action='store_true', help='write uncompressed MCAP chunks')

@@ -125,7 +125,8 @@ class HriOutput:
 
     def __init__(self, node: Any, depth: int = 10, max_bodies: int = 32, id_prefix: str = 'b',
                  cropped: bool = True, tf: bool = False, image_cache: int = 10):
-        from hri_msgs.msg import IdsList, NormalizedRegionOfInterest2D, Skeleton2D   # optional dependency
+        from hri_msgs.msg import IdsList, NormalizedRegionOfInterest2D, Skeleton2D  # optional dependency
+
         from mipnet_ros.ros.hri_cropped import ImageCache
         why = check_id_prefix(id_prefix)
         if why:
@@ -137,7 +138,7 @@ class HriOutput:
         self._images = ImageCache(image_cache) if cropped else None
         self._tf = None
         if tf:
-            from tf2_msgs.msg import TFMessage   # optional dependency, only with depth
+            from tf2_msgs.msg import TFMessage  # optional dependency, only with depth
             self._tf = node.create_publisher(TFMessage, TF_TOPIC, hri_qos(TF_DEPTH))
         self._bodies: Dict[str, _Body] = {}
         self._waiting_crops: Dict[int, List[Tuple[str, Any]]] = {}   # stamp -> (body, box) until its image
@@ -236,6 +237,7 @@ class HriOutput:
             return 0
         from geometry_msgs.msg import TransformStamped
         from tf2_msgs.msg import TFMessage
+
         from mipnet_ros.core.body_frame import body_pose
         try:
             names = get_skeleton(msg.skeleton).keypoint_names
@@ -306,8 +308,9 @@ class HriOutput:
         # With shared-memory transports a reader takes the sample from this process's memory after the
         # acknowledgement: give it a moment before the process may exit.
         time.sleep(LINGER_SEC)
+        delivery = 'acknowledged' if acked else 'not acknowledged'
         self._node.get_logger().info(f'ROS4HRI output closed: {len(ended)} body(ies) ended, empty '
-                                     f'{topics.HRI_BODIES_TRACKED} published ({"acknowledged" if acked else "not acknowledged"})')
+                                     f'{topics.HRI_BODIES_TRACKED} published ({delivery})')
         self._node.destroy_publisher(self._tracked)
         if self._tf is not None:
             self._node.destroy_publisher(self._tf)

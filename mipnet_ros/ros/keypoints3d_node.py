@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core.depth3d import DepthInputError
 from mipnet_ros.core.skeleton import edges_by_name
@@ -111,8 +111,9 @@ class Keypoints3DNode(DownstreamLifecycleNode):
                     return self._fail(f'hri.enabled with publish_3d needs tf2_msgs for the body TF frames ({exc}): '
                                       'build it (scripts/setup_env.sh) or set publish_3d false')
         if p.publish_3d:
-            from mipnet_ros.msg import PersonKeypoints3DArray
             from visualization_msgs.msg import MarkerArray
+
+            from mipnet_ros.msg import PersonKeypoints3DArray
             self._pub_3d = self.create_lifecycle_publisher(PersonKeypoints3DArray, topics.KEYPOINTS_3D, out_qos)
             self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS_3D, out_qos)
         self._config_error = ''
@@ -167,8 +168,9 @@ class Keypoints3DNode(DownstreamLifecycleNode):
     # ------------------------------------------------------------------ subscriptions
     def _subscribe(self, p: Keypoints3DParams) -> None:
         import message_filters
-        from mipnet_ros.msg import PersonKeypointsArray
         from sensor_msgs.msg import CameraInfo, Image
+
+        from mipnet_ros.msg import PersonKeypointsArray
         kp_qos = qos_profile(p.qos_keypoints_reliability, p.qos_keypoints_depth)
         images = []
         if p.hri_enabled and p.hri_cropped:   # /cropped cuts the body out of the image with the keypoints stamp

@@ -10,16 +10,16 @@ than the camera works on the newest frame instead of a growing backlog.
 from __future__ import annotations
 
 import gc
-from collections import deque
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 import numpy as np
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from mipnet_ros.core.skeleton import edges_by_name
 from mipnet_ros.core.stats import moving_average
@@ -27,12 +27,12 @@ from mipnet_ros.ros import convert, detection_input, failures, topics
 from mipnet_ros.ros.budget import BoxBudget
 from mipnet_ros.ros.detection_policy import DetectionPolicy, PersonBox, select_person_boxes
 from mipnet_ros.ros.input_health import InputHealth
+from mipnet_ros.ros.log_throttle import ThrottledLog
 from mipnet_ros.ros.pairing import LatestSlot, StampPairer
 from mipnet_ros.ros.params import NodeParameters, qos_profile
 from mipnet_ros.ros.pose_params import TABLE, PoseParams
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
 from mipnet_ros.ros.worker import FrameWorker
-from mipnet_ros.ros.log_throttle import ThrottledLog
 
 NODE_NAME = 'mipnet_node'
 LOG_THROTTLE_SEC = 5.0

@@ -19,12 +19,12 @@ from mipnet_ros.core.stats import moving_average
 from mipnet_ros.core.tracking import Observation, PoseTracker, StreamGuard, process_track_ids
 from mipnet_ros.ros import convert, topics
 from mipnet_ros.ros.failures import parameter_failure
-from mipnet_ros.ros.params import NodeParameters, qos_profile
-from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
-from mipnet_ros.ros.pairing import StampPairer
-from mipnet_ros.ros.person_record import PublishedPerson, read_people
 from mipnet_ros.ros.log_throttle import ThrottledLog
+from mipnet_ros.ros.pairing import StampPairer
+from mipnet_ros.ros.params import NodeParameters, qos_profile
+from mipnet_ros.ros.person_record import PublishedPerson, read_people
+from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 
 NODE_NAME = 'mipnet_tracker'
 LOG_THROTTLE_SEC = 5.0
@@ -110,8 +110,9 @@ class TrackerNode(DownstreamLifecycleNode):
             return self._fail(f'tracker parameters: {exc}')
         self._guard = StreamGuard(p.backwards_reset_sec, p.max_gap_sec)
         self._config_error = ''
-        from mipnet_ros.msg import PersonKeypointsArray
         from visualization_msgs.msg import MarkerArray
+
+        from mipnet_ros.msg import PersonKeypointsArray
         out_qos = qos_profile(p.qos_output_reliability, p.qos_output_depth)
         self._pub = self.create_lifecycle_publisher(PersonKeypointsArray, topics.TRACKED_KEYPOINTS, out_qos)
         self._pub_markers = self.create_lifecycle_publisher(MarkerArray, topics.MARKERS, out_qos)

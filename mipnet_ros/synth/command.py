@@ -11,7 +11,8 @@ from mipnet_ros.synth.config import SynthConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', default=None, help='YAML with SynthConfig keys (e.g. config/synth/synth_small.yaml)')
+    parser.add_argument('--config', default=None,
+                        help='YAML with SynthConfig keys (e.g. config/synth/synth_small.yaml)')
     parser.add_argument('--split', choices=['train', 'test', 'both'], default='both', help='which split to write')
     parser.add_argument('--out-dir', default=None, help='override out_dir (default: the config\'s)')
     parser.add_argument('--train-scenes', type=int, default=None, help='override train_scenes (default: the config\'s)')

@@ -1,1 +1,3 @@
-"""Runnable measurements and checks: benchmarks, the GPU check, reports, soak. Not imported by the library or the node."""
+"""Runnable measurements and checks: benchmarks, the GPU check, reports, soak.
+
+Not imported by the library or the node."""

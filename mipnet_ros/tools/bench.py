@@ -23,8 +23,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from mipnet_ros.tools.device_peaks import GPU_PEAKS_TFLOPS, peaks_for
 from mipnet_ros.core.fileio import write_json
+from mipnet_ros.tools.device_peaks import GPU_PEAKS_TFLOPS, peaks_for
 
 DEFAULT_JSON = Path('out') / 'bench' / 'bench.json'
 CPU_ISA_FLAGS = ('fma', 'avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'avx512_fp16',

@@ -81,9 +81,9 @@ class Checker:
         import torch
 
         from mipnet_ros.core import transforms
-        from mipnet_ros.core.resources import bundled_model_path
         from mipnet_ros.core.model.checkpoint import load_checkpoint
         from mipnet_ros.core.model.registry import ModelSpec, build_model
+        from mipnet_ros.core.resources import bundled_model_path
         self.log = log
         self.device = device
         self.cuda = device.startswith('cuda') and torch.cuda.is_available()

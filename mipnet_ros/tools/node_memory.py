@@ -41,11 +41,11 @@ class Driver:
     def __init__(self, domain: int):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from mipnet_ros.msg import PersonKeypointsArray
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection2DArray
 
+        from mipnet_ros.msg import PersonKeypointsArray
         from mipnet_ros.ros.params import qos_profile
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, domain_id=domain)

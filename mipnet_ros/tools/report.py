@@ -62,7 +62,8 @@ def write_report(benchmark: Dict[str, int], methods: List[Dict[str, object]], ou
     paths['json'].write_text(json.dumps(data, indent=2) + '\n')
     lines = ['# Occlusion benchmark (synthetic scenes, ground-truth boxes)', '',
              f'Test split: {benchmark["scenes"]} scenes, {benchmark["people"]} people, '
-             f'{benchmark["hidden_people"]} of them hidden (>= 25% of the silhouette covered), seed {benchmark["seed"]}.',
+             f'{benchmark["hidden_people"]} of them hidden (>= 25% of the silhouette covered), '
+             f'seed {benchmark["seed"]}.',
              '', '| method | arch | N | AP | AP50 | AR | hidden recall | AP vs N=1 | hidden recall vs N=1 '
              '| epochs | device |',
              '|---|---|---|---|---|---|---|---|---|---|---|']

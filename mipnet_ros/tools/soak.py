@@ -331,7 +331,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--domain-id', type=int, default=None, help='ROS_DOMAIN_ID (default: inherited)')
     parser.add_argument('--wait-node', type=float, default=90.0, help='seconds to wait for the node to come up')
     parser.add_argument('--max-growth-pct', type=float, default=5.0, help='fail when RSS grows more than this')
-    parser.add_argument('--json', default=str(DEFAULT_JSON), help='write the results here ("" = do not write; default: %(default)s)')
+    parser.add_argument('--json', default=str(DEFAULT_JSON),
+                        help='write the results here ("" = do not write; default: %(default)s)')
     parser.add_argument('--node-log', default='', help='keep the node log here (default: not kept)')
     parser.add_argument('--quiet', action='store_true', help='no progress lines')
 

@@ -6,8 +6,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from mipnet_ros.core import backends  # noqa: E402
-from mipnet_ros.core import device  # noqa: E402
+from mipnet_ros.core import backends, device  # noqa: E402
 
 SIZE = (64, 64)
 

@@ -6,12 +6,11 @@ from collections import OrderedDict
 
 import pytest
 import torch
-
 from _reference_models import randomise_
+
 from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.model import checkpoint as ckpt
-from mipnet_ros.core.model.checkpoint import (CheckpointError, load_backbone, load_checkpoint,
-                                              save_checkpoint)
+from mipnet_ros.core.model.checkpoint import CheckpointError, load_backbone, load_checkpoint, save_checkpoint
 from mipnet_ros.core.model.registry import ModelSpec, build_model
 
 ARCH = 'hrnet_w16s'

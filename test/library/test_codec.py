@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mipnet_ros.core.codec import HeatmapCodec, flip_back, flip_keypoints, merge_flip, shift_right
 from mipnet_ros.core import transforms
+from mipnet_ros.core.codec import HeatmapCodec, flip_back, flip_keypoints, merge_flip, shift_right
 from mipnet_ros.core.skeleton import COCO17, CROWDPOSE14
 
 SHARED = Path(__file__).resolve().parents[2].parent / 'shared'

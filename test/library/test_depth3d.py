@@ -9,8 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from mipnet_ros.core.depth3d import (DepthInputError, DepthOptions, camera_model, decode_depth, keypoints_3d,
-                                     robust_depth)
+from mipnet_ros.core.depth3d import (
+    DepthInputError,
+    DepthOptions,
+    camera_model,
+    decode_depth,
+    keypoints_3d,
+    robust_depth,
+)
 
 W, H = 640, 480
 # A Kinect-style RGB calibration (strong radial distortion, plumb_bob).

@@ -4,7 +4,7 @@ import pytest
 
 from mipnet_ros.core.depth3d import DepthOptions, camera_model, keypoints_3d
 from mipnet_ros.core.depth_people import PersonInput, people_keypoints_3d
-from mipnet_ros.testing.depth_scenes import H, K, W, ScenePerson, figure, render
+from mipnet_ros.testing.depth_scenes import H, K, ScenePerson, W, figure, render
 
 CAM = camera_model(K, [], W, H)
 OPTS = DepthOptions()

@@ -24,8 +24,8 @@ def _gt_as_results(gt_file, seed=None, noise=0.0):
         kp = np.asarray(a['keypoints'], np.float64).reshape(-1, 3)
         if a.get('iscrowd', 0) or not (kp[:, 2] > 0).any():
             continue
-        xy = kp[:, :2] + (rng.normal(0, noise, kp[:, :2].shape) * np.sqrt(max(a.get('area', a['bbox'][2] * a['bbox'][3]), 1.0)) / 10
-                          if noise else 0)
+        scale = np.sqrt(max(a.get('area', a['bbox'][2] * a['bbox'][3]), 1.0))
+        xy = kp[:, :2] + (rng.normal(0, noise, kp[:, :2].shape) * scale / 10 if noise else 0)
         sc = np.full((kp.shape[0], 1), 1.0)
         results.append({'image_id': a['image_id'], 'category_id': 1,
                         'keypoints': np.concatenate([xy, sc], 1).ravel().tolist(),
@@ -99,6 +99,7 @@ def test_boxes_from_gt_and_detections():
 
 def test_pipeline_runs_end_to_end_with_a_model():
     import torch
+
     from mipnet_ros.core.estimator import PoseEstimator
     from mipnet_ros.core.model.registry import ModelSpec, build_model
     torch.manual_seed(0)

@@ -1,14 +1,14 @@
 """ONNX export: official checkpoint -> `export` CLI -> onnxruntime equals the official model; both layouts."""
 import argparse
 
+import _reference_models as ref_models
 import numpy as np
 import pytest
 import torch
 
-import _reference_models as ref_models
-from mipnet_ros.core.onnx_meta import read_metadata
 from mipnet_ros.core import export
 from mipnet_ros.core.model.registry import ModelSpec, build_model
+from mipnet_ros.core.onnx_meta import read_metadata
 
 ort = pytest.importorskip('onnxruntime')
 TOL = 1e-4

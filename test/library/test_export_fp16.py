@@ -6,11 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from mipnet_ros.core.onnx_meta import read_metadata
-from mipnet_ros.core import backends
-from mipnet_ros.core import device
-from mipnet_ros.core import export
+from mipnet_ros.core import backends, device, export
 from mipnet_ros.core.model.registry import ModelSpec, build_model
+from mipnet_ros.core.onnx_meta import read_metadata
 
 ort = pytest.importorskip('onnxruntime')
 onnx = pytest.importorskip('onnx')
@@ -45,8 +43,8 @@ def test_fp16_file_is_half_precision_inside_float32_outside(trained_files):
 
 def test_fp16_backend_keeps_the_keypoints_of_real_crops(trained_files):
     from mipnet_ros.core.codec import HeatmapCodec
-    from mipnet_ros.tools.gpu_check import load_scene
     from mipnet_ros.core.transforms import prepare_crops
+    from mipnet_ros.tools.gpu_check import load_scene
     f32, f16 = trained_files
     spec = backends.OnnxBackend(f32).spec
     image, boxes, _ = load_scene(None)

@@ -43,7 +43,8 @@ def _write(root: Path, rel: str, text: str) -> None:
 
 
 @pytest.mark.parametrize('planted, expected', [
-    ("import importlib\nimportlib.import_module('mipnet_ros.ros.pose_node')\n", 'mipnet_ros.core.a -> mipnet_ros.ros.pose_node'),
+    ("import importlib\nimportlib.import_module('mipnet_ros.ros.pose_node')\n",
+     'mipnet_ros.core.a -> mipnet_ros.ros.pose_node'),
     ("def f():\n    __import__('mipnet_ros.tools.bench')\n", 'mipnet_ros.core.a -> mipnet_ros.tools.bench'),
     ("def f():\n    from mipnet_ros.ros import pose_node\n", 'mipnet_ros.core.a -> mipnet_ros.ros.pose_node'),
     ("try:\n    import rclpy\nexcept ImportError:\n    pass\n", 'mipnet_ros.core.a -> rclpy (ROS)'),

@@ -5,10 +5,10 @@ BatchNorm statistics and random gate layers, and their state_dict is loaded into
 """
 import json
 
+import _reference_models as ref_models
 import pytest
 import torch
 
-import _reference_models as ref_models
 from mipnet_ros.core.model.lambda_code import LambdaCode, lambda_table
 from mipnet_ros.core.model.mimb import MIMB
 from mipnet_ros.core.model.registry import ARCHS, ModelSpec, PoseNet, build_model, count_parameters

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip('onnxruntime')
+from mipnet_ros.core import (
+    export,  # noqa: E402
+    quantize,  # noqa: E402
+)
 from mipnet_ros.core.onnx_meta import LAYOUT_SHARED, read_metadata  # noqa: E402
-from mipnet_ros.core import export  # noqa: E402
-from mipnet_ros.core import quantize  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,7 +95,8 @@ def _assert_close_on_real_people(fp32: Path, int8: Path) -> None:
     assert err.size >= 30, 'too few confident joints to judge'
     # a heatmap pixel of the 96x64 model is ~1/24 of the box height: most joints must stay within it
     within = (err <= size / 24).mean()
-    print(f'int8 vs fp32: {err.size} joints, median {np.median(err / size):.4f} of the box diagonal, {within:.1%} within')
+    print(f'int8 vs fp32: {err.size} joints, median {np.median(err / size):.4f} of the box diagonal, '
+          f'{within:.1%} within')
     assert within >= 0.85, f'only {within:.0%} of confident joints stay within a heatmap pixel'
 
 
@@ -127,8 +130,8 @@ def test_bench_compares_int8_at_each_thread_count(one_torch_thread):
     """The backend comparison names every variant at every requested thread count, with consistent ratios."""
     import torch
 
-    from mipnet_ros.tools.bench import _bench_backends
     from mipnet_ros.core.model.registry import ModelSpec, build_model
+    from mipnet_ros.tools.bench import _bench_backends
     torch.manual_seed(0)
     model = build_model(ModelSpec('hrnet_w16s', instances=2, input_size=(64, 64))).eval()
     crops = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)

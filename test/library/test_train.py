@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from mipnet_ros.core.train import AllInstances, EpochSampler, LAST, load_init_weights, train
+from mipnet_ros.core.train import LAST, AllInstances, EpochSampler, load_init_weights, train
 from mipnet_ros.core.train_config import load_config
 
 SHARED = Path(__file__).resolve().parents[2].parent / 'shared' / 'data'

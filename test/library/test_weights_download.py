@@ -6,10 +6,9 @@ import os
 
 import pytest
 
-from mipnet_ros.testing.loopback_http import LoopbackServer  # noqa: E402
-
 from mipnet_ros.core.weights.cache import cache_root, partial_dir, weights_dir  # noqa: E402
 from mipnet_ros.core.weights.download import DownloadError, download  # noqa: E402
+from mipnet_ros.testing.loopback_http import LoopbackServer  # noqa: E402
 
 DATA = os.urandom(3 * (1 << 20) + 12345)       # more than one read chunk, not a multiple of it
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -9,19 +9,17 @@ import dataclasses
 import hashlib
 import io
 
+import _reference_models as ref_models
 import numpy as np
 import pytest
 import torch
 
-import _reference_models as ref_models
-from mipnet_ros.testing.loopback_drive import DriveServer
-
 from mipnet_ros.core.model.checkpoint import CheckpointError
-from mipnet_ros.core.weights import resolve
-from mipnet_ros.core.weights import zoo
+from mipnet_ros.core.weights import resolve, zoo
 from mipnet_ros.core.weights.cache import partial_dir, weights_dir
 from mipnet_ros.core.weights.download import DownloadError
 from mipnet_ros.core.weights.recorded import record_path, recorded_sha256
+from mipnet_ros.testing.loopback_drive import DriveServer
 
 NAME = 'mipnet_w48_coco_384x288'
 SIZE = (128, 96)

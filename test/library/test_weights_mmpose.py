@@ -6,10 +6,9 @@ is renamed into mmpose's layout (backbone under `backbone.`, the 1x1 head conv a
 scores in `meta` as mmpose's evaluation hook leaves them), saved, converted and loaded back.
 """
 
+import _reference_models as ref_models  # noqa: E402
 import pytest
 import torch
-
-import _reference_models as ref_models  # noqa: E402
 
 from mipnet_ros.core.model.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from mipnet_ros.core.weights.mmpose import from_mmpose  # noqa: E402

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-
 from mipnet_ros.core.model.registry import ModelSpec, build_model  # noqa: E402
-from mipnet_ros.core.weights import resolve  # noqa: E402
-from mipnet_ros.core.weights import zoo  # noqa: E402
+from mipnet_ros.core.weights import (
+    resolve,  # noqa: E402
+    zoo,  # noqa: E402
+)
 from mipnet_ros.core.weights.cache import partial_dir, weights_dir  # noqa: E402
 
 SIZE = (128, 96)

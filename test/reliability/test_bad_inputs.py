@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from mipnet_ros.testing import bad_inputs  # noqa: E402
+from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.offline import bag_io  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
-from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
-from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.offline.replay import header_stamp_ns  # noqa: E402
+from mipnet_ros.ros.params import qos_profile  # noqa: E402
+from mipnet_ros.testing import bad_inputs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCES = 2                     # the random test model's N: every allowed box yields exactly N persons

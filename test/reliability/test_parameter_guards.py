@@ -9,9 +9,9 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from mipnet_ros.ros import pose_params  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
+from mipnet_ros.ros import pose_params  # noqa: E402
 from mipnet_ros.ros.qos_events import IncompatibleQosLog  # noqa: E402
 from mipnet_ros.testing.log_lines import LogLines  # noqa: E402
 

@@ -75,10 +75,10 @@ def _until(pred, timeout=30.0):
 def test_transitions_during_a_held_frame(tmp_path, one_torch_thread):
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
-    from mipnet_ros.msg import PersonKeypointsArray
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
+    from mipnet_ros.msg import PersonKeypointsArray
     from mipnet_ros.ros.pose_node import MipnetNode
 
     model = write_untrained_checkpoint(tmp_path / 'random.pth')

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.core.stats import percentile_summary  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.tools.soak import find_node_pid, rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,8 +25,8 @@ from typing import Dict, Optional, Tuple
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.model.untrained import write_untrained_checkpoint  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 
 INPUT_SIZE = (128, 96)
 START_TIMEOUT_S = 150.0

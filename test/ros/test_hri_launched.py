@@ -18,14 +18,13 @@ rclpy = pytest.importorskip('rclpy')
 hri_msgs = pytest.importorskip('hri_msgs.msg')
 tf2_msgs = pytest.importorskip('tf2_msgs.msg')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,  # noqa: E402
-                       qos_profile_system_default)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_system_default  # noqa: E402
 
 from mipnet_ros.core.person_box import own_box  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.testing.depth_scenes import H, K, W, ScenePerson, figure, render  # noqa: E402
+from mipnet_ros.testing.depth_scenes import H, K, ScenePerson, W, figure, render  # noqa: E402
 
 FRAME = 'camera_color_optical_frame'
 DEPTHS = {'ta': 2.0, 'tb': 3.5}
@@ -46,8 +45,9 @@ def stamp(msg, ns):
 
 
 def messages(sc, image, ns):
-    from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray
     from sensor_msgs.msg import Image
+
+    from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray
     kp = PersonKeypointsArray(image_width=W, image_height=H, skeleton='coco17')
     crop = (200.0, 60.0, 420.0, 440.0)      # the one detection box both people come from
     for (tid, rank), p in zip((('ta', 0), ('tb', 1)), sc.people):
@@ -91,8 +91,9 @@ def probe():
 
 
 def test_bodies_roi_skeleton_cropped_and_tf_as_libhri_sees_them(probe, tmp_path):
-    from mipnet_ros.msg import PersonKeypoints3DArray, PersonKeypointsArray
     from sensor_msgs.msg import CameraInfo, Image
+
+    from mipnet_ros.msg import PersonKeypoints3DArray, PersonKeypointsArray
     domain, node, ex = probe
     sc = scene()
     image = np.random.default_rng(7).integers(0, 256, (H, W, 3), dtype=np.uint8)

@@ -15,9 +15,9 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from mipnet_ros.core.skeleton import COCO17  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
 W, H = 640, 480
@@ -150,6 +150,7 @@ def test_bodies_skeletons_and_rois(setup):
 @pytest.mark.parametrize('prefix', ['', '1', 'body-', 'a__b', 'b/x'])
 def test_an_id_prefix_that_is_no_topic_token_is_refused_at_configure(prefix):
     from rclpy.lifecycle import TransitionCallbackReturn
+
     from mipnet_ros.ros.keypoints3d_node import Keypoints3DNode
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id_for('hri_output'))
@@ -167,6 +168,7 @@ def test_an_id_prefix_that_is_no_topic_token_is_refused_at_configure(prefix):
 @pytest.mark.parametrize('prefix', ['b', 'body_', 'Cam1_b'])
 def test_valid_prefixes_give_valid_topic_names(prefix):
     from rclpy.validate_topic_name import validate_topic_name
+
     from mipnet_ros.ros.hri_output import body_id, check_id_prefix
     assert check_id_prefix(prefix) == ''
     for track in ('1', 'k3x9a1_7', 'p-9', '_x'):

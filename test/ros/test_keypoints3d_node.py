@@ -17,8 +17,8 @@ import yaml
 rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,9 +118,10 @@ def spin_until(ex, pred, timeout):
 
 def test_3d_keypoints_and_every_bad_input(running):
     from diagnostic_msgs.msg import DiagnosticArray
-    from mipnet_ros.msg import PersonKeypoints3DArray, PersonKeypointsArray
     from sensor_msgs.msg import CameraInfo, Image
     from visualization_msgs.msg import MarkerArray
+
+    from mipnet_ros.msg import PersonKeypoints3DArray, PersonKeypointsArray
     launcher, node, ex = running
     rel = qos_profile('reliable', 50)
     pub_kp = node.create_publisher(PersonKeypointsArray, '/kp', rel)

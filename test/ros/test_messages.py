@@ -9,8 +9,9 @@ import time
 import pytest
 
 rclpy = pytest.importorskip('rclpy', reason='ROS 2 (rclpy) is not sourced: run through `make test`')
-from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+
+from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo  # noqa: E402
 
 TALKER = textwrap.dedent('''
     import math, sys, time

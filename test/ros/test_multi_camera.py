@@ -70,10 +70,10 @@ def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tm
     """cam_a asks for a tracker, 3D keypoints and device cpu on its own topics; cam_b names only its namespace.
     cam_b must get none of cam_a's settings, and each pipeline answers only its own camera."""
     rclpy = pytest.importorskip('rclpy')  # noqa: F841
-    from mipnet_ros.msg import PersonKeypointsArray
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
+    from mipnet_ros.msg import PersonKeypointsArray
     from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file
     from mipnet_ros.ros.params import qos_profile
     from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of

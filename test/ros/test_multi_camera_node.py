@@ -43,13 +43,13 @@ def test_cameras_in_one_process_answer_their_own_camera_with_one_model(one_torch
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
     from sensor_msgs.msg import Image
+    from test_node_topics import detections_msg, image_msg, stamp_of
     from vision_msgs.msg import Detection2DArray
 
     from mipnet_ros.msg import PersonKeypointsArray
     from mipnet_ros.offline.launcher import domain_id_for
     from mipnet_ros.ros.multi_camera_node import SharedModel, build_nodes
     from mipnet_ros.ros.params import qos_profile
-    from test_node_topics import detections_msg, image_msg, stamp_of
     cams = parse_cameras({'cameras': [{'namespace': 'cam_a'}, {'namespace': 'cam_b', 'image': '/b_sensor/image'}]})
     params_file, model, plans = plan_cameras(cams)
     ctx = rclpy.Context()
@@ -116,10 +116,11 @@ def test_cameras_in_one_process_answer_their_own_camera_with_one_model(one_torch
 
 def test_the_launch_starts_one_process_for_all_cameras(tmp_path):
     pytest.importorskip('launch_ros')
+    from test_node_topics import Probe
+
     from mipnet_ros.msg import PersonKeypointsArray
     from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file
     from mipnet_ros.ros.params import qos_profile
-    from test_node_topics import Probe
     params = write_params_file(tmp_path / 'params.yaml', {'instance_threshold': 0.0})
     cameras = tmp_path / 'cameras.yaml'
     cameras.write_text(yaml.safe_dump({'shared_model': True, 'defaults': {'params_file': str(params)},

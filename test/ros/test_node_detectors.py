@@ -16,8 +16,8 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 
-from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.testing import yolo_msgs_prefix  # noqa: E402
 from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of  # noqa: E402
@@ -27,9 +27,10 @@ PERSON_BOX, OTHER_BOX = (30, 10, 90, 150), (120, 40, 180, 140)
 
 @pytest.fixture(scope='module')
 def nodes(tmp_path_factory):
-    from mipnet_ros.msg import PersonKeypointsArray
-    from vision_msgs.msg import Detection2DArray
     from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    from mipnet_ros.msg import PersonKeypointsArray
     if yolo_msgs_prefix.source_dir() is None:
         pytest.skip('yolo_msgs sources not found')
     tmp = tmp_path_factory.mktemp('detectors')

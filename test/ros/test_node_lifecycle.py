@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
-from mipnet_ros.testing.ros_probe import Probe, call_service, detections_msg, stamp_of  # noqa: E402
-
-from mipnet_ros.ros.convert import compress_bgr  # noqa: E402
-from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.ros.convert import compress_bgr  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
+from mipnet_ros.testing.ros_probe import Probe, call_service, detections_msg, stamp_of  # noqa: E402
 
 
 def _compressed(stamp_ns, width=160, height=120):
@@ -34,11 +33,12 @@ def test_lifecycle_transitions(tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from lifecycle_msgs.msg import State, Transition
     from lifecycle_msgs.srv import ChangeState, GetState
-    from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
     from sensor_msgs.msg import CompressedImage
     from vision_msgs.msg import Detection2DArray
+
+    from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
 
     domain = domain_id_for(__file__)
     ros_env = dict(os.environ, ROS_DOMAIN_ID=str(domain))

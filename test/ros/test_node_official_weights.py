@@ -12,11 +12,11 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 cv2 = pytest.importorskip('cv2')
+import _reference_models as ref_models  # noqa: E402
 import torch  # noqa: E402
 
-import _reference_models as ref_models  # noqa: E402
-from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.testing.ros_probe import Probe, call_service, detections_msg, stamp_of  # noqa: E402
 
@@ -38,13 +38,13 @@ def _image_msg(bgr, stamp_ns):
 def test_official_checkpoint_runs_in_the_node_like_the_python_api(tmp_path):
     from lifecycle_msgs.msg import State, Transition
     from lifecycle_msgs.srv import ChangeState, GetState
-    from mipnet_ros.msg import PersonKeypointsArray
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
     from mipnet_ros.core.estimator import PoseEstimator
+    from mipnet_ros.msg import PersonKeypointsArray
     ref_models.require_reference()
     if not IMAGE.is_file():
         pytest.skip(f'{IMAGE} not found')

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mipnet_ros.ros import keypoints3d_params as P3, pose_params as P, tracker_params as PT
+from mipnet_ros.ros import keypoints3d_params as P3
+from mipnet_ros.ros import pose_params as P
+from mipnet_ros.ros import tracker_params as PT
 from mipnet_ros.ros.params import NodeParameters, ParamTable
 
 REPO = Path(__file__).resolve().parents[2]

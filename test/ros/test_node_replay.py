@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
+from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.offline import bag_io  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
-from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_BAG = REPO / 'test' / 'data' / 'demo.mcap'

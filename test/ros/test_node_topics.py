@@ -20,8 +20,8 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 
-from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.testing.ros_probe import STARTUP_TIMEOUT, Probe, detections_msg, image_msg, stamp_of  # noqa: E402
 
@@ -42,9 +42,10 @@ def diagnostics_values(probe, diag, after: float, timeout: float = 5.0) -> dict:
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     from diagnostic_msgs.msg import DiagnosticArray
-    from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
+
+    from mipnet_ros.msg import PersonKeypointsArray, PoseModelInfo
     tmp = tmp_path_factory.mktemp('node_topics')
     domain = domain_id_for(__file__)
     model = bundled_model_path()

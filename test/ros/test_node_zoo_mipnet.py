@@ -10,9 +10,9 @@ import time
 import pytest
 
 pytest.importorskip('rclpy')
+import _reference_models as ref_models  # noqa: E402
 import torch  # noqa: E402
 
-import _reference_models as ref_models  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 
 NAME = 'mipnet_w48_coco_384x288'

@@ -11,13 +11,13 @@ rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from test_tracker_node import frame, person  # noqa: E402
 
 from mipnet_ros.msg import PersonKeypointsArray  # noqa: E402
 from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.ros.tracker_node import TrackerNode  # noqa: E402
-from test_tracker_node import frame, person  # noqa: E402
 
 WAIT_SEC = 30.0
 

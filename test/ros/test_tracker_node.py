@@ -15,9 +15,9 @@ from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 
 from mipnet_ros.msg import PersonKeypoints, PersonKeypointsArray  # noqa: E402
+from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.offline.launcher import domain_id_for  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.ros.tracker_node import TrackerNode  # noqa: E402
 from mipnet_ros.synth.figures import random_pose  # noqa: E402

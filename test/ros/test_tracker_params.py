@@ -50,7 +50,8 @@ def test_declared_with_descriptors_and_ranges():
         d = node.describe_parameter('max_distance')
         assert d.description and d.floating_point_range[0].to_value == 1.0
         assert not node.set_parameters([Parameter('init_hits', value=0)])[0].successful
-        why, _ = params.live_update(tracker_params.TrackerNodeParams(), [Parameter('qos.input.reliability', value='sometimes')])
+        why, _ = params.live_update(tracker_params.TrackerNodeParams(),
+                                    [Parameter('qos.input.reliability', value='sometimes')])
         assert 'qos.input.reliability' in why
         assert params.live_update(tracker_params.TrackerNodeParams(), [Parameter('qos.input.depth', value=3)])[0] == ''
         node.destroy_node()

@@ -19,9 +19,9 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from mipnet_ros.core.oks import oks  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
 from mipnet_ros.core.skeleton import COCO17  # noqa: E402
+from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros import topics  # noqa: E402
 from mipnet_ros.ros.convert import bgr_to_image_msg, xyxy_to_bbox2d  # noqa: E402
-from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for, write_params_file  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
 from mipnet_ros.synth.sequences import SequenceConfig, generate_sequence  # noqa: E402
 
@@ -51,10 +51,11 @@ def _messages(frame, stamp_ns):
 
 def test_generated_sequence_through_both_launched_nodes(tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
-    from mipnet_ros.msg import PersonKeypointsArray
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
     from visualization_msgs.msg import MarkerArray
+
+    from mipnet_ros.msg import PersonKeypointsArray
     seq = generate_sequence(0, 'overtaking', SequenceConfig(frames=FRAMES))
     domain = domain_id_for(__file__)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))

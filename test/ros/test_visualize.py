@@ -13,7 +13,8 @@ def _person(points, box=(5, 5, 95, 95), instance=0, track_id=''):
     """A person as read from a message: NAN in `points` marks a joint with visibility 0 at (0, 0)."""
     kp = np.array(points, np.float32).reshape(-1, 2)
     vis = np.where(np.isfinite(kp).all(axis=1), 2, 0).astype(np.uint8)
-    return PublishedPerson(keypoints=np.nan_to_num(kp, nan=0.0), visibility=vis, scores=np.full(len(kp), 0.9, np.float32),
+    return PublishedPerson(keypoints=np.nan_to_num(kp, nan=0.0), visibility=vis,
+                           scores=np.full(len(kp), 0.9, np.float32),
                            box=np.array(box, np.float32), crop_box=np.array(box, np.float32), score=0.9, id='p',
                            track_id=track_id, instance=instance)
 

@@ -25,7 +25,8 @@ def test_every_documented_command_fits_the_code():
 
 
 def test_every_mentioned_repository_path_exists():
-    missing = [f'{where}: {path}' for where, path in doc_commands.mentioned_paths() if not doc_commands.path_exists(path)]
+    missing = [f'{where}: {path}' for where, path in doc_commands.mentioned_paths()
+               if not doc_commands.path_exists(path)]
     assert not missing, '\n'.join(missing)
 
 

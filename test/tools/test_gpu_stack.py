@@ -144,7 +144,7 @@ def venv(tmp_path_factory):
     _wheel(wheels, 'setuptools', {'setuptools_stand_in.py': ''})   # the install pins setuptools<80
     (root / 'requirements.txt').write_text('# common list\nonnxruntime\nfakecommon\n')
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(root / 'venv')], check=True, timeout=120)
-    import pip   # ensurepip is slow: lend the venv this pip (a plain package folder)
+    import pip  # ensurepip is slow: lend the venv this pip (a plain package folder)
     site = subprocess.run([str(root / 'venv' / 'bin' / 'python'), '-c',
                            'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
                           capture_output=True, text=True, check=True).stdout.strip()

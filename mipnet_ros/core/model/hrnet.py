@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mipnet_ros.core.model.mimb import MIMBGroup
-from mipnet_ros.core.model.spec import ModelSpec, PoseNet
 from mipnet_ros.core.model.resnet import BasicBlock, Bottleneck, bn2d, make_layer
+from mipnet_ros.core.model.spec import ModelSpec, PoseNet
 
 
 @dataclass(frozen=True)

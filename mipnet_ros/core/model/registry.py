@@ -9,8 +9,16 @@ from torch import nn
 
 from mipnet_ros.core.model.hrnet import build_hrnet
 from mipnet_ros.core.model.resnet import build_resnet
-from mipnet_ros.core.model.spec import (ARCHS, HEATMAP_STRIDE, SIZE_MULTIPLE, ArchInfo, ModelSpec,  # noqa: F401
-                                        PoseNet, parse_input_size)
+from mipnet_ros.core.model.spec import (  # noqa: F401
+    ARCHS,
+    HEATMAP_STRIDE,
+    SIZE_MULTIPLE,
+    ArchInfo,
+    ModelSpec,
+    PoseNet,
+    parse_input_size,
+)
+
 
 def build_model(spec: ModelSpec) -> PoseNet:
     """A freshly initialised network (PyTorch default init) for `spec`."""

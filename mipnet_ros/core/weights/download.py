@@ -19,7 +19,8 @@ from typing import Callable, Iterator, Optional
 from mipnet_ros.core.errors import UsageError
 from mipnet_ros.core.fileio import file_sha256
 from mipnet_ros.core.weights.cache import partial_dir
-from mipnet_ros.core.weights.gdrive import DrivePageError, open_file as open_drive_file
+from mipnet_ros.core.weights.gdrive import DrivePageError
+from mipnet_ros.core.weights.gdrive import open_file as open_drive_file
 
 CHUNK = 1 << 20
 USER_AGENT = 'mipnet_ros-weights/1'

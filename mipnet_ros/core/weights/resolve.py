@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
-from mipnet_ros.core.weights.cache import weights_dir
 from mipnet_ros.core.fileio import file_sha256
+from mipnet_ros.core.weights.cache import weights_dir
 from mipnet_ros.core.weights.download import DownloadError, digest_matches, download
 from mipnet_ros.core.weights.recorded import record_path, record_sha256, recorded_sha256
 from mipnet_ros.core.weights.zoo import ZOO, ZooEntry
