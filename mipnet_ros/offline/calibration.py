@@ -15,7 +15,7 @@ import numpy as np
 
 from mipnet_ros.core.calibration import CalibrationSet, crops_of, spread
 from mipnet_ros.core.errors import UsageError
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
 
 
 def pick_topic(topics: Dict[str, str], wanted: Optional[str], types: Sequence[str], what: str, option: str) -> str:
@@ -37,14 +37,16 @@ def person_boxes_by_stamp(bag: str, topic: str, class_ids: Sequence[str], score_
                           ) -> Tuple[Dict[int, np.ndarray], int]:
     """{header stamp ns: (M,4) person boxes} of every detections message with a person, and the message count."""
     from mipnet_ros.offline import bag_io
-    from mipnet_ros.ros.convert import select_person_boxes, stamp_to_ns
+    from mipnet_ros.ros.convert import stamp_to_ns
+    from mipnet_ros.ros.detection_policy import DetectionPolicy, select_person_boxes
+    policy = DetectionPolicy(tuple(str(c) for c in class_ids), float(score_threshold))   # as the node, no max_boxes
     out: Dict[int, np.ndarray] = {}
     messages = 0
     for _, _, _, msg in bag_io.read_messages(bag, [topic]):
         messages += 1
-        chosen = select_person_boxes(msg.detections, class_ids, score_threshold, max_boxes=0)
+        chosen = select_person_boxes(msg.detections, policy).boxes
         if chosen:
-            out[stamp_to_ns(msg.header.stamp)] = np.stack([xyxy for _, _, xyxy in chosen]).astype(np.float32)
+            out[stamp_to_ns(msg.header.stamp)] = np.stack([b.xyxy for b in chosen]).astype(np.float32)
     return out, messages
 
 
@@ -59,13 +61,13 @@ def bag_crops(bag: str, input_size: Sequence[int], count: int, image_topic: Opti
     from mipnet_ros.offline import bag_io
     from mipnet_ros.offline.replay import header_stamp_ns
     from mipnet_ros.ros.convert import image_msg_to_bgr
-    from mipnet_ros.ros.params import PoseParams
+    from mipnet_ros.ros.pose_params import PoseParams
     defaults = PoseParams()
     class_ids = list(defaults.person_class_ids if class_ids is None else class_ids)
     score_threshold = defaults.detection_score_threshold if score_threshold is None else float(score_threshold)
-    topics = bag_io.bag_topics(bag)
-    img_topic = pick_topic(topics, image_topic, T.IMAGE_TYPES, 'image', '--calib-image-topic')
-    det_topic = pick_topic(topics, detections_topic, (T.DETECTIONS_TYPE,), 'detections',
+    in_bag = bag_io.bag_topics(bag)
+    img_topic = pick_topic(in_bag, image_topic, topics.IMAGE_TYPES, 'image', '--calib-image-topic')
+    det_topic = pick_topic(in_bag, detections_topic, (topics.DETECTIONS_TYPE,), 'detections',
                            '--calib-detections-topic')
     boxes, messages = person_boxes_by_stamp(bag, det_topic, class_ids, score_threshold)
     # the image stamps, read from the serialised header (no image is decoded for this)

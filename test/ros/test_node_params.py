@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from mipnet_ros.ros import keypoints3d_params as P3
-from mipnet_ros.ros import pose_params as P
+from mipnet_ros.ros import pose_params
 from mipnet_ros.ros import tracker_params as PT
 from mipnet_ros.ros.params import NodeParameters, ParamTable
 
@@ -25,7 +25,7 @@ def _flatten(d, prefix=''):
 
 
 @pytest.mark.parametrize('yaml_name, specs, defaults', [
-    ('mipnet.yaml', P.SPECS, P.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams()),
+    ('mipnet.yaml', pose_params.SPECS, pose_params.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams()),
     ('tracker.yaml', PT.SPECS, PT.TrackerNodeParams())])
 def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, defaults):
     doc = yaml.safe_load((REPO / 'config' / yaml_name).read_text())
@@ -47,13 +47,13 @@ def test_keypoints3d_values_that_cannot_work_are_refused():
 
 
 def test_pose_values_that_cannot_work_together_name_the_parameter():
-    table = P.TABLE
-    assert table.check(P.PoseParams()) is None
-    assert table.check(P.PoseParams(person_class_ids=['  '])).parameter == 'person_class_ids'
-    assert table.check(P.PoseParams(input_height=256)).parameter == 'input_width'
-    assert table.check(P.PoseParams(input_width=192)).parameter == 'input_height'
-    assert table.check(P.PoseParams(input_height=256, input_width=192)) is None
-    assert table.check(P.PoseParams(backend='tensorflow')).parameter == 'backend'
+    table = pose_params.TABLE
+    assert table.check(pose_params.PoseParams()) is None
+    assert table.check(pose_params.PoseParams(person_class_ids=['  '])).parameter == 'person_class_ids'
+    assert table.check(pose_params.PoseParams(input_height=256)).parameter == 'input_width'
+    assert table.check(pose_params.PoseParams(input_width=192)).parameter == 'input_height'
+    assert table.check(pose_params.PoseParams(input_height=256, input_width=192)) is None
+    assert table.check(pose_params.PoseParams(backend='tensorflow')).parameter == 'backend'
 
 
 @pytest.mark.parametrize('name, value, want', [
@@ -62,7 +62,7 @@ def test_pose_values_that_cannot_work_together_name_the_parameter():
     ('flip', 'true', True),
 ])
 def test_the_obvious_value_of_another_type_is_taken(name, value, want):
-    got = P.TABLE.coerce(P.TABLE.by_name[name], value)
+    got = pose_params.TABLE.coerce(pose_params.TABLE.by_name[name], value)
     assert got == want and type(got) is type(want)
 
 
@@ -74,7 +74,7 @@ def test_the_obvious_value_of_another_type_is_taken(name, value, want):
 def test_a_value_that_cannot_work_is_a_parameter_error(name, value):
     from mipnet_ros.core.errors import ParameterError
     with pytest.raises(ParameterError) as err:
-        P.TABLE.coerce(P.TABLE.by_name[name], value)
+        pose_params.TABLE.coerce(pose_params.TABLE.by_name[name], value)
     assert err.value.parameter == name and name in str(err.value)
 
 
@@ -82,7 +82,7 @@ def test_the_three_nodes_declare_through_the_same_code(monkeypatch):
     """Every node builds a NodeParameters over its ParamTable; each table holds autostart and exit_with_parent."""
     pytest.importorskip('rclpy')
     from mipnet_ros.ros import keypoints3d_node, pose_node, tracker_node
-    tables = {'pose': P.TABLE, 'tracker': PT.TABLE, 'keypoints3d': P3.TABLE}
+    tables = {'pose': pose_params.TABLE, 'tracker': PT.TABLE, 'keypoints3d': P3.TABLE}
     assert all(isinstance(t, ParamTable) for t in tables.values())
     for table in tables.values():
         assert {'autostart', 'exit_with_parent'} <= set(table.by_name)
@@ -101,7 +101,7 @@ def test_the_three_nodes_declare_through_the_same_code(monkeypatch):
     try:
         nodes = [pose_node.MipnetNode(context=ctx), tracker_node.TrackerNode(context=ctx),
                  keypoints3d_node.Keypoints3DNode(context=ctx)]
-        assert [t for _, t in seen] == [P.TABLE, PT.TABLE, P3.TABLE]
+        assert [t for _, t in seen] == [pose_params.TABLE, PT.TABLE, P3.TABLE]
         for node in nodes:
             assert node.params.exit_with_parent is True and node.params.autostart is True
             assert node.describe_parameter('exit_with_parent').description
@@ -118,8 +118,8 @@ def test_declared_on_a_node_with_descriptors_and_validation():
     rclpy.init(context=ctx, domain_id=199)
     try:
         node = rclpy.create_node('params_probe', context=ctx)
-        params = NodeParameters(node, P.TABLE)
-        assert params.read() == (P.PoseParams(), None)
+        params = NodeParameters(node, pose_params.TABLE)
+        assert params.read() == (pose_params.PoseParams(), None)
         d = node.describe_parameter('keypoint_threshold')
         assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range[0].to_value == 1.0
         assert d.description
@@ -129,7 +129,7 @@ def test_declared_on_a_node_with_descriptors_and_validation():
         res = node.set_parameters([Parameter('keypoint_threshold', value=1.5)])
         assert not res[0].successful
         # ... and live_update the types and choices, which the node's set-parameters callback applies.
-        why, live = params.live_update(P.PoseParams(), [Parameter('instance_threshold', value=0.7),
+        why, live = params.live_update(pose_params.PoseParams(), [Parameter('instance_threshold', value=0.7),
                                                         Parameter('backend', value='onnxruntime')])
         assert not why and live.instance_threshold == 0.7 and live.backend == 'torch'   # backend is not live
         why, same = params.live_update(live, [Parameter('backend', value='tensorflow')])
@@ -144,7 +144,7 @@ def test_declared_on_a_node_with_descriptors_and_validation():
 
 
 def test_markdown_table_lists_every_parameter():
-    for table in (P.TABLE, PT.TABLE, P3.TABLE):
+    for table in (pose_params.TABLE, PT.TABLE, P3.TABLE):
         text = table.markdown()
         assert all(f'`{s.name}`' in text for s in table.specs)
 
@@ -164,12 +164,12 @@ def test_fp16_takes_auto_or_a_boolean():
     """fp16 is a string choice that old YAML files may still give as true/false."""
     rclpy = pytest.importorskip('rclpy')
     from rclpy.parameter import Parameter
-    assert P.PoseParams().fp16 == 'auto' and P.PoseParams().device == 'auto'
+    assert pose_params.PoseParams().fp16 == 'auto' and pose_params.PoseParams().device == 'auto'
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=199)
     try:
         node = rclpy.create_node('fp16_probe', context=ctx, parameter_overrides=[Parameter('fp16', value=True)])
-        params = NodeParameters(node, P.TABLE)
+        params = NodeParameters(node, pose_params.TABLE)
         assert params.read()[0].fp16 == 'true'
         assert node.set_parameters([Parameter('fp16', value='auto')])[0].successful
         assert params.read()[0].fp16 == 'auto'

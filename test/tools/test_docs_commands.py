@@ -45,7 +45,7 @@ def test_the_readme_launch_table_is_the_launch_file():
     ('ros2 launch mipnet_ros mipnet.launch.py imag:=/camera/image_raw', "declares no argument 'imag'"),
     ('ros2 launch mipnet_ros nope.launch.py', 'no launch file'),
     ('python -m mipnet_ros weights get x --no-progres', 'weights has no option --no-progres'),
-    ('python -m mipnet_ros export --checkpoint a.pth --calib-bag b.mcap', 'export has no option --calib-bag'),
+    ('python -m mipnet_ros export --checkpoint a.pth --calib-rosbag b.mcap', 'export has no option --calib-rosbag'),
     ('python -m mipnet_ros serve --x', "no job 'serve'"),
     ('ros2 run mipnet_ros mipnet_nod', "no executable 'mipnet_nod'"),
     ('python -m mipnet_ros.tools.parameters_doc --writ', 'has no option --writ'),
