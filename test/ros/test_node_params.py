@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mipnet_ros.ros import keypoints3d_params as P3
-from mipnet_ros.ros import pose_params
-from mipnet_ros.ros import tracker_params as PT
+from mipnet_ros.ros import keypoints3d_params, pose_params, tracker_params
 from mipnet_ros.ros.params import NodeParameters, ParamTable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,8 +23,9 @@ def _flatten(d, prefix=''):
 
 
 @pytest.mark.parametrize('yaml_name, specs, defaults', [
-    ('mipnet.yaml', pose_params.SPECS, pose_params.PoseParams()), ('keypoints3d.yaml', P3.SPECS, P3.Keypoints3DParams()),
-    ('tracker.yaml', PT.SPECS, PT.TrackerNodeParams())])
+    ('mipnet.yaml', pose_params.SPECS, pose_params.PoseParams()),
+    ('keypoints3d.yaml', keypoints3d_params.SPECS, keypoints3d_params.Keypoints3DParams()),
+    ('tracker.yaml', tracker_params.SPECS, tracker_params.TrackerNodeParams())])
 def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, defaults):
     doc = yaml.safe_load((REPO / 'config' / yaml_name).read_text())
     assert list(doc) == ['/**'], 'parameters must apply to the node in any namespace'
@@ -38,12 +37,12 @@ def test_yaml_has_every_parameter_with_the_declared_default(yaml_name, specs, de
 
 
 def test_keypoints3d_values_that_cannot_work_are_refused():
-    table = P3.TABLE
-    defaults = P3.Keypoints3DParams()
+    table = keypoints3d_params.TABLE
+    defaults = keypoints3d_params.Keypoints3DParams()
     assert table.check(defaults) is None
     err = table.check(table.with_values(defaults, {'depth.min': 30.0}))
     assert err.parameter == 'depth.min' and 'depth.max' in str(err)
-    assert table.check(P3.Keypoints3DParams(publish_3d=False, hri_enabled=False)).parameter == 'publish_3d'
+    assert table.check(keypoints3d_params.Keypoints3DParams(publish_3d=False, hri_enabled=False)).parameter == 'publish_3d'
 
 
 def test_pose_values_that_cannot_work_together_name_the_parameter():
@@ -82,7 +81,7 @@ def test_the_three_nodes_declare_through_the_same_code(monkeypatch):
     """Every node builds a NodeParameters over its ParamTable; each table holds autostart and exit_with_parent."""
     pytest.importorskip('rclpy')
     from mipnet_ros.ros import keypoints3d_node, pose_node, tracker_node
-    tables = {'pose': pose_params.TABLE, 'tracker': PT.TABLE, 'keypoints3d': P3.TABLE}
+    tables = {'pose': pose_params.TABLE, 'tracker': tracker_params.TABLE, 'keypoints3d': keypoints3d_params.TABLE}
     assert all(isinstance(t, ParamTable) for t in tables.values())
     for table in tables.values():
         assert {'autostart', 'exit_with_parent'} <= set(table.by_name)
@@ -101,7 +100,7 @@ def test_the_three_nodes_declare_through_the_same_code(monkeypatch):
     try:
         nodes = [pose_node.MipnetNode(context=ctx), tracker_node.TrackerNode(context=ctx),
                  keypoints3d_node.Keypoints3DNode(context=ctx)]
-        assert [t for _, t in seen] == [pose_params.TABLE, PT.TABLE, P3.TABLE]
+        assert [t for _, t in seen] == [pose_params.TABLE, tracker_params.TABLE, keypoints3d_params.TABLE]
         for node in nodes:
             assert node.params.exit_with_parent is True and node.params.autostart is True
             assert node.describe_parameter('exit_with_parent').description
@@ -144,7 +143,7 @@ def test_declared_on_a_node_with_descriptors_and_validation():
 
 
 def test_markdown_table_lists_every_parameter():
-    for table in (pose_params.TABLE, PT.TABLE, P3.TABLE):
+    for table in (pose_params.TABLE, tracker_params.TABLE, keypoints3d_params.TABLE):
         text = table.markdown()
         assert all(f'`{s.name}`' in text for s in table.specs)
 
