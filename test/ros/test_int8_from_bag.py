@@ -15,7 +15,7 @@ pytest.importorskip('onnxruntime')
 pytest.importorskip('rosbags')
 
 from mipnet_ros import cli  # noqa: E402
-from mipnet_ros.core import calibration as C  # noqa: E402
+from mipnet_ros.core import calibration  # noqa: E402
 from mipnet_ros.core.errors import UsageError  # noqa: E402
 from mipnet_ros.core.onnx_meta import calibration_record, int8_check_text, read_metadata, read_props  # noqa: E402
 from mipnet_ros.core.resources import bundled_model_path  # noqa: E402
@@ -124,7 +124,7 @@ def test_calibration_source_mistakes_are_one_line(tmp_path, capsys):
 def test_centre_box_crop_spans_the_image_height():
     """The documented detector-free policy: the crop the estimator makes of the box covers the frame's height."""
     for shape in ((480, 640), (425, 640), (640, 300)):
-        box = C.centre_box(shape, INPUT)
+        box = calibration.centre_box(shape, INPUT)
         (cx, cy), (sw, sh) = (v[0] for v in box_to_center_scale(box[None], INPUT))
         assert (cx, cy) == pytest.approx((shape[1] / 2, shape[0] / 2))
         assert sh / sw == pytest.approx(INPUT[0] / INPUT[1], rel=1e-5)
@@ -137,20 +137,20 @@ def test_image_folder_fallback_with_centre_boxes_and_boxes_json(tmp_path):
     frames = list(_bag_frames(DEMO_BAG).values())[:3]
     for i, (img, _) in enumerate(frames):
         cv2.imwrite(str(tmp_path / f'f{i}.png'), img)
-    centre = C.folder_crops(tmp_path, INPUT, count=10)
+    centre = calibration.folder_crops(tmp_path, INPUT, count=10)
     assert centre.crops.shape == (3, 3) + INPUT and 'one centre box per image' in centre.source
-    want = prepare_crops(frames[0][0], C.centre_box(frames[0][0].shape, INPUT)[None], INPUT)[0][0]
+    want = prepare_crops(frames[0][0], calibration.centre_box(frames[0][0].shape, INPUT)[None], INPUT)[0][0]
     assert np.min(np.abs(centre.crops - want).reshape(3, -1).max(1)) < 1e-5
     boxes = {f'f{i}.png': b.tolist() for i, (_, b) in enumerate(frames)}
     (tmp_path / 'boxes.json').write_text(json.dumps(boxes))
-    given = C.folder_crops(tmp_path, INPUT, count=10, boxes_json=tmp_path / 'boxes.json')
+    given = calibration.folder_crops(tmp_path, INPUT, count=10, boxes_json=tmp_path / 'boxes.json')
     expected = np.concatenate([prepare_crops(img, b, INPUT)[0] for img, b in frames])
     assert given.crops.shape == expected.shape
     for crop in expected:
         assert np.min(np.abs(given.crops - crop).reshape(len(given.crops), -1).max(1)) < 1e-5
     (tmp_path / 'bad.json').write_text('[1, 2]')
     with pytest.raises(UsageError, match='expected an object'):
-        C.folder_crops(tmp_path, INPUT, count=10, boxes_json=tmp_path / 'bad.json')
+        calibration.folder_crops(tmp_path, INPUT, count=10, boxes_json=tmp_path / 'bad.json')
 
 
 def test_onnx_threads_as_configured_and_auto():

@@ -42,7 +42,8 @@ def test_keypoints3d_values_that_cannot_work_are_refused():
     assert table.check(defaults) is None
     err = table.check(table.with_values(defaults, {'depth.min': 30.0}))
     assert err.parameter == 'depth.min' and 'depth.max' in str(err)
-    assert table.check(keypoints3d_params.Keypoints3DParams(publish_3d=False, hri_enabled=False)).parameter == 'publish_3d'
+    no_output = keypoints3d_params.Keypoints3DParams(publish_3d=False, hri_enabled=False)
+    assert table.check(no_output).parameter == 'publish_3d'
 
 
 def test_pose_values_that_cannot_work_together_name_the_parameter():
