@@ -1,6 +1,12 @@
 """ONNX export of a pose network, verified against eager PyTorch before it is declared a success.
 
-Why it works this way: docs/design_notes.md."""
+Two layouts (`mipnet.layout`): `per_instance` takes image (B,3,H,W) + instance (B,) int64, one row per (box, λ),
+`instance` declared even for N=1 so every backend feeds the same inputs; `shared_trunk` takes instance (L,) and
+gives (B,L,K,h,w): the λ-free trunk runs once per box, only the head B*L times. `mipnet.spec` makes the file
+self-describing. `--fp16` also writes X.fp16.onnx (half weights and arithmetic, float32 I/O) for onnxruntime's
+CUDA provider, which runs only what the graph says (TensorRT takes fp16 as a build flag instead). The
+TorchScript exporter is used (dynamo needs onnxscript); the file is renamed into place only once onnxruntime
+agrees with eager, so a file at the output path is always a checked one."""
 import argparse
 import copy
 import warnings

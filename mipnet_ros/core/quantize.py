@@ -1,6 +1,12 @@
 """INT8 post-training quantization of an exported graph, calibrated on real person crops.
 
-Why it works this way: docs/design_notes.md."""
+On a CPU the float32 network is the whole frame budget; onnxruntime's static QDQ quantization runs the
+convolutions as integer kernels. Activation ranges come from crops made by the inference pre-processing
+(`transforms.prepare_crops`) on real person boxes (a recording's detections, boxes for an image folder, centre
+boxes, or COCO annotations), never from noise. The agreement with float32 on held-out crops is checked (a file
+that disagrees is not written) and stored in `mipnet.calibration`, so the node can show it without the crops.
+Weights are per output channel with a 7-bit range (`reduce_range`: no u8*s8 saturation on CPUs without VNNI).
+The file keeps the graph's inputs, outputs and `mipnet.*` metadata plus `mipnet.precision = int8`."""
 import contextlib
 import json
 import logging

@@ -1,6 +1,9 @@
 """mipnet_keypoints3d: a lifecycle node that lifts 2D keypoints into metres with an aligned depth image.
 
-Why it works this way: docs/design_notes.md."""
+keypoints + depth image (message_filters) + the newest matching CameraInfo -> keypoints_3d and 3D markers;
+with hri.enabled, keypoints -> ROS4HRI bodies. A node of its own, so depth costs nothing without it and it can
+run beside the camera driver, wired like yolo_ros' detect_3d_node. Bad input is one reason in the log and
+/diagnostics; nothing raises."""
 from __future__ import annotations
 
 import sys

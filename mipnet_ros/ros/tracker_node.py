@@ -1,6 +1,9 @@
 """mipnet_tracker: a lifecycle node that gives the people of `keypoints` track ids stable across frames.
 
-Why it works this way: docs/design_notes.md."""
+Every message received is republished on `tracked_keypoints` with the same header and people, `track_id` set
+for confirmed people: a message that cannot be tracked (a late stamp) is still republished, untracked, so no
+result is lost. What the stream does wrong (stamps back, gaps, a new frame_id, NaN) is logged with the fix
+and counted on /diagnostics."""
 from __future__ import annotations
 
 import sys
