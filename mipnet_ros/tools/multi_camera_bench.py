@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from mipnet_ros.core.fileio import write_json
 from mipnet_ros.tools.node_memory import image_msg, random_boxes_msg
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
@@ -217,11 +218,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--json', default='', help='write the figures here')
     args = ap.parse_args(argv)
     result = measure(args.cameras, args.people, args.frames, args.model, args.device)
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2, default=str))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + '\n')
+        write_json(args.json, result)
     return 0
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from mipnet_ros.core.fileio import write_json
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
 
@@ -201,11 +202,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     model = args.model or str(bundled_model_path())
     result = measure(model, args.boxes, args.flood, cache_max_mb=args.cache_max_mb,
                      frame_budget_sec=args.frame_budget_sec)
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2, default=str))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + '\n')
+        write_json(args.json, result)
     return 0
 
 
