@@ -381,8 +381,6 @@ def test_warnings_are_counted_and_rate_limited(replay):
     box_warnings = [line for line in log.splitlines()
                     if 'WARN' in line and 'box' in line.lower() and 'rejected' in line.lower()]
     assert 1 <= len(box_warnings) <= limit, f'{len(box_warnings)} warnings about rejected boxes (want 1..{limit})'
-    # Orphans (a detection array without its image or the reverse) are the commonest integration
-    # fault (a detector that re-stamps): they are warned about too, not only counted.
-    unmatched_warnings = [line for line in log.splitlines() if 'WARN' in line and 'unmatched' in line.lower()]
-    assert 1 <= len(unmatched_warnings) <= limit + 1, \
-        f'{len(unmatched_warnings)} warnings about unmatched images/detections (want 1..{limit + 1})'
+    # Orphans (a detection array without its image or the reverse) are counted (test above) but not warned
+    # about while other frames pair: a detector slower than the camera leaves orphans too. The warning for
+    # stamps that never pair is tested in test/ros/test_input_health.py.

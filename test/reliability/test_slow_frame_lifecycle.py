@@ -33,12 +33,12 @@ class HeldModel:
     def __getattr__(self, name):
         return getattr(self.est, name)
 
-    def __call__(self, image, boxes):
+    def __call__(self, image, boxes, **kwargs):
         self.calls += 1
         if self.calls == 1:
             self.entered.set()
             assert self.release.wait(60)
-        return self.est(image, boxes)
+        return self.est(image, boxes, **kwargs)
 
 
 def _frame(stamp_ns):
