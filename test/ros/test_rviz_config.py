@@ -108,3 +108,25 @@ def test_markers_pass_the_checks_rviz2_makes():
             assert len(m.points) % 2 == 0 and len(m.points) > 0
         assert abs(m.pose.orientation.w - 1.0) < 1e-9
         assert all(np.isfinite([p.x, p.y, p.z]).all() for p in m.points)
+
+
+def test_3d_markers_of_tracked_people_have_their_track_colour():
+    """The same person has the same colour in the tracker's annotated image and in the 3D views."""
+    pytest.importorskip('visualization_msgs')
+    from mipnet_ros.msg import PersonKeypoints3D, PersonKeypoints3DArray
+    from mipnet_ros.ros.convert3d import markers_3d_msg
+    from mipnet_ros.ros.visualize import person_color
+    msg = PersonKeypoints3DArray()
+    msg.header.frame_id = 'camera'
+    for i, track in enumerate(['', 'b7', 'b2']):
+        p = PersonKeypoints3D(id=f'{i}#0', track_id=track)
+        p.x, p.y, p.z = [0.1 * i, 0.2, 0.3], [0.0, 0.5, 0.9], [3.0, 3.0, 3.1]
+        p.valid = [True, True, True]
+        msg.persons.append(p)
+    arr = markers_3d_msg(msg, [(0, 1), (1, 2)], 0.02, 0.05)
+    lines = [m for m in arr.markers if m.type == m.LINE_LIST]
+    assert len(lines) == 3
+    for i, (m, track) in enumerate(zip(lines, ['', 'b7', 'b2'])):
+        b, g, r = person_color(i, track)
+        assert (round(m.color.r * 255), round(m.color.g * 255), round(m.color.b * 255)) == (r, g, b)
+        assert m.color.a == 1.0 and m.scale.x == pytest.approx(0.02) and m.header.frame_id == 'camera'
