@@ -44,8 +44,11 @@ def _node(context):
                   parameters=[get('params_file'), overrides], remappings=remaps, output='screen',
                   arguments=['--ros-args', '--log-level', get('log_level')])]
     if get('tracker').strip().lower() in ('1', 'true', 'yes'):
+        # the tracker's image subscription (for its annotated image) follows image_reliability too
+        tracker_overrides = {k: v for k, v in overrides.items() if k == 'qos.image.reliability'}
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
-                          namespace=get('namespace'), parameters=[get('tracker_params_file')], output='screen',
+                          namespace=get('namespace'), parameters=[get('tracker_params_file'), tracker_overrides],
+                          output='screen',
                           remappings=[(topics.IMAGE, image), (topics.KEYPOINTS, get('keypoints')),
                                       (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
                           arguments=['--ros-args', '--log-level', get('log_level')]))
@@ -108,8 +111,8 @@ def generate_launch_description():
                               description='true: subscribe sensor_msgs/CompressedImage on <image>/compressed; '
                                           'empty = params_file (raw).'),
         DeclareLaunchArgument('image_reliability', default_value='',
-                              description='Image subscription QoS: best_effort or reliable; empty = params_file '
-                                          '(best_effort).'),
+                              description='Image subscription QoS (the node, the tracker and the depth images): '
+                                          'best_effort or reliable; empty = params_file (best_effort).'),
         DeclareLaunchArgument('autostart', default_value='',
                               description='false: wait for lifecycle transitions; empty = params_file (true).'),
         DeclareLaunchArgument('image', default_value=topics.IMAGE, description='Input image topic (raw).'),

@@ -48,9 +48,16 @@ class VirtualDisplay:
     def screenshot(self) -> np.ndarray:
         """The whole screen as a BGR image."""
         import cv2
-        png = subprocess.run(['import', '-display', self.display, '-window', 'root', 'png:-'],
-                             capture_output=True, check=True, timeout=60).stdout
-        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f'Xvfb {self.display} is not running')
+        for _attempt in range(3):   # a busy X server can refuse one grab; a dead one fails above
+            run = subprocess.run(['import', '-display', self.display, '-window', 'root', 'png:-'],
+                                 capture_output=True, timeout=60)
+            if run.returncode == 0:
+                break
+        if run.returncode != 0:
+            raise RuntimeError(f'import on {self.display} failed: {run.stderr.decode(errors="replace")[-500:]}')
+        return cv2.imdecode(np.frombuffer(run.stdout, np.uint8), cv2.IMREAD_COLOR)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -199,6 +199,7 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
         launcher.stop()
         screen.stop()
         executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=10.0)
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)
         session.log = launcher.log_text()
