@@ -23,5 +23,5 @@ if [[ ! -f "$SRC/build_rviz.sh" || ! -d "$SRC/src-rviz" ]]; then
 fi
 t0=$SECONDS
 bash "$SRC/build_rviz.sh" "$VENV" "$SRC/src-rviz"
-[[ -x "$VENV/ros-rviz/bin/rviz2" || -x "$VENV/ros-rviz/lib/rviz2/rviz2" ]] || { say "build ended without rviz2"; exit 1; }
+if [[ ! -x "$VENV/ros-rviz/bin/rviz2" ]]; then say "the build ended without $VENV/ros-rviz/bin/rviz2"; exit 1; fi
 say "rviz2 ready in $((SECONDS - t0)) s (source scripts/env.sh puts it on PATH)"

@@ -228,6 +228,7 @@ def _read_screen(session, shot, frame, people, edges, markers, views):
             import cv2
             gray = cv2.cvtColor(frame['picture'], cv2.COLOR_BGR2GRAY)
             edges_img = cv2.Canny(gray, 100, 200)
+
             # the annotated picture has the boxes and labels drawn in: more strong edges than the plain one
             def drawn(p):
                 r = p.rect
