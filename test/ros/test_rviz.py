@@ -65,7 +65,7 @@ class Session:
     tracker: bool
     checks: Dict[int, Dict[str, float]] = field(default_factory=dict)   # stamp -> check -> share of hits
     failures: List[str] = field(default_factory=list)
-    log: str = ''
+    log: str = ''                   # the launch's output up to the stop
     frames_shown: int = 0
 
 
@@ -196,13 +196,13 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
             import cv2
             cv2.imwrite(str(shots_dir / f'rviz_{session.name}_{stamp // 10**8 % 100:02d}.png'), shot)
     finally:
+        session.log = launcher.log_text()   # what rviz2 said while the frames played (its stop is not checked)
         launcher.stop()
         screen.stop()
         executor.shutdown(timeout_sec=2.0)
         spinner.join(timeout=10.0)
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)
-        session.log = launcher.log_text()
     return session
 
 
