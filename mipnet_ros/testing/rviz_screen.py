@@ -26,20 +26,30 @@ class VirtualDisplay:
         self.display = ''
 
     def start(self, timeout: float = 60.0) -> 'VirtualDisplay':
+        """Xvfb on the first free display from a number of its own (other tests on this machine use low ones),
+        ready when a screenshot of it works."""
+        import random
         import select
-        r, w = os.pipe()
-        self.proc = subprocess.Popen(
-            ['Xvfb', '-displayfd', str(w), '-screen', '0', f'{self.size[0]}x{self.size[1]}x24', '-nolisten', 'tcp',
-             '-noreset'], pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        os.close(w)
-        ready, _, _ = select.select([r], [], [], timeout)
-        number = os.read(r, 64).decode().strip() if ready else ''
-        os.close(r)
-        if not number:
+        first = random.randrange(100, 400)
+        for number in range(first, first + 20):
+            r, w = os.pipe()
+            self.proc = subprocess.Popen(
+                ['Xvfb', f':{number}', '-displayfd', str(w), '-screen', '0', f'{self.size[0]}x{self.size[1]}x24',
+                 '-nolisten', 'tcp', '-noreset'], pass_fds=(w,), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            os.close(w)
+            ready, _, _ = select.select([r], [], [], timeout)
+            said = os.read(r, 64).decode().strip() if ready else ''
+            os.close(r)
+            if said == str(number) and self.proc.poll() is None:
+                self.display = f':{number}'
+                try:
+                    self.screenshot()
+                    return self
+                except RuntimeError:
+                    pass
             self.stop()
-            raise RuntimeError(f'Xvfb did not report a display within {timeout:.0f} s')
-        self.display = f':{number}'
-        return self
+        raise RuntimeError(f'no Xvfb display could be started in :{first}..:{first + 19}')
 
     def env(self) -> Dict[str, str]:
         """What a process drawing here needs: the display, and Mesa's software OpenGL."""

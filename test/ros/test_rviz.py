@@ -50,6 +50,9 @@ FRAME_TIMEOUT = 120.0        # one frame through the nodes
 DRAW_TIMEOUT = 90.0          # rviz2 shows it
 MIN_HITS = 0.8               # share of skeleton sample points that show the skeleton's colour
 MAX_CONTROL_HITS = 0.5       # the same points shifted off the skeleton
+# The Camera display's 3D lines meet shaded joint spheres (0.05 m) whose colour is not the line's: on short
+# limbs (the face) samples fall inside them. Measured 0.72-0.93 on the demo, control 0.25-0.40.
+MIN_HITS_3D = 0.65
 CONTROL_SHIFT_PX = 12.0
 # the layouts (rviz/*.rviz): background of the 3D view, and the 2D layout's orthographic view
 BACKGROUND_RGB = (36, 40, 48)
@@ -91,9 +94,13 @@ def _score(shot, groups, shift=CONTROL_SHIFT_PX):
     return hits / total, control / total
 
 
-def _ok(score) -> bool:
+def _ok(score, min_hits: float = MIN_HITS) -> bool:
     hits, control = score
-    return hits >= MIN_HITS and control <= MAX_CONTROL_HITS
+    return hits >= min_hits and control <= MAX_CONTROL_HITS
+
+
+def _passes(scores) -> bool:
+    return bool(scores) and all(_ok(v, MIN_HITS_3D if k == 'camera_view_3d' else MIN_HITS) for k, v in scores.items())
 
 
 def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
@@ -167,7 +174,7 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
                     and all(node.count_subscribers(t) >= (2 if t != f'{NS}/{T.IMAGE}' else 2 + session.tracker)
                             for t in rviz_topics))
         deadline = time.time() + STARTUP_TIMEOUT
-        while time.time() < deadline and not ready() and launcher.alive():
+        while time.time() < deadline and not ready() and launcher.alive() and 'has died' not in launcher.log_text():
             time.sleep(0.2)
         if not ready():
             pytest.fail(f'{session.name}: nodes and rviz2 not connected after {STARTUP_TIMEOUT:.0f} s\n'
@@ -192,7 +199,7 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
                 skeleton_edges = [tuple(e) for e in get_skeleton(kp_msg.skeleton).edges]
             shot, scores = _wait_for_screen(session, screen, frame, people, skeleton_edges, markers, views)
             session.checks[stamp] = scores
-            session.frames_shown += int(all(_ok(v) for v in scores.values()))
+            session.frames_shown += int(_passes(scores))
             import cv2
             cv2.imwrite(str(shots_dir / f'rviz_{session.name}_{stamp // 10**8 % 100:02d}.png'), shot)
     finally:
@@ -213,7 +220,7 @@ def _wait_for_screen(session, screen, frame, people, edges, markers, views):
     while True:
         shot = screen.screenshot()
         scores = _read_screen(session, shot, frame, people, edges, markers, views)
-        if (scores and all(_ok(v) for v in scores.values())) or time.time() > deadline:
+        if _passes(scores) or time.time() > deadline:
             return shot, scores
         time.sleep(0.5)
 
@@ -284,7 +291,8 @@ def test_marker_views_show_the_people_where_the_points_project(session):
     key = 'camera_view_3d' if session.depth else 'marker_view_2d'
     assert session.checks, 'no frame with people was shown'
     for stamp, scores in session.checks.items():
-        assert _ok(scores.get(key, (0.0, 1.0))), f'{session.name} stamp {stamp}: {_report(session)}'
+        assert _ok(scores.get(key, (0.0, 1.0)), MIN_HITS_3D if session.depth else MIN_HITS), \
+            f'{session.name} stamp {stamp}: {_report(session)}'
 
 
 def test_rviz_logs_no_warning_or_error(session):
