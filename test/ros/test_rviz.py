@@ -50,9 +50,10 @@ FRAME_TIMEOUT = 120.0        # one frame through the nodes
 DRAW_TIMEOUT = 90.0          # rviz2 shows it
 MIN_HITS = 0.8               # share of skeleton sample points that show the skeleton's colour
 MAX_CONTROL_HITS = 0.5       # the same points shifted off the skeleton
-# The Camera display's 3D lines meet shaded joint spheres (0.05 m) whose colour is not the line's: on short
-# limbs (the face) samples fall inside them. Measured 0.72-0.93 on the demo, control 0.25-0.40.
-MIN_HITS_3D = 0.65
+# The 3D lines end in shaded joint spheres (0.05 m, config/keypoints3d.yaml) whose colour is not the line's:
+# segments shorter than this (the face) are left out of the 3D check; the others are sampled outside the spheres.
+MIN_SEGMENT_3D = 0.12
+MIN_HITS_3D = MIN_HITS
 CONTROL_SHIFT_PX = 12.0
 # the layouts (rviz/*.rviz): background of the 3D view, and the 2D layout's orthographic view
 BACKGROUND_RGB = (36, 40, 48)
@@ -256,8 +257,11 @@ def _read_screen(session, shot, frame, people, edges, markers, views):
     lines = _line_markers(markers)
     if session.depth:
         cam = views['camera']
-        groups = [(cam.to_screen(S.project(S.segment_samples(np.array([[q.x, q.y, q.z] for q in m.points])),
-                                           frame['K'])), _bgr(m.color)) for m in lines]
+        groups = []
+        for m in lines:
+            seg = np.array([[q.x, q.y, q.z] for q in m.points]).reshape(-1, 2, 3)
+            seg = seg[np.linalg.norm(seg[:, 1] - seg[:, 0], axis=1) >= MIN_SEGMENT_3D].reshape(-1, 3)
+            groups.append((cam.to_screen(S.project(S.segment_samples(seg), frame['K'])), _bgr(m.color)))
         scores['camera_view_3d'] = _score(shot, groups)
     else:
         groups = []
