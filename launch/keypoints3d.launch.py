@@ -9,11 +9,11 @@ from params_file (config/keypoints3d.yaml), `depth` and `hri` override publish_3
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from launch import LaunchDescription
 from mipnet_ros.ros import topics
 from mipnet_ros.ros.launch_args import is_true
 

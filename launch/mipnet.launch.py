@@ -1,18 +1,21 @@
-"""Start mipnet_node (and, with tracker:=true, mipnet_tracker on its keypoints).
+"""Start mipnet_node (and, with tracker:=true, mipnet_tracker on its keypoints; with rviz:=true, rviz2).
 
 Why it works this way: docs/design_notes.md."""
 import os
+import shutil
+import tempfile
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
-from launch import LaunchDescription
 from mipnet_ros.ros import topics
 from mipnet_ros.ros.launch_args import is_true, true_expression
+from mipnet_ros.ros.rviz_config import RvizLaunch, render
 
 # launch argument -> (parameter, converter); empty argument = keep the params_file value
 OVERRIDES = {
@@ -44,8 +47,8 @@ def _node(context):
                           namespace=get('namespace'), parameters=[get('params_file'), overrides], remappings=remaps,
                           output='screen', arguments=['--ros-args', '--log-level', get('log_level')]))
     if is_true(get('tracker')):
-        # the tracker's annotated image reads the camera the way mipnet_node does (raw or compressed)
-        tracker_overrides = {k: v for k, v in overrides.items() if k == 'image_transport'}
+        # the tracker's annotated image reads the camera the way mipnet_node does (raw or compressed, its QoS)
+        tracker_overrides = {k: v for k, v in overrides.items() if k in ('image_transport', 'qos.image.reliability')}
         nodes.append(Node(package='mipnet_ros', executable='mipnet_tracker', name=get('tracker_name'),
                           namespace=get('namespace'), parameters=[get('tracker_params_file'), tracker_overrides],
                           output='screen',
@@ -54,6 +57,36 @@ def _node(context):
                                       (topics.TRACKED_KEYPOINTS, get('tracked_keypoints'))],
                           arguments=['--ros-args', '--log-level', get('log_level')]))
     return nodes
+
+
+def _true(value: str) -> bool:
+    return value.strip().lower() in ('1', 'true', 'yes')
+
+
+def _rviz(context):
+    """rviz2 with the layout that suits this launch (rviz/, rewritten for its namespace), and the node that
+    publishes the layout's fixed frame. Without rviz2 installed: one error line, the pipeline still runs."""
+    get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    if not _true(get('rviz')):
+        return []
+    if shutil.which('rviz2') is None:
+        return [LogInfo(msg='[ERROR] rviz:=true but rviz2 is not installed: build it with `make rviz` (or install '
+                            'ROS 2 rviz2), then `source scripts/env.sh`. The nodes run without RViz.')]
+    ns = get('namespace')
+    depth = _true(get('depth'))
+    launch = RvizLaunch(namespace=ns, node_name=get('node_name'), tracker=_true(get('tracker')),
+                        tracker_name=get('tracker_name'), image=get('image'))
+    share = get_package_share_directory('mipnet_ros')
+    template = get('rviz_config') or os.path.join(share, 'rviz', launch.layout(depth))
+    with open(template) as f:
+        text = render(f.read(), launch)
+    path = os.path.join(tempfile.mkdtemp(prefix='mipnet_rviz_'), os.path.basename(template))
+    with open(path, 'w') as f:
+        f.write(text)
+    return [Node(package='mipnet_ros', executable='mipnet_rviz_frames', name='mipnet_rviz_frames', namespace=ns,
+                 remappings=[(topics.KEYPOINTS, get('keypoints'))], output='screen'),
+            Node(package='rviz2', executable='rviz2', name='rviz2', namespace=ns, output='screen',
+                 arguments=['-d', path, '--ros-args', '--log-level', get('rviz_log_level')])]
 
 
 def generate_launch_description():
@@ -82,8 +115,8 @@ def generate_launch_description():
                               description='true: subscribe sensor_msgs/CompressedImage on <image>/compressed; '
                                           'empty = params_file (raw).'),
         DeclareLaunchArgument('image_reliability', default_value='',
-                              description='Image subscription QoS: best_effort or reliable; empty = params_file '
-                                          '(best_effort).'),
+                              description='Image subscription QoS (the node, the tracker and the depth images): '
+                                          'best_effort or reliable; empty = params_file (best_effort).'),
         DeclareLaunchArgument('autostart', default_value='',
                               description='false: wait for lifecycle transitions; empty = params_file (true).'),
         DeclareLaunchArgument('image', default_value=topics.IMAGE, description='Input image topic (raw).'),
@@ -130,4 +163,12 @@ def generate_launch_description():
                               'log_level': LaunchConfiguration('log_level')}.items(),
             condition=IfCondition(PythonExpression(true_expression(LaunchConfiguration('depth'),
                                                                    LaunchConfiguration('hri'))))),
+        DeclareLaunchArgument('rviz', default_value='false',
+                              description='true: also start rviz2 with the layout for this launch (rviz/mipnet.rviz, '
+                                          'or rviz/mipnet_3d.rviz with depth), its topics in this namespace.'),
+        DeclareLaunchArgument('rviz_config', default_value='',
+                              description='RViz layout to start from instead (its default-namespace topics are '
+                                          'rewritten for this launch).'),
+        DeclareLaunchArgument('rviz_log_level', default_value='info', description='rviz2 log level.'),
+        OpaqueFunction(function=_rviz),
     ])

@@ -14,12 +14,12 @@ import os
 import tempfile
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from launch import LaunchDescription
 from mipnet_ros.ros.cameras import load_cameras, load_shared_model, rviz_config_for
 from mipnet_ros.ros.launch_args import is_true
 

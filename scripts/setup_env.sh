@@ -13,6 +13,7 @@
 #    GPU stack scripts/gpu_stack.sh picks (cpu, cuda or jetson; MIPNET_GPU=1/0 overrides it), then
 #    requirements-dev.txt (evaluation, bag replay, tests);
 # 4. `colcon build` of this repository (one ament_cmake package: messages, node, library, launch, config).
+# 5. with MIPNET_RVIZ=1 only: rviz2 into the venv (scripts/build_rviz.sh, also `make rviz`; about 20 minutes once).
 #
 # Idempotent: every step keeps a checksum stamp of its inputs and is skipped when they did not change.
 set -euo pipefail
@@ -147,6 +148,7 @@ while read -r dir repo commit subs; do
 done < "$SOURCES"
 if ((${#want[@]})); then
   sum="$( (for p in "${want[@]}"; do (cd "$p" && find . -type f -not -path '*/.git/*' -print0 | sort -z | xargs -0 sha256sum); done
+          # contents only, never a path: every checkout of the project shares the venv and its stamp
           cat "$SOURCES" "$VENV/.stamp-ros-wheels" 2>/dev/null || true) | sha256sum | cut -d' ' -f1)"
   if ! stamp_ok "$VENV/.stamp-ros-src" "$sum"; then
     say "building ${#want[@]} ROS source packages into $INSTALL (about a minute)"
@@ -206,4 +208,6 @@ if ! stamp_ok "$ROOT/install/.stamp-build" "$sum"; then
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -Wno-dev >&2
   echo "$sum" > "$ROOT/install/.stamp-build"
 fi
+# --- 5. rviz2, when asked for (the default install stays fast) -----------------------------------
+if [[ "${MIPNET_RVIZ:-0}" == 1 ]]; then bash "$ROOT/scripts/build_rviz.sh"; fi
 say "ready in $((SECONDS - t0)) s: source scripts/env.sh"

@@ -66,9 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', default='auto', help='auto: cuda:0 when torch sees a GPU, else cpu')
     parser.add_argument('--timeout', type=float, default=120.0, help='seconds to wait for the node to become active')
     parser.add_argument('--fps', type=float, default=2.0, help='frame rate of annotated.mp4')
-    parser.add_argument('--screenshot', default='',
-                        help='also render an RViz-like view of one frame to this PNG (default: none)')
-    parser.add_argument('--screenshot-frame', type=int, default=1, help='index of the frame for --screenshot')
     parser.add_argument('--depth-bag', default='',
                         help='aligned depth + camera_info bag (default: the installed demo/demo_depth.mcap)')
     parser.add_argument('--no-depth', action='store_true', help='2D only: do not start mipnet_keypoints3d')
@@ -123,14 +120,6 @@ def main(args: argparse.Namespace) -> int:
     per_frame = _per_frame_report(summary)
     for line in per_frame:
         print('  ' + line)
-    if args.screenshot:
-        from mipnet_ros.offline.rviz_like import render_rviz_like
-        shot = render_rviz_like(keypoints_bag, args.screenshot_frame)
-        if shot is not None:
-            import cv2
-            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(args.screenshot, shot)
-            print(f'demo: wrote {args.screenshot}')
     if depth_bag:
         from mipnet_ros.offline.render3d import generated_depths, read_keypoints_3d, render_keypoints_3d, summary_lines
         try:
@@ -142,6 +131,8 @@ def main(args: argparse.Namespace) -> int:
         if render_keypoints_3d(keypoints_bag, out / 'keypoints3d.png'):
             print(f'demo: wrote {out / "keypoints3d.png"}')
     print(f'demo: done in {time.time() - t0:.1f} s')
+    print('demo: to watch it in RViz 2: make rviz (once), then ros2 launch mipnet_ros mipnet.launch.py rviz:=true '
+          'depth:=true and play the bag (docs/rviz.md)')
     return 0 if summary.outputs > 0 and not summary.unanswered else 1
 
 

@@ -70,7 +70,10 @@ def msg_3d_arrays(msg: Any) -> List[Tuple[np.ndarray, np.ndarray]]:
 
 
 def markers_3d_msg(msg: Any, edges: Sequence[Tuple[int, int]], line_width: float, joint_size: float):
-    """visualization_msgs/MarkerArray of the 3D skeletons, metres in the message's optical frame."""
-    from mipnet_ros.ros.visualize import skeleton_geometry, skeleton_markers
+    """visualization_msgs/MarkerArray of the 3D skeletons, metres in the message's optical frame.
+
+    A tracked person has the colour of its track id, as in the tracker's annotated image and markers."""
+    from mipnet_ros.ros.visualize import person_color, skeleton_geometry, skeleton_markers
     geometry = [skeleton_geometry(pts, ok, edges) for pts, ok in msg_3d_arrays(msg)]
-    return skeleton_markers(msg.header, geometry, 'mipnet_3d', line_width, joint_size)
+    colors = [person_color(i, p.track_id) for i, p in enumerate(msg.persons)]
+    return skeleton_markers(msg.header, geometry, 'mipnet_3d', line_width, joint_size, colors=colors)

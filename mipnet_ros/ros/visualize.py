@@ -124,7 +124,8 @@ def skeleton_markers(header: Any, geometry: Sequence[Tuple[np.ndarray, np.ndarra
     from visualization_msgs.msg import Marker, MarkerArray
 
     arr = MarkerArray()
-    arr.markers.append(Marker(header=header, ns=ns, action=Marker.DELETEALL))
+    # id -1: rviz2 flags an array whose markers share (ns, id) as an error, the DELETEALL one included
+    arr.markers.append(Marker(header=header, ns=ns, id=-1, action=Marker.DELETEALL))
     for i, (segments, joints) in enumerate(geometry):
         b, g, r = colors[i] if colors is not None else person_color(i)
         color = ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
