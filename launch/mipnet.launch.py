@@ -1,6 +1,8 @@
 """Start mipnet_node (and, with tracker:=true, mipnet_tracker on its keypoints; with rviz:=true, rviz2).
 
-Why it works this way: docs/design_notes.md."""
+Every topic is a launch argument (a remap: the node's own names stay 'image', 'detections', 'keypoints').
+Parameters come from params_file; an override argument left empty keeps the file's value, so the file stays
+the one source of defaults."""
 import os
 import shutil
 import tempfile

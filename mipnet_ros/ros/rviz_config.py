@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict
 
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
 from mipnet_ros.ros.rviz_frames import VIEW_2D, VIEW_3D, view_frame
 
 LAYOUT_2D = 'mipnet.rviz'
@@ -27,8 +27,8 @@ class RvizLaunch:
     node_name: str = NODE_NAME
     tracker: bool = False               # show mipnet_tracker's outputs (coloured by track id)
     tracker_name: str = TRACKER_NAME
-    image: str = T.IMAGE                # the image topic as given to the launch (relative = in the namespace)
-    markers_3d: str = T.MARKERS_3D
+    image: str = topics.IMAGE                # the image topic as given to the launch (relative = in the namespace)
+    markers_3d: str = topics.MARKERS_3D
 
     def layout(self, depth: bool) -> str:
         """The file name in rviz/ that suits the launch: with 3D keypoints the 3D layout."""
@@ -47,23 +47,24 @@ def topic_map(launch: RvizLaunch) -> Dict[str, str]:
     """Absolute topic of the default layout -> the topic of this launch."""
     source = launch.tracker_name if launch.tracker else launch.node_name
     private = resolve(launch.namespace, source)
+    annotated, markers = topics.private_leaf(topics.ANNOTATED_IMAGE), topics.private_leaf(topics.MARKERS)
     return {
-        f'/{NODE_NAME}/{T.private_leaf(T.ANNOTATED_IMAGE)}': f'{private}/{T.private_leaf(T.ANNOTATED_IMAGE)}',
-        f'/{NODE_NAME}/{T.private_leaf(T.MARKERS)}': f'{private}/{T.private_leaf(T.MARKERS)}',
-        f'/{T.IMAGE}': resolve(launch.namespace, launch.image),
-        f'/{T.MARKERS_3D}': resolve(launch.namespace, launch.markers_3d),
+        f'/{NODE_NAME}/{annotated}': f'{private}/{annotated}',
+        f'/{NODE_NAME}/{markers}': f'{private}/{markers}',
+        f'/{topics.IMAGE}': resolve(launch.namespace, launch.image),
+        f'/{topics.MARKERS_3D}': resolve(launch.namespace, launch.markers_3d),
     }
 
 
 def rewrite(doc: Dict[str, Any], launch: RvizLaunch) -> Dict[str, Any]:
     """The loaded layout with every display topic and the fixed frame moved to `launch` (in place, returned)."""
-    topics = topic_map(launch)
+    moved = topic_map(launch)
     renames = {name: f'{name} (by track id)' for name in TRACKED_DISPLAYS} if launch.tracker else {}
     manager = doc['Visualization Manager']
     for display in manager.get('Displays') or ():
         topic = display.get('Topic')
-        if isinstance(topic, dict) and topic.get('Value') in topics:
-            topic['Value'] = topics[topic['Value']]
+        if isinstance(topic, dict) and topic.get('Value') in moved:
+            topic['Value'] = moved[topic['Value']]
         display['Name'] = renames.get(display.get('Name'), display.get('Name'))
         visibility = display.get('Visibility')
         if isinstance(visibility, dict):   # the Camera display names the displays it draws

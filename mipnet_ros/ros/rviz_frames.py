@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from mipnet_ros.ros import topics as T
+from mipnet_ros.ros import topics
 
 NODE_NAME = 'mipnet_rviz_frames'
 VIEW_2D = 'mipnet_view_2d'
@@ -85,7 +85,7 @@ def main(args: Optional[List[str]] = None) -> int:
         children = [c for p, c, _r in transforms_for(seen, node.get_namespace()) if p == frame]
         node.get_logger().info(f"camera frame '{frame}': published {', '.join(children)} on /tf_static")
 
-    node.create_subscription(PersonKeypointsArray, T.KEYPOINTS, on_keypoints, 10)
+    node.create_subscription(PersonKeypointsArray, topics.KEYPOINTS, on_keypoints, 10)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

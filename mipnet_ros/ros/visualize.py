@@ -1,6 +1,10 @@
 """Pictures of the result: skeletons drawn on the image, and RViz markers in the image plane.
 
-Why it works this way: docs/design_notes.md."""
+Both draw the people as read back from the published message (`PublishedPerson`), so the pictures show what
+was published; only confident joints (visibility 2) are drawn, and a tracked person keeps its colour (a hash of
+its track id). Markers lie in the image plane of the image's own frame: x = u * scale, y = v * scale, z = 0
+(`marker_scale` metres per pixel, default 0.001), which in an optical frame (x right, y down) lays the skeleton
+out like the picture."""
 from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple

@@ -35,11 +35,12 @@ from mipnet_ros.core.skeleton import get_skeleton  # noqa: E402
 from mipnet_ros.offline import bag_io  # noqa: E402
 from mipnet_ros.offline.launcher import NodeLauncher, domain_id_for  # noqa: E402
 from mipnet_ros.offline.replay import header_stamp_ns  # noqa: E402
-from mipnet_ros.ros import topics as T  # noqa: E402
-from mipnet_ros.ros.convert import msg_to_arrays, raw_to_bgr  # noqa: E402
+from mipnet_ros.ros import topics  # noqa: E402
+from mipnet_ros.ros.convert import raw_to_bgr  # noqa: E402
 from mipnet_ros.ros.params import qos_profile  # noqa: E402
+from mipnet_ros.ros.person_record import read_people  # noqa: E402
 from mipnet_ros.ros.visualize import person_color  # noqa: E402
-from mipnet_ros.testing import rviz_screen as S  # noqa: E402
+from mipnet_ros.testing import rviz_screen  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'test' / 'data' / 'demo.mcap'
@@ -87,8 +88,8 @@ def _score(shot, groups, shift=CONTROL_SHIFT_PX):
     for pts, colour in groups:
         if len(pts) == 0:
             continue
-        hits += int(S.colour_hits(shot, pts, colour).sum())
-        control += int(S.colour_hits(shot, pts + np.array([shift, shift]), colour).sum())
+        hits += int(rviz_screen.colour_hits(shot, pts, colour).sum())
+        control += int(rviz_screen.colour_hits(shot, pts + np.array([shift, shift]), colour).sum())
         total += len(pts)
     if total == 0:
         return float('nan'), float('nan')
@@ -105,7 +106,7 @@ def _passes(scores) -> bool:
 
 
 def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
-    screen = S.VirtualDisplay().start()
+    screen = rviz_screen.VirtualDisplay().start()
     domain = domain_id_for('rviz_' + session.name)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), **screen.env())
     args = {'namespace': NS, 'image_reliability': 'reliable', 'rviz': 'true', 'log_level': 'info',
@@ -120,12 +121,13 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
     got: Dict[str, Dict[int, object]] = {}
 
     source = f'{NS}/{"mipnet_tracker" if session.tracker else "mipnet_node"}'
-    wanted = {'keypoints': (f'{NS}/{T.TRACKED_KEYPOINTS if session.tracker else T.KEYPOINTS}', T.KEYPOINTS_TYPE),
-              'annotated': (f'{source}/annotated_image', T.IMAGE_TYPE)}
+    keypoints_topic = topics.TRACKED_KEYPOINTS if session.tracker else topics.KEYPOINTS
+    wanted = {'keypoints': (f'{NS}/{keypoints_topic}', topics.KEYPOINTS_TYPE),
+              'annotated': (f'{source}/annotated_image', topics.IMAGE_TYPE)}
     if session.depth:
-        wanted['markers_3d'] = (f'{NS}/{T.MARKERS_3D}', T.MARKERS_TYPE)
+        wanted['markers_3d'] = (f'{NS}/{topics.MARKERS_3D}', topics.MARKERS_TYPE)
     else:
-        wanted['markers'] = (f'{source}/markers', T.MARKERS_TYPE)
+        wanted['markers'] = (f'{source}/markers', topics.MARKERS_TYPE)
 
     def keep(name):
         def cb(msg):
@@ -137,9 +139,10 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
 
     subs = [node.create_subscription(get_message(ty), topic, keep(name), qos_profile('reliable', 100))
             for name, (topic, ty) in wanted.items()]
-    inputs = {f'{NS}/{T.IMAGE}': T.IMAGE_TYPE, f'{NS}/{T.DETECTIONS}': T.DETECTIONS_TYPE}
+    inputs = {f'{NS}/{topics.IMAGE}': topics.IMAGE_TYPE, f'{NS}/{topics.DETECTIONS}': topics.DETECTIONS_TYPE}
     if session.depth:
-        inputs.update({f'{NS}/{T.DEPTH_IMAGE}': T.IMAGE_TYPE, f'{NS}/{T.CAMERA_INFO}': T.CAMERA_INFO_TYPE})
+        inputs.update({f'{NS}/{topics.DEPTH_IMAGE}': topics.IMAGE_TYPE,
+                       f'{NS}/{topics.CAMERA_INFO}': topics.CAMERA_INFO_TYPE})
     pubs = {t: node.create_publisher(get_message(ty), t, qos_profile('reliable', 10)) for t, ty in inputs.items()}
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
@@ -147,32 +150,33 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
     # the demo frames: per stamp the raw messages to send and what the test needs to read the screen
     frames: Dict[int, Dict[str, object]] = {}
     for topic, msgtype, _t, raw in bag_io.read_raw(str(DEMO)):
-        kind = f'{NS}/{T.IMAGE}' if msgtype == T.IMAGE_TYPE else f'{NS}/{T.DETECTIONS}'
+        kind = f'{NS}/{topics.IMAGE}' if msgtype == topics.IMAGE_TYPE else f'{NS}/{topics.DETECTIONS}'
         frames.setdefault(header_stamp_ns(raw), {})[kind] = raw
     for topic, msgtype, _t, msg in bag_io.read_messages(str(DEMO), ['/camera/image_raw']):
         frames[msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec]['picture'] = raw_to_bgr(
             msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
     if session.depth:
         for topic, msgtype, _t, raw in bag_io.read_raw(str(DEMO_DEPTH)):
-            kind = f'{NS}/{T.CAMERA_INFO}' if msgtype == T.CAMERA_INFO_TYPE else f'{NS}/{T.DEPTH_IMAGE}'
+            kind = f'{NS}/{topics.CAMERA_INFO}' if msgtype == topics.CAMERA_INFO_TYPE else f'{NS}/{topics.DEPTH_IMAGE}'
             frames.setdefault(header_stamp_ns(raw), {})[kind] = raw
         for topic, msgtype, _t, msg in bag_io.read_messages(str(DEMO_DEPTH)):
-            if msgtype == T.CAMERA_INFO_TYPE:
+            if msgtype == topics.CAMERA_INFO_TYPE:
                 frames[msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec]['K'] = list(msg.k)
-    played = [s for s in sorted(frames) if f'{NS}/{T.IMAGE}' in frames[s] and f'{NS}/{T.DETECTIONS}' in frames[s]]
+    played = [s for s in sorted(frames)
+              if f'{NS}/{topics.IMAGE}' in frames[s] and f'{NS}/{topics.DETECTIONS}' in frames[s]]
 
     views = {}
     try:
         launcher.start()
         rviz_topics = [wanted['annotated'][0], wanted['markers_3d' if session.depth else 'markers'][0]]
         if session.depth:
-            rviz_topics.append(f'{NS}/{T.IMAGE}')
+            rviz_topics.append(f'{NS}/{topics.IMAGE}')
 
         def ready():
             return (all(p.get_subscription_count() > 0 for p in pubs.values())
                     and all(s.get_publisher_count() > 0 for s in subs)
                     # rviz2 subscribed what it shows (besides this test, and besides the nodes for the image)
-                    and all(node.count_subscribers(t) >= (2 if t != f'{NS}/{T.IMAGE}' else 2 + session.tracker)
+                    and all(node.count_subscribers(t) >= (2 if t != f'{NS}/{topics.IMAGE}' else 2 + session.tracker)
                             for t in rviz_topics))
         deadline = time.time() + STARTUP_TIMEOUT
         while time.time() < deadline and not ready() and launcher.alive() and 'has died' not in launcher.log_text():
@@ -183,7 +187,8 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
         skeleton_edges = None
         for stamp in played:
             frame = frames[stamp]
-            for topic in (f'{NS}/{T.DEPTH_IMAGE}', f'{NS}/{T.CAMERA_INFO}', f'{NS}/{T.IMAGE}', f'{NS}/{T.DETECTIONS}'):
+            for topic in (f'{NS}/{topics.DEPTH_IMAGE}', f'{NS}/{topics.CAMERA_INFO}', f'{NS}/{topics.IMAGE}',
+                          f'{NS}/{topics.DETECTIONS}'):
                 if topic in frame:
                     pubs[topic].publish(frame[topic])
             with lock:
@@ -193,7 +198,7 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
                                 + launcher.log_text()[-4000:])
                 kp_msg = got['keypoints'][stamp]
                 markers = got['markers_3d' if session.depth else 'markers'][stamp]
-            people = msg_to_arrays(kp_msg)
+            people = read_people(kp_msg)
             if not people:
                 continue
             if skeleton_edges is None:
@@ -228,8 +233,9 @@ def _wait_for_screen(session, screen, frame, people, edges, markers, views):
 
 def _read_screen(session, shot, frame, people, edges, markers, views):
     if 'view' not in views:
-        view = S.find_view(shot, BACKGROUND_RGB)
-        pics = S.find_pictures(shot, frame['picture'], 2 if session.depth else 1, exclude=[view] if view else [])
+        view = rviz_screen.find_view(shot, BACKGROUND_RGB)
+        pics = rviz_screen.find_pictures(shot, frame['picture'], 2 if session.depth else 1,
+                                         exclude=[view] if view else [])
         if view is None or len(pics) < (2 if session.depth else 1):
             return {}
         if session.depth:   # the Camera display shows the plain image, the Image display the annotated one
@@ -250,9 +256,9 @@ def _read_screen(session, shot, frame, people, edges, markers, views):
     image = views['image']
     groups = []
     for i, p in enumerate(people):
-        ok = p['visibility'] == 2
-        seg = np.array([p['keypoints'][k] for a, b in edges if ok[a] and ok[b] for k in (a, b)], np.float64)
-        groups.append((image.to_screen(S.segment_samples(seg.reshape(-1, 2))), person_color(i, p['track_id'])))
+        ok = p.visibility == 2
+        seg = np.array([p.keypoints[k] for a, b in edges if ok[a] and ok[b] for k in (a, b)], np.float64)
+        groups.append((image.to_screen(rviz_screen.segment_samples(seg.reshape(-1, 2))), person_color(i, p.track_id)))
     scores['image_view'] = _score(shot, groups)
     lines = _line_markers(markers)
     if session.depth:
@@ -261,14 +267,15 @@ def _read_screen(session, shot, frame, people, edges, markers, views):
         for m in lines:
             seg = np.array([[q.x, q.y, q.z] for q in m.points]).reshape(-1, 2, 3)
             seg = seg[np.linalg.norm(seg[:, 1] - seg[:, 0], axis=1) >= MIN_SEGMENT_3D].reshape(-1, 3)
-            groups.append((cam.to_screen(S.project(S.segment_samples(seg), frame['K'])), _bgr(m.color)))
+            samples = rviz_screen.project(rviz_screen.segment_samples(seg), frame['K'])
+            groups.append((cam.to_screen(samples), _bgr(m.color)))
         scores['camera_view_3d'] = _score(shot, groups)
     else:
         groups = []
         for m in lines:
-            pts = S.segment_samples(np.array([[q.x, q.y] for q in m.points]))
+            pts = rviz_screen.segment_samples(np.array([[q.x, q.y] for q in m.points]))
             xy = np.stack([pts[:, 0], -pts[:, 1]], axis=1)     # mipnet_view_2d: the camera frame turned about x
-            groups.append((S.ortho_to_screen(views['view'], ORTHO_SCALE, ORTHO_CENTRE, xy), _bgr(m.color)))
+            groups.append((rviz_screen.ortho_to_screen(views['view'], ORTHO_SCALE, ORTHO_CENTRE, xy), _bgr(m.color)))
         scores['marker_view_2d'] = _score(shot, groups)
     return scores
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mipnet_ros.testing import rviz_screen as S
+from mipnet_ros.testing import rviz_screen
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,9 +25,9 @@ def test_finds_the_view_and_both_pictures_with_their_scale():
     h, w = small.shape[:2]
     screen[100:100 + h, 880:880 + w] = small
     screen[560:560 + h, 880:880 + w] = small
-    view = S.find_view(screen, (36, 40, 48))
+    view = rviz_screen.find_view(screen, (36, 40, 48))
     assert (view.x, view.y, view.w, view.h) == (260, 30, 600, 960)
-    pics = sorted(S.find_pictures(screen, photo, 2, exclude=[view]), key=lambda p: p.y0)
+    pics = sorted(rviz_screen.find_pictures(screen, photo, 2, exclude=[view]), key=lambda p: p.y0)
     assert [(p.x0, p.y0) for p in pics] == [(880, 100), (880, 560)]
     assert all(abs(p.scale - 0.6) < 0.01 and p.score > 0.9 for p in pics)
     # an image pixel lands where it was drawn
@@ -39,16 +39,17 @@ def test_finds_the_view_and_both_pictures_with_their_scale():
 def test_colour_hits_on_a_line_and_not_beside_it():
     screen = np.zeros((200, 200, 3), np.uint8)
     cv2.line(screen, (20, 100), (180, 100), (0, 200, 255), 2)
-    pts = S.segment_samples(np.array([[20.0, 100.0], [180.0, 100.0]]), fractions=(0.1, 0.5, 0.9))
-    assert S.colour_hits(screen, pts, (0, 200, 255)).all()
-    assert not S.colour_hits(screen, pts + [0, 10], (0, 200, 255)).any()
-    assert not S.colour_hits(screen, pts, (255, 120, 0)).any()          # another person's colour
+    pts = rviz_screen.segment_samples(np.array([[20.0, 100.0], [180.0, 100.0]]), fractions=(0.1, 0.5, 0.9))
+    assert rviz_screen.colour_hits(screen, pts, (0, 200, 255)).all()
+    assert not rviz_screen.colour_hits(screen, pts + [0, 10], (0, 200, 255)).any()
+    assert not rviz_screen.colour_hits(screen, pts, (255, 120, 0)).any()          # another person's colour
 
 
 def test_ortho_and_camera_mappings():
-    view = S.Rect(100, 50, 800, 600)
+    view = rviz_screen.Rect(100, 50, 800, 600)
     # the centre of the view is the view's centre point; +x right, +y up, scale px per metre
-    assert np.allclose(S.ortho_to_screen(view, 900, (0.32, -0.24), np.array([[0.32, -0.24], [0.42, -0.14]])),
+    assert np.allclose(rviz_screen.ortho_to_screen(view, 900, (0.32, -0.24), np.array([[0.32, -0.24], [0.42, -0.14]])),
                        [[500, 350], [590, 260]])
     k = [600, 0, 319.5, 0, 600, 212, 0, 0, 1]
-    assert np.allclose(S.project(np.array([[0.0, 0.0, 3.0], [1.0, -0.5, 2.0]]), k), [[319.5, 212], [619.5, 62]])
+    points = np.array([[0.0, 0.0, 3.0], [1.0, -0.5, 2.0]])
+    assert np.allclose(rviz_screen.project(points, k), [[319.5, 212], [619.5, 62]])
