@@ -54,7 +54,12 @@ MAX_CONTROL_HITS = 0.5       # the same points shifted off the skeleton
 # The 3D lines end in shaded joint spheres (0.05 m, config/keypoints3d.yaml) whose colour is not the line's:
 # segments shorter than this (the face) are left out of the 3D check; the others are sampled outside the spheres.
 MIN_SEGMENT_3D = 0.12
-MIN_HITS_3D = MIN_HITS
+# Over the camera image the 3D lines also pass behind spheres and one another (measured 0.56-0.92 of the samples
+# on the demo bag while the control samples 12 px off the skeleton hit 0.21-0.27): the 3D camera view must show
+# the colours on the projected skeleton clearly more often than beside it. A wrong frame or projection puts
+# both near the control level.
+MIN_HITS_3D = 0.45
+MIN_MARGIN_3D = 0.2
 CONTROL_SHIFT_PX = 12.0
 # the layouts (rviz/*.rviz): background of the 3D view, and the 2D layout's orthographic view
 BACKGROUND_RGB = (36, 40, 48)
@@ -96,13 +101,19 @@ def _score(shot, groups, shift=CONTROL_SHIFT_PX):
     return hits / total, control / total
 
 
-def _ok(score, min_hits: float = MIN_HITS) -> bool:
+def _ok(score, min_hits: float = MIN_HITS, min_margin: float = 0.0) -> bool:
     hits, control = score
-    return hits >= min_hits and control <= MAX_CONTROL_HITS
+    return hits >= min_hits and control <= MAX_CONTROL_HITS and hits - control >= min_margin
+
+
+def _ok_view(view: str, score) -> bool:
+    if view == 'camera_view_3d':
+        return _ok(score, MIN_HITS_3D, MIN_MARGIN_3D)
+    return _ok(score)
 
 
 def _passes(scores) -> bool:
-    return bool(scores) and all(_ok(v, MIN_HITS_3D if k == 'camera_view_3d' else MIN_HITS) for k, v in scores.items())
+    return bool(scores) and all(_ok_view(k, v) for k, v in scores.items())
 
 
 def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
@@ -302,7 +313,7 @@ def test_marker_views_show_the_people_where_the_points_project(session):
     key = 'camera_view_3d' if session.depth else 'marker_view_2d'
     assert session.checks, 'no frame with people was shown'
     for stamp, scores in session.checks.items():
-        assert _ok(scores.get(key, (0.0, 1.0)), MIN_HITS_3D if session.depth else MIN_HITS), \
+        assert _ok_view(key, scores.get(key, (0.0, 1.0))), \
             f'{session.name} stamp {stamp}: {_report(session)}'
 
 

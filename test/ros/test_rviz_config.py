@@ -86,6 +86,7 @@ def test_markers_pass_the_checks_rviz2_makes():
     pytest.importorskip('visualization_msgs')
     from std_msgs.msg import Header
 
+    from mipnet_ros.ros.person_record import PublishedPerson
     from mipnet_ros.ros.visualize import markers_msg
     rng = np.random.default_rng(3)
     people = []
@@ -93,7 +94,10 @@ def test_markers_pass_the_checks_rviz2_makes():
         kp = rng.uniform(0, 400, (17, 2)).astype(np.float32)
         vis = np.full(17, 2, np.uint8)
         vis[i] = 0                                   # one joint without an estimate
-        people.append({'keypoints': kp, 'visibility': vis, 'track_id': 't%d' % i if i else ''})
+        people.append(PublishedPerson(keypoints=kp, visibility=vis, scores=np.full(17, 0.9, np.float32),
+                                      box=np.array([0, 0, 400, 400], np.float32),
+                                      crop_box=np.array([0, 0, 400, 400], np.float32), score=0.9,
+                                      track_id='t%d' % i if i else ''))
     arr = markers_msg(Header(frame_id='camera'), people, COCO17.edges)
     assert arr.markers[0].action == arr.markers[0].DELETEALL
     # rviz2 gives the display an error status when two markers of one array share (ns, id), DELETEALL included
