@@ -60,3 +60,10 @@ def file_sha256(path: Union[str, Path], chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b''):
             digest.update(block)
     return digest.hexdigest()
+
+
+def emit_json(obj: Any, path: Union[str, Path, None] = None) -> None:
+    """A measurement's report: printed for the terminal, and written to `path` when one is given."""
+    print(json.dumps(obj, indent=2, default=str))
+    if path:
+        write_json(path, obj)

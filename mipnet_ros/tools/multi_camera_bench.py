@@ -12,7 +12,6 @@ frames (VmRSS) and its peak (VmHWM), summed; CPU time (user + system, all thread
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from mipnet_ros.core.fileio import write_json
+from mipnet_ros.core.fileio import emit_json
 from mipnet_ros.tools.node_memory import image_msg, random_boxes_msg
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
@@ -218,9 +217,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--json', default='', help='write the figures here')
     args = ap.parse_args(argv)
     result = measure(args.cameras, args.people, args.frames, args.model, args.device)
-    print(json.dumps(result, indent=2, default=str))
-    if args.json:
-        write_json(args.json, result)
+    emit_json(result, args.json)
     return 0
 
 

@@ -9,7 +9,6 @@ detections; its resident and peak memory are read after each, then it is stopped
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import tempfile
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from mipnet_ros.core.fileio import write_json
+from mipnet_ros.core.fileio import emit_json
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
 
@@ -202,9 +201,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     model = args.model or str(bundled_model_path())
     result = measure(model, args.boxes, args.flood, cache_max_mb=args.cache_max_mb,
                      frame_budget_sec=args.frame_budget_sec)
-    print(json.dumps(result, indent=2, default=str))
-    if args.json:
-        write_json(args.json, result)
+    emit_json(result, args.json)
     return 0
 
 
