@@ -61,22 +61,18 @@ def _node(context):
     return nodes
 
 
-def _true(value: str) -> bool:
-    return value.strip().lower() in ('1', 'true', 'yes')
-
-
 def _rviz(context):
     """rviz2 with the layout that suits this launch (rviz/, rewritten for its namespace), and the node that
     publishes the layout's fixed frame. Without rviz2 installed: one error line, the pipeline still runs."""
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    if not _true(get('rviz')):
+    if not is_true(get('rviz')):
         return []
     if shutil.which('rviz2') is None:
         return [LogInfo(msg='[ERROR] rviz:=true but rviz2 is not installed: build it with `make rviz` (or install '
                             'ROS 2 rviz2), then `source scripts/env.sh`. The nodes run without RViz.')]
     ns = get('namespace')
-    depth = _true(get('depth'))
-    launch = RvizLaunch(namespace=ns, node_name=get('node_name'), tracker=_true(get('tracker')),
+    depth = is_true(get('depth'))
+    launch = RvizLaunch(namespace=ns, node_name=get('node_name'), tracker=is_true(get('tracker')),
                         tracker_name=get('tracker_name'), image=get('image'))
     share = get_package_share_directory('mipnet_ros')
     template = get('rviz_config') or os.path.join(share, 'rviz', launch.layout(depth))
