@@ -30,6 +30,7 @@ OVERRIDES = {
     'autostart': ('autostart', is_true),
     'use_compressed': ('image_transport', lambda v: 'compressed' if is_true(v) else 'raw'),
     'image_reliability': ('qos.image.reliability', str),
+    'detections_reliability': ('qos.detections.reliability', str),
 }
 
 
@@ -115,6 +116,10 @@ def generate_launch_description():
         DeclareLaunchArgument('image_reliability', default_value='',
                               description='Image subscription QoS (the node, the tracker and the depth images): '
                                           'best_effort or reliable; empty = params_file (best_effort).'),
+        DeclareLaunchArgument('detections_reliability', default_value='',
+                              description='Detections subscription QoS: best_effort (takes reliable publishers too) '
+                                          'or reliable (no array lost when replaying); empty = params_file '
+                                          '(best_effort).'),
         DeclareLaunchArgument('autostart', default_value='',
                               description='false: wait for lifecycle transitions; empty = params_file (true).'),
         DeclareLaunchArgument('image', default_value=topics.IMAGE, description='Input image topic (raw).'),

@@ -95,9 +95,10 @@ def main(args: argparse.Namespace) -> int:
               'workspace, or pass --bag', file=sys.stderr)
         return 2
     # Raw 640x425 frames (816 kB) exceed Fast DDS's default shared-memory segment, and a
-    # best-effort reader then loses most of them: the demo asks for a reliable image subscription.
+    # best-effort reader then loses most of them; a busy machine loses small detection arrays over best effort
+    # too: the demo asks for reliable input subscriptions, so every recorded frame is answered.
     launch_args = {'model': model, 'backend': args.backend, 'device': args.device, 'image_reliability': 'reliable',
-                   'log_level': 'info'}
+                   'detections_reliability': 'reliable', 'log_level': 'info'}
     record = ['keypoints', 'annotated', 'markers', 'model_info']
     depth_bag = '' if args.no_depth else str(args.depth_bag or share_file(DEMO_DEPTH_BAG) or '')
     if depth_bag:

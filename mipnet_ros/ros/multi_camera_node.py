@@ -8,7 +8,7 @@ budget, topics, headers and /diagnostics, in the camera's namespace), except tha
 SharedEstimator: one copy of the weights in memory, and the boxes of the cameras whose frames are ready
 go through the network together. The model settings (model, arch, backend, device, allow_download,
 params_file) must be the same for every camera; each camera's own settings are its topics, use_compressed,
-image_reliability and detections_type. Why one process: docs/multi_camera.md.
+image_reliability, detections_reliability and detections_type. Why one process: docs/multi_camera.md.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ MODEL_KEYS = {'model': 'model', 'arch': 'arch', 'backend': 'backend', 'device': 
               'allow_download': 'allow_download'}
 # camera-file keys that stay per camera (launch argument -> parameter)
 CAMERA_KEYS = {'use_compressed': 'image_transport', 'image_reliability': 'qos.image.reliability',
-               'detections_type': 'detections_type', 'autostart': 'autostart'}
+               'detections_reliability': 'qos.detections.reliability', 'detections_type': 'detections_type',
+               'autostart': 'autostart'}
 # keys for the nodes downstream of the pose node (the launch starts those per camera) or the launch itself
 DOWNSTREAM_KEYS = ('tracker', 'tracker_name', 'tracker_params_file', 'tracked_keypoints', 'depth', 'hri',
                    'depth_image', 'camera_info', 'keypoints3d_node_name', 'keypoints3d_params_file',

@@ -67,7 +67,8 @@ def _endpoints(probe, topic: str, publishers: bool) -> set:
 
 
 def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tmp_path):
-    """cam_a asks for a tracker, 3D keypoints and device cpu on its own topics; cam_b names only its namespace.
+    """cam_a asks for a tracker, 3D keypoints, device cpu and reliable detections on its own topics; cam_b names
+    only its namespace.
     cam_b must get none of cam_a's settings, and each pipeline answers only its own camera."""
     rclpy = pytest.importorskip('rclpy')  # noqa: F841
     from sensor_msgs.msg import Image
@@ -82,7 +83,7 @@ def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tm
     cameras = tmp_path / 'cameras.yaml'
     cameras.write_text(yaml.safe_dump({'defaults': {'params_file': str(params)}, 'cameras': [
         {'namespace': 'cam_a', 'image': '/cam_a_sensor/color', 'detections': '/cam_a_sensor/people',
-         'tracker': True, 'depth': True, 'device': 'cpu'},
+         'tracker': True, 'depth': True, 'device': 'cpu', 'detections_reliability': 'reliable'},
         {'namespace': 'cam_b'}]}))
     domain = domain_id_for(__file__)
     launcher = NodeLauncher({'cameras_file': str(cameras), 'rviz_dir': str(tmp_path / 'rviz')},
@@ -105,6 +106,8 @@ def test_launched_cameras_keep_their_own_settings_and_answer_their_own_camera(tm
         # parameters: cam_a's device override, cam_b the params file's value
         assert _parameter(probe, '/cam_a/mipnet_node', 'device') == 'cpu'
         assert _parameter(probe, '/cam_b/mipnet_node', 'device') == 'auto'
+        assert _parameter(probe, '/cam_a/mipnet_node', 'qos.detections.reliability') == 'reliable'
+        assert _parameter(probe, '/cam_b/mipnet_node', 'qos.detections.reliability') == 'best_effort'
         # remaps: each node on its own camera's topics
         assert _endpoints(probe, '/cam_a_sensor/color', publishers=False) == {
             '/cam_a/mipnet_node', '/cam_a/mipnet_tracker'}

@@ -20,14 +20,16 @@ WAIT_SEC = 120.0
 def test_plan_keeps_topics_per_camera_and_the_model_shared():
     cams = parse_cameras({'defaults': {'model': 'm.onnx', 'device': 'cpu'}, 'cameras': [
         {'namespace': 'front', 'image': '/f/img', 'use_compressed': True, 'tracker': True},
-        {'namespace': 'rear', 'image_reliability': 'reliable', 'detections_type': 'vision_msgs'}]})
+        {'namespace': 'rear', 'image_reliability': 'reliable', 'detections_reliability': 'reliable',
+         'detections_type': 'vision_msgs'}]})
     params_file, model, plans = plan_cameras(cams)
     assert params_file == '' and model == {'model': 'm.onnx', 'device': 'cpu'}
     assert [p.namespace for p in plans] == ['/front', '/rear']
     assert ('image', '/f/img') in plans[0].remaps and ('image/compressed', '/f/img/compressed') in plans[0].remaps
     assert ('detections', '/rear/detections') in plans[1].remaps and ('keypoints', '/rear/keypoints') in plans[1].remaps
     assert plans[0].overrides == {'image_transport': 'compressed'}
-    assert plans[1].overrides == {'qos.image.reliability': 'reliable', 'detections_type': 'vision_msgs'}
+    assert plans[1].overrides == {'qos.image.reliability': 'reliable', 'qos.detections.reliability': 'reliable',
+                                  'detections_type': 'vision_msgs'}
 
 
 def test_plan_refuses_a_second_model_and_per_camera_model_settings():

@@ -155,7 +155,7 @@ def test_launch_file_declares_the_topic_and_model_arguments():
                          text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 0, out.stderr
     for arg in ('image', 'detections', 'keypoints', 'params_file', 'namespace', 'model', 'backend', 'device',
-                'use_compressed', 'image_reliability', 'autostart'):
+                'use_compressed', 'image_reliability', 'detections_reliability', 'autostart'):
         assert f"'{arg}'" in out.stdout, arg
     assert 'config/mipnet.yaml' in out.stdout
 

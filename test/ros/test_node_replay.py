@@ -87,7 +87,8 @@ def test_replay_cli_through_launched_node(tmp_path, model):
     domain = domain_id_for(__file__ + 'replay')
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     launcher = NodeLauncher({'model': str(model), 'params_file': str(_params(tmp_path, trained)),
-                             'image_reliability': 'reliable'}, env=env, log_path=tmp_path / 'launch.log').start()
+                             'image_reliability': 'reliable', 'detections_reliability': 'reliable'},
+                            env=env, log_path=tmp_path / 'launch.log').start()
     out = tmp_path / 'out.mcap'
     try:
         proc = subprocess.run([sys.executable, '-m', 'mipnet_ros', 'replay', '--bag', str(DEMO_BAG), '--out', str(out),

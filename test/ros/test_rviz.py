@@ -50,7 +50,11 @@ STARTUP_TIMEOUT = 240.0      # model load + rviz2 start on a loaded 2-core machi
 FRAME_TIMEOUT = 120.0        # one frame through the nodes
 DRAW_TIMEOUT = 90.0          # rviz2 shows it
 MIN_HITS = 0.8               # share of skeleton sample points that show the skeleton's colour
-MAX_CONTROL_HITS = 0.5       # the same points shifted off the skeleton
+# ... and clearly more than the same points shifted off the skeleton (the control). The control level depends on
+# the colour (a tracked person's follows its track id, new every run) and on how close the limbs lie on screen:
+# measured 0.26-0.33 in the 2D layout, 0.39-0.53 in the 3D layout's smaller Image display, with hits 0.98-1.0.
+# A misplaced or mis-scaled overlay brings the hits down to the control level.
+MIN_MARGIN = 0.3
 # The 3D lines end in shaded joint spheres (0.05 m, config/keypoints3d.yaml) whose colour is not the line's:
 # segments shorter than this (the face) are left out of the 3D check; the others are sampled outside the spheres.
 MIN_SEGMENT_3D = 0.12
@@ -101,9 +105,9 @@ def _score(shot, groups, shift=CONTROL_SHIFT_PX):
     return hits / total, control / total
 
 
-def _ok(score, min_hits: float = MIN_HITS, min_margin: float = 0.0) -> bool:
+def _ok(score, min_hits: float = MIN_HITS, min_margin: float = MIN_MARGIN) -> bool:
     hits, control = score
-    return hits >= min_hits and control <= MAX_CONTROL_HITS and hits - control >= min_margin
+    return hits >= min_hits and hits - control >= min_margin
 
 
 def _ok_view(view: str, score) -> bool:
@@ -120,7 +124,9 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
     screen = rviz_screen.VirtualDisplay().start()
     domain = domain_id_for('rviz_' + session.name)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), **screen.env())
-    args = {'namespace': NS, 'image_reliability': 'reliable', 'rviz': 'true', 'log_level': 'info',
+    # reliable inputs: a best-effort reader beside a drawing rviz2 loses arrays, and the frame is never answered
+    args = {'namespace': NS, 'image_reliability': 'reliable', 'detections_reliability': 'reliable',
+            'rviz': 'true', 'log_level': 'info',
             'tracker': str(session.tracker).lower(), 'depth': str(session.depth).lower()}
     launcher = NodeLauncher(args, env=env, log_path=tmp / f'launch_{session.name}.log')
     ctx = rclpy.Context()

@@ -61,7 +61,8 @@ def test_generated_sequence_through_both_launched_nodes(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     params = write_params_file(tmp_path / 'params.yaml', {})
     launcher = NodeLauncher({'model': str(bundled_model_path()), 'params_file': str(params), 'tracker': 'true',
-                             'image_reliability': 'reliable'}, env=env, log_path=tmp_path / 'launch.log').start()
+                             'image_reliability': 'reliable', 'detections_reliability': 'reliable'},
+                            env=env, log_path=tmp_path / 'launch.log').start()
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     node = rclpy.create_node('tracker_replay_probe', context=ctx)
