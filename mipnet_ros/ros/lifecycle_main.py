@@ -23,6 +23,7 @@ def run_lifecycle_node(make_node: Callable[[], Any], name: str, args: Optional[L
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.signals import SignalHandlerOptions
 
+    from mipnet_ros.ros.ros_init import START_FAILED_EXIT, init_ros
     from mipnet_ros.ros.shutdown import StopRequest, flush_and_exit
 
     def out_of_time() -> None:
@@ -31,7 +32,8 @@ def run_lifecycle_node(make_node: Callable[[], Any], name: str, args: Optional[L
         flush_and_exit(0)
     stop = StopRequest(deadline_sec, out_of_time)
     stop.install_signal_handlers()
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    if not init_ros(name, args, signal_handler_options=SignalHandlerOptions.NO):
+        return START_FAILED_EXIT
     node = make_node()
     if node.params.exit_with_parent:
         stop.watch_parent()

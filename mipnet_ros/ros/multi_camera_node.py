@@ -152,6 +152,7 @@ def main(args: Optional[List[str]] = None) -> int:
     from rclpy.signals import SignalHandlerOptions
     from rclpy.utilities import remove_ros_args
 
+    from mipnet_ros.ros.ros_init import START_FAILED_EXIT, init_ros
     from mipnet_ros.ros.shutdown import StopRequest, flush_and_exit
     argv = list(sys.argv if args is None else args)
     ap = argparse.ArgumentParser(prog=PROCESS_NAME, description=__doc__.split('\n\n')[0])
@@ -163,14 +164,15 @@ def main(args: Optional[List[str]] = None) -> int:
         params_file, model, plans = plan_cameras(load_cameras(opts.cameras_file))
     except (OSError, ValueError) as exc:
         print(f'[ERROR] [{PROCESS_NAME}]: {opts.cameras_file}: {exc}', file=sys.stderr, flush=True)
-        return 1
+        return START_FAILED_EXIT
+    if not init_ros(PROCESS_NAME, argv, [params_file], signal_handler_options=SignalHandlerOptions.NO):
+        return START_FAILED_EXIT
 
     def out_of_time() -> None:
         rclpy.logging.get_logger(PROCESS_NAME).warning('teardown not done in time: exiting now')
         flush_and_exit(0)
     stop = StopRequest(STOP_DEADLINE_SEC, out_of_time)
     stop.install_signal_handlers()
-    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     shared = SharedModel(opts.gather_sec)
     nodes = build_nodes(plans, params_file, model, shared)
     if all(getattr(n.params, 'exit_with_parent', True) for n in nodes):

@@ -59,8 +59,10 @@ def main(args: Optional[List[str]] = None) -> int:
     from tf2_msgs.msg import TFMessage
 
     from mipnet_ros.msg import PersonKeypointsArray
+    from mipnet_ros.ros.ros_init import START_FAILED_EXIT, init_ros
 
-    rclpy.init(args=args)
+    if not init_ros(NODE_NAME, args):
+        return START_FAILED_EXIT
     node = rclpy.create_node(NODE_NAME)
     static_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
