@@ -46,7 +46,7 @@ class ReplayOptions:
     image_topic: Optional[str] = None
     detections_topic: Optional[str] = None
     namespace: str = '/'
-    node_name: str = 'mipnet_node'
+    node_name: str = topics.POSE_NODE
     publish_image_topic: Optional[str] = None
     publish_detections_topic: Optional[str] = None
     keypoints_topic: Optional[str] = None

@@ -20,7 +20,7 @@ from typing import Dict, List, Mapping
 from mipnet_ros.ros import topics
 from mipnet_ros.ros.launch_args import TRUE_WORDS, is_true
 
-NODE_NAME = 'mipnet_node'
+NODE_NAME = topics.POSE_NODE
 NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
 # keys of a camera entry that are not mipnet.launch.py arguments
 OWN_KEYS = ('namespace',)

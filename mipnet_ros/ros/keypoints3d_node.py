@@ -25,7 +25,7 @@ from mipnet_ros.ros.lifecycle_base import DownstreamLifecycleNode
 from mipnet_ros.ros.log_throttle import ThrottledLog
 from mipnet_ros.ros.params import NodeParameters, qos_profile
 
-NODE_NAME = 'mipnet_keypoints3d'
+NODE_NAME = topics.KEYPOINTS3D_NODE
 LOG_THROTTLE_SEC = 5.0
 CAMERA_INFO_CACHE = 30
 HRI_EXPIRE_PERIOD_SEC = 0.5

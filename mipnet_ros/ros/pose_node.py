@@ -34,7 +34,7 @@ from mipnet_ros.ros.pose_params import TABLE, PoseParams
 from mipnet_ros.ros.qos_events import IncompatibleQosLog
 from mipnet_ros.ros.worker import FrameWorker
 
-NODE_NAME = 'mipnet_node'
+NODE_NAME = topics.POSE_NODE
 LOG_THROTTLE_SEC = 5.0
 WORKER_EXIT_SEC = 1.0      # at shutdown, how long a frame in progress may still finish (dropped after)
 

@@ -14,8 +14,8 @@ from mipnet_ros.ros.rviz_frames import VIEW_2D, VIEW_3D, view_frame
 
 LAYOUT_2D = 'mipnet.rviz'
 LAYOUT_3D = 'mipnet_3d.rviz'
-NODE_NAME = 'mipnet_node'
-TRACKER_NAME = 'mipnet_tracker'
+NODE_NAME = topics.POSE_NODE
+TRACKER_NAME = topics.TRACKER_NODE
 # displays that show the tracker's outputs instead of the node's when the tracker runs
 TRACKED_DISPLAYS = ('Annotated image', 'People (image-plane markers)')
 

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 
 from mipnet_ros.ros import topics
 
-NODE_NAME = 'mipnet_rviz_frames'
+NODE_NAME = topics.RVIZ_FRAMES_NODE
 VIEW_2D = 'mipnet_view_2d'
 VIEW_3D = 'mipnet_view_3d'
 # child frame -> rotation (x, y, z, w) of the child in the camera optical frame

@@ -1,8 +1,14 @@
-"""The node's topic names and message types: the one table used by the node, launch, replay, demo and tests.
+"""Node names, topic names and message types: the one table used by the nodes, launch, replay, demo and tests.
 
 Names are relative ('image') or private ('~/markers') as the node sees them; launch files remap
 the relative ones, so users never edit code to rewire a robot.
 """
+# default node names (the executables have the same names; launch arguments rename the nodes)
+POSE_NODE = 'mipnet_node'
+TRACKER_NODE = 'mipnet_tracker'
+KEYPOINTS3D_NODE = 'mipnet_keypoints3d'
+RVIZ_FRAMES_NODE = 'mipnet_rviz_frames'
+
 IMAGE = 'image'
 IMAGE_COMPRESSED = 'image/compressed'
 DETECTIONS = 'detections'

@@ -29,7 +29,7 @@ from mipnet_ros.ros.params import NodeParameters, qos_profile
 from mipnet_ros.ros.person_record import PublishedPerson, read_people
 from mipnet_ros.ros.tracker_params import TABLE, TrackerNodeParams
 
-NODE_NAME = 'mipnet_tracker'
+NODE_NAME = topics.TRACKER_NODE
 LOG_THROTTLE_SEC = 5.0
 RESET_ADVICE = {
     'frame_id_change': 'one tracker follows one camera: remap each camera to its own mipnet_tracker',
@@ -269,7 +269,7 @@ class TrackerNode(DownstreamLifecycleNode):
         if want_markers:
             from mipnet_ros.ros import visualize
             markers.publish(visualize.markers_msg(out.header, frame.people, frame.edges, scale=live.marker_scale,
-                                                  ns='mipnet_tracker'))
+                                                  ns=NODE_NAME))
 
     # ------------------------------------------------------------------ diagnostics
     def _diagnose(self, stat):

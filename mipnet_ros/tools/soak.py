@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from mipnet_ros.core.stats import percentile_summary
+from mipnet_ros.ros import topics
 from mipnet_ros.ros.convert import stamp_to_ns
 from mipnet_ros.tools.proc import child_pids, memory_mb
 
 DEFAULT_JSON = Path('out') / 'soak.json'
-NODE_EXECUTABLE = 'mipnet_node'
+NODE_EXECUTABLE = topics.POSE_NODE
 
 
 # ---------------------------------------------------------------------------------------------

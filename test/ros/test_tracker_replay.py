@@ -89,8 +89,11 @@ def test_generated_sequence_through_both_launched_nodes(tmp_path):
         det_pub = node.create_publisher(Detection2DArray, '/' + topics.DETECTIONS, qos_profile('reliable', 10))
         threading.Thread(target=executor.spin, daemon=True).start()
         deadline = time.time() + STARTUP_TIMEOUT
-        while time.time() < deadline and 0 in (img_pub.get_subscription_count(), det_pub.get_subscription_count(),
-                                               node.count_publishers('/' + topics.TRACKED_KEYPOINTS)):
+        # the first frame must find every link made: test -> node, node -> tracker (probe + tracker on keypoints)
+        while time.time() < deadline and (
+                0 in (img_pub.get_subscription_count(), det_pub.get_subscription_count(),
+                      node.count_publishers('/' + topics.TRACKED_KEYPOINTS))
+                or node.count_subscribers('/' + topics.KEYPOINTS) < 2):
             time.sleep(0.1)
         assert launcher.alive(), launcher.log_text()[-3000:]
         time.sleep(1.0)
