@@ -16,31 +16,13 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from mipnet_ros.ros import topics
-from mipnet_ros.ros.launch_args import is_true, true_expression
+from mipnet_ros.ros.launch_args import POSE_NODE_ARGS, is_true, pose_node_overrides, true_expression
 from mipnet_ros.ros.rviz_config import RvizLaunch, render
-
-# launch argument -> (parameter, converter); empty argument = keep the params_file value
-OVERRIDES = {
-    'model': ('model', str),
-    'allow_download': ('allow_download', is_true),
-    'arch': ('arch', str),
-    'detections_type': ('detections_type', str),
-    'backend': ('backend', str),
-    'device': ('device', str),
-    'autostart': ('autostart', is_true),
-    'use_compressed': ('image_transport', lambda v: 'compressed' if is_true(v) else 'raw'),
-    'image_reliability': ('qos.image.reliability', str),
-    'detections_reliability': ('qos.detections.reliability', str),
-}
 
 
 def _node(context):
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    overrides = {}
-    for arg, (param, conv) in OVERRIDES.items():
-        value = get(arg).strip()
-        if value:
-            overrides[param] = conv(value)
+    overrides = pose_node_overrides({arg: get(arg) for arg in POSE_NODE_ARGS})
     image = get('image')
     remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
               (topics.DETECTIONS, get('detections')), (topics.KEYPOINTS, get('keypoints'))]

@@ -19,24 +19,22 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from mipnet_ros.ros import topics
-from mipnet_ros.ros.cameras import Camera, is_true, load_cameras
+from mipnet_ros.ros.cameras import Camera, load_cameras
 from mipnet_ros.ros.failures import ParameterError
+from mipnet_ros.ros.launch_args import pose_node_overrides
 from mipnet_ros.ros.shared_estimator import SharedEstimator
 
 PROCESS_NAME = 'mipnet_multi_node'
 STOP_DEADLINE_SEC = 2.0
-# camera-file keys that choose the shared model: one value for all cameras (launch argument -> parameter)
-MODEL_KEYS = {'model': 'model', 'arch': 'arch', 'backend': 'backend', 'device': 'device',
-              'allow_download': 'allow_download'}
-# camera-file keys that stay per camera (launch argument -> parameter)
-CAMERA_KEYS = {'use_compressed': 'image_transport', 'image_reliability': 'qos.image.reliability',
-               'detections_reliability': 'qos.detections.reliability', 'detections_type': 'detections_type',
-               'autostart': 'autostart'}
+# camera-file keys (mipnet.launch.py arguments, launch_args.POSE_NODE_ARGS) that choose the shared model:
+# one value for all cameras
+MODEL_KEYS = ('model', 'arch', 'backend', 'device', 'allow_download')
+# camera-file keys that stay per camera
+CAMERA_KEYS = ('use_compressed', 'image_reliability', 'detections_reliability', 'detections_type', 'autostart')
 # keys for the nodes downstream of the pose node (the launch starts those per camera) or the launch itself
 DOWNSTREAM_KEYS = ('tracker', 'tracker_name', 'tracker_params_file', 'tracked_keypoints', 'depth', 'hri',
                    'depth_image', 'camera_info', 'keypoints3d_node_name', 'keypoints3d_params_file',
                    'keypoints_3d', 'keypoints_3d_markers', 'rviz', 'rviz_config', 'rviz_log_level', 'log_level')
-BOOL_PARAMS = ('allow_download', 'autostart')
 
 
 @dataclass
@@ -48,21 +46,13 @@ class CameraPlan:
     overrides: Dict[str, Any] = field(default_factory=dict)
 
 
-def _value(param: str, text: str) -> Any:
-    if param == 'image_transport':
-        return 'compressed' if is_true(text) else 'raw'
-    if param in BOOL_PARAMS:
-        return is_true(text)
-    return text
-
-
 def plan_cameras(cameras: Sequence[Camera]) -> Tuple[str, Dict[str, Any], List[CameraPlan]]:
     """(params_file, model overrides, per-camera plans); ValueError naming the key a camera cannot set."""
     shared: Dict[str, str] = {}
     plans = []
     for cam in cameras:
         args = cam.launch_args
-        for key in ('params_file',) + tuple(MODEL_KEYS):
+        for key in ('params_file',) + MODEL_KEYS:
             value = args.get(key, '').strip()
             if key in shared and shared[key] != value:
                 raise ValueError(f'camera {cam.namespace}: {key} {value!r} differs from {shared[key]!r} of the '
@@ -77,10 +67,9 @@ def plan_cameras(cameras: Sequence[Camera]) -> Tuple[str, Dict[str, Any], List[C
         remaps = [(topics.IMAGE, image), (topics.IMAGE_COMPRESSED, image.rstrip('/') + '/compressed'),
                   (topics.DETECTIONS, args['detections']),
                   (topics.KEYPOINTS, args.get('keypoints') or f'{cam.namespace}/{topics.KEYPOINTS}')]
-        overrides = {param: _value(param, args[key].strip()) for key, param in CAMERA_KEYS.items()
-                     if args.get(key, '').strip()}
-        plans.append(CameraPlan(cam.namespace, args.get('node_name') or 'mipnet_node', remaps, overrides))
-    model = {param: _value(param, shared[key]) for key, param in MODEL_KEYS.items() if shared.get(key)}
+        overrides = pose_node_overrides(args, CAMERA_KEYS)
+        plans.append(CameraPlan(cam.namespace, args.get('node_name') or topics.POSE_NODE, remaps, overrides))
+    model = pose_node_overrides(shared, MODEL_KEYS)
     return shared.get('params_file', ''), model, plans
 
 

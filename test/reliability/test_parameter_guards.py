@@ -1,4 +1,5 @@
 """Parameters that cannot work are refused with the right name (never a traceback); incompatible-QoS peers log once."""
+import contextlib
 import threading
 import time
 
@@ -138,17 +139,14 @@ def test_yaml_wrong_type_for_the_downstream_nodes_is_one_error(tmp_path):
         rclpy.try_shutdown(context=c)
 
 
-def test_model_info_republished_after_a_live_change(model, ctx):
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
-    from mipnet_ros.msg import PoseModelInfo
+@contextlib.contextmanager
+def _active_node_and_peer(ctx, model, namespace: str, extra=()):
+    """A configured and active MipnetNode and a peer node in `namespace`, spun together until the block ends."""
     from mipnet_ros.ros.pose_node import MipnetNode
-    node = MipnetNode(namespace='info', context=ctx, parameter_overrides=[
-        Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False)])
-    peer = rclpy.create_node('info_peer', namespace='info', context=ctx)
-    got = []
-    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    peer.create_subscription(PoseModelInfo, 'mipnet_node/model_info', got.append, latched)
+    node = MipnetNode(namespace=namespace, context=ctx, parameter_overrides=[
+        Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False),
+        *extra])
+    peer = rclpy.create_node(f'{namespace}_peer', namespace=namespace, context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
     ex.add_node(peer)
@@ -156,6 +154,21 @@ def test_model_info_republished_after_a_live_change(model, ctx):
     try:
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        yield node, peer
+    finally:
+        ex.shutdown(timeout_sec=1.0)
+        peer.destroy_node()
+        node.destroy_node()
+
+
+def test_model_info_republished_after_a_live_change(model, ctx):
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from mipnet_ros.msg import PoseModelInfo
+    got = []
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    with _active_node_and_peer(ctx, model, 'info') as (node, peer):
+        peer.create_subscription(PoseModelInfo, 'mipnet_node/model_info', got.append, latched)
         deadline = time.time() + 30
         while not got and time.time() < deadline:
             time.sleep(0.05)
@@ -165,10 +178,6 @@ def test_model_info_republished_after_a_live_change(model, ctx):
             time.sleep(0.05)
         assert abs(got[-1].instance_threshold - 0.55) < 1e-6
         assert got[-1].model_hash == got[0].model_hash and got[-1].arch == got[0].arch
-    finally:
-        ex.shutdown(timeout_sec=1.0)
-        peer.destroy_node()
-        node.destroy_node()
 
 
 def test_qos_log_throttles_per_topic():
@@ -188,26 +197,12 @@ def test_incompatible_publishers_counted_by_the_node(model, ctx):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from vision_msgs.msg import Detection2DArray
 
-    from mipnet_ros.ros.pose_node import MipnetNode
     # a reliable detections subscription (the default is best effort, which every publisher matches)
-    node = MipnetNode(namespace='guards', context=ctx, parameter_overrides=[
-        Parameter('model', value=str(model)), Parameter('autostart', value=False), Parameter('warmup', value=False),
-        Parameter('qos.detections.reliability', value='reliable')])
-    peer = rclpy.create_node('qos_peer', namespace='guards', context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
-    ex.add_node(peer)
-    threading.Thread(target=ex.spin, daemon=True).start()
-    try:
-        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    with _active_node_and_peer(ctx, model, 'guards', [Parameter('qos.detections.reliability', value='reliable')]) \
+            as (node, peer):
         best_effort = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         pubs = [peer.create_publisher(Detection2DArray, 'detections', best_effort) for _ in range(8)]
         deadline = time.time() + 20
         while node._qos_log.counts.get('detections', 0) < len(pubs) and time.time() < deadline:
             time.sleep(0.05)
         assert node._qos_log.counts.get('detections', 0) >= len(pubs)
-    finally:
-        ex.shutdown(timeout_sec=1.0)
-        peer.destroy_node()
-        node.destroy_node()

@@ -221,10 +221,7 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
         skeleton_edges = None
         for stamp in played:
             frame = frames[stamp]
-            for topic in (f'{NS}/{topics.DEPTH_IMAGE}', f'{NS}/{topics.CAMERA_INFO}', f'{NS}/{topics.IMAGE}',
-                          f'{NS}/{topics.DETECTIONS}'):
-                if topic in frame:
-                    pubs[topic].publish(frame[topic])
+            _publish(pubs, frame)
             with lock:
                 if not lock.wait_for(lambda: all(stamp in got.get(n, {}) for n in wanted), timeout=FRAME_TIMEOUT):
                     missing = [n for n in wanted if stamp not in got.get(n, {})]
@@ -252,6 +249,14 @@ def _run(session: Session, tmp: Path, shots_dir: Path) -> Session:
     return session
 
 
+def _publish(pubs, frame) -> None:
+    """One frame's input messages, depth and CameraInfo before the image and the detections that trigger it."""
+    for topic in (f'{NS}/{topics.DEPTH_IMAGE}', f'{NS}/{topics.CAMERA_INFO}', f'{NS}/{topics.IMAGE}',
+                  f'{NS}/{topics.DETECTIONS}'):
+        if topic in frame:
+            pubs[topic].publish(frame[topic])
+
+
 def _prime(pubs, types, frame, stamp, wanted, got, lock, stuck):
     """The first frame, stamped earlier, sent until every output answers it: the nodes are connected to the test
     once ready() holds, but the node -> tracker -> 3D links may still be discovering each other, and a message
@@ -261,9 +266,9 @@ def _prime(pubs, types, frame, stamp, wanted, got, lock, stuck):
     deadline = time.time() + FRAME_TIMEOUT
     for k in range(1000):
         prime = stamp - 10**9 + k * 10**6          # 1 s before the first frame, a new stamp per try
-        for topic, msg in messages.items():
+        for msg in messages.values():
             msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(prime, 10**9)
-            pubs[topic].publish(msg)
+        _publish(pubs, messages)
         with lock:
             if lock.wait_for(lambda: all(prime in got.get(n, {}) for n in wanted), timeout=PRIME_RETRY):
                 return
